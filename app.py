@@ -1,0 +1,145 @@
+"""The Sitepass application factory: read it as the table of contents of the app."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults → instance/config.py → SITEPASS_* environment → test_config."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        # Links in mail are built from this, never from the request's Host header.
+        BASE_URL="http://127.0.0.1:5000",
+        SQLALCHEMY_DATABASE_URI=None,
+        SQLALCHEMY_ENGINE_OPTIONS={},
+        MAIL_SERVER="localhost",
+        MAIL_PORT=25,
+        MAIL_USE_TLS=False,
+        MAIL_USE_SSL=False,
+        MAIL_USERNAME=None,
+        MAIL_PASSWORD=None,
+        MAIL_DEFAULT_SENDER="Sitepass <sitepass@localhost>",
+        # Flask-Mail would otherwise send nothing whenever TESTING is set; tests use a real SMTP server.
+        MAIL_SUPPRESS_SEND=False,
+        # Flask-Mail opens SMTP without a timeout; a hung relay must not hold a worker.
+        MAIL_TIMEOUT=10,
+        # Deliver right after the commit in a background thread; `flask deliver-mail` retries the rest.
+        MAIL_DELIVER_AFTER_COMMIT=True,
+        SESSION_IDLE_MINUTES=30,
+        SESSION_ABSOLUTE_HOURS=12,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # The CSRF token lives as long as the session, so a page left open does not fail on its next click.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Babel's catalogs: English is the source language; add a catalog to add a language.
+        LANGUAGES=["en"],
+        BABEL_DEFAULT_LOCALE="en",
+        PAGE_SIZE=25,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("SITEPASS")
+    if test_config is not None:
+        app.config.update(test_config)
+    derive_settings(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def derive_settings(app: Flask) -> None:
+    """Fill the settings that follow from others: database file, secret key, cookie and host rules."""
+    config = app.config
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "sitepass.sqlite3")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret_key(app)
+    base = urlparse(config["BASE_URL"])
+    # Secure cookies whenever the public address is HTTPS (behind a TLS-terminating proxy too).
+    config["SESSION_COOKIE_SECURE"] = base.scheme == "https"
+    config["PREFERRED_URL_SCHEME"] = base.scheme or "http"
+    if config.get("TRUSTED_HOSTS") is None and base.hostname:
+        config["TRUSTED_HOSTS"] = [base.hostname]
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
+    if isinstance(config["LANGUAGES"], str):
+        config["LANGUAGES"] = [code.strip() for code in config["LANGUAGES"].split(",") if code.strip()]
+
+
+def _instance_secret_key(app: Flask) -> str:
+    """Return the secret key kept in instance/, generating it on first start (never in git)."""
+    path = os.path.join(app.instance_path, "secret_key")
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key)
+        return key
+
+
+def register_extensions(app: Flask) -> None:
+    from models import db
+    from models.base import configure_sqlite
+    from models.outbox import install_delivery_after_commit, mail
+    from views.extensions import babel, csrf, htmx, login_manager, migrate, select_locale
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    htmx.init_app(app)
+    install_delivery_after_commit()
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.logger.setLevel(logging.INFO)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            # Reported at start-up: SQLite before 3.44.6/3.50.7/3.51.3 has a rare WAL-reset corruption bug.
+            app.logger.info("SQLite %s (use `flask --app app backup` for safe copies)", sqlite3.sqlite_version)
+
+
+def register_blueprints(app: Flask) -> None:
+    from views import auth, invitations, operator, sites
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(invitations.bp)
+    app.register_blueprint(sites.bp)
+    app.register_blueprint(operator.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from views.common import register_error_pages
+
+    register_error_pages(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from views.common import register_security
+
+    register_security(app)
+
+
+def register_commands(app: Flask) -> None:
+    from views.commands import register
+
+    register(app)

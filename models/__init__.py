@@ -1,0 +1,19 @@
+"""The Sitepass domain: tables and the rules that change them.
+
+Every rule is a function that makes one whole change, writes its audit event and its outbox
+mail, and leaves the commit to its caller.
+"""
+from .base import db, utcnow, write_intent  # noqa: F401
+from .errors import RuleViolation  # noqa: F401
+from .setting import Setting, get_setting, set_setting  # noqa: F401
+from .person import AccountToken, Person  # noqa: F401
+from .site import Customer, Site  # noqa: F401
+from .tool import AccessProfile, AccessProfileLevel, Tool, ToolLevel  # noqa: F401
+from .membership import Membership, Privilege  # noqa: F401
+from .contact import ContactRecord, ContactType  # noqa: F401
+from .access_request import AccessRequest  # noqa: F401
+from .invitation import Invitation  # noqa: F401
+from .primary_transfer import PrimaryTransfer  # noqa: F401
+from .document import AccessReview, AccessReviewItem, Document  # noqa: F401
+from .audit import AuditEvent, record  # noqa: F401
+from .outbox import OutboxMail, mail, queue_mail  # noqa: F401

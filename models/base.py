@@ -1,0 +1,63 @@
+"""The database handle, the one clock, and the SQLite settings every connection gets."""
+from __future__ import annotations
+
+import contextvars
+import logging
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+
+# Constraint names are deterministic so that Alembic can alter them on SQLite and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Return the current time as naive UTC, the only form stored (SQLite drops time zones)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# Whether transactions opened in this context will write. Requests with safe methods clear it so
+# that readers do not queue behind writers; everything else (POSTs, CLI commands) begins IMMEDIATE.
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Give every SQLite connection WAL, full sync, a busy timeout, foreign keys and BEGIN IMMEDIATE.
+
+    pysqlite's default transaction handling issues BEGIN only before the first write, so a
+    "count the secondaries, then insert" rule reads outside any transaction and concurrent writers
+    silently break it. Taking the write lock at BEGIN makes such rules hold.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal" and engine.url.database not in (None, "", ":memory:"):
+            raise RuntimeError(f"SQLite refused WAL journal mode (got {mode!r})")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -1,0 +1,150 @@
+"""Invitations: a single-use link, valid 48 hours, through which an unknown email joins a site."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import db, utcnow
+from .errors import RuleViolation
+from .membership import PRIMARY, ROLES, Membership, Privilege, membership_of, primary_of
+from .tokens import hash_token, new_token
+
+INVITATION_VALIDITY = timedelta(hours=48)
+
+# What a link can find; the accept page explains each.
+OPEN, EXPIRED, REVOKED, ACCEPTED = "open", "expired", "revoked", "accepted"
+STATE_LABELS = {OPEN: _l("Invited"), EXPIRED: _l("Invitation expired"), REVOKED: _l("Revoked"),
+                ACCEPTED: _l("Accepted")}
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitation"
+    __table_args__ = (sa.CheckConstraint("role IN ('primary', 'secondary', 'user')", name="role"),
+                      sa.Index("ix_invitation_site_email", "site_id", "email"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    business_justification: Mapped[str] = mapped_column(sa.Text, default="")
+    # Tool id → rank to grant on acceptance (ranks are checked again then).
+    levels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]
+
+    site: Mapped["Site"] = relationship()  # noqa: F821
+    invited_by: Mapped["Person | None"] = relationship(foreign_keys=[invited_by_id])  # noqa: F821
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} {self.email} site={self.site_id} {self.status()}>"
+
+    def status(self, now: datetime | None = None) -> str:
+        if self.accepted_at is not None:
+            return ACCEPTED
+        if self.revoked_at is not None:
+            return REVOKED
+        if (now or utcnow()) >= self.expires_at:
+            return EXPIRED
+        return OPEN
+
+
+def invite(site, email: str, role: str, actor, justification: str = "", levels: dict | None = None,
+           remote_addr: str | None = None) -> tuple[Invitation, str]:
+    """Invite an email to a site with a role; any earlier open invitation of it stops working.
+
+    Returns the invitation and its raw token (mailed; never stored).
+    """
+    from .audit import record
+    from .outbox import queue_mail
+    from .person import normalize_email
+
+    if role not in ROLES:
+        raise RuleViolation(_l("Choose a role."), "role")
+    email = normalize_email(email)
+    now = utcnow()
+    db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.site_id == site.id, sa.func.lower(Invitation.email) == email,
+               Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    raw, digest = new_token()
+    invitation = Invitation(site_id=site.id, email=email, role=role, business_justification=str(justification),
+                            levels={str(k): v for k, v in (levels or {}).items()},
+                            invited_by_id=getattr(actor, "id", None), token_hash=digest,
+                            created_at=now, expires_at=now + INVITATION_VALIDITY)
+    db.session.add(invitation)
+    db.session.flush()
+    record(actor, "invitation.sent", site=site, target=("invitation", invitation.id, email),
+           after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
+           remote_addr=remote_addr)
+    queue_mail(None, "invitation", to=email, token=raw, site=site, role=role,
+               inviter=getattr(actor, "display_name", None), expires_at=invitation.expires_at)
+    return invitation, raw
+
+
+def find_invitation(raw: str) -> Invitation | None:
+    """Return the invitation a link points to, in whatever state it is."""
+    return db.session.scalar(sa.select(Invitation).where(Invitation.token_hash == hash_token(raw or "")))
+
+
+def accept_invitation(invitation: Invitation, person, remote_addr: str | None = None) -> Membership:
+    """Make the invited person a member with the invited role and levels; the link is spent.
+
+    The person's login email must be the invited one. Of two simultaneous accepts only one wins.
+    """
+    from .audit import record
+    from .site import lock_site
+    from .tool import catalog
+
+    if invitation.status() != OPEN:
+        raise RuleViolation(_l("This invitation can no longer be used."))
+    if person.email.lower() != invitation.email.lower():
+        raise RuleViolation(_l("This invitation is for someone else."))
+    site = lock_site(invitation.site_id)
+    spent = db.session.execute(
+        sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None),
+                                    Invitation.revoked_at.is_(None))
+        .values(accepted_at=utcnow(), accepted_by_id=person.id)
+    ).rowcount
+    if spent != 1:
+        raise RuleViolation(_l("This invitation can no longer be used."))
+    if person.email_verified_at is None:
+        # Following the link proves the person reads this mailbox.
+        person.email_verified_at = utcnow()
+
+    if membership_of(person, site.id) is not None:
+        raise RuleViolation(_l("You are already a member of this site."))
+    role = invitation.role
+    if role == PRIMARY and primary_of(site.id) is not None:
+        raise RuleViolation(_l("This site already has a primary contact; ask them to invite you again."))
+    if role == "secondary":
+        from .membership import MAX_SECONDARIES, SECONDARY
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Membership)
+                                  .where(Membership.site_id == site.id, Membership.role == SECONDARY))
+        if count >= MAX_SECONDARIES:
+            raise RuleViolation(_l("This site already has %(n)d secondary contacts.", n=MAX_SECONDARIES))
+    membership = Membership(site_id=site.id, person_id=person.id, role=role,
+                            business_justification=invitation.business_justification,
+                            granted_by_id=invitation.invited_by_id)
+    if role != PRIMARY:
+        tools = {str(tool.id): tool for tool in catalog()}
+        for tool_id, rank in invitation.levels.items():
+            tool = tools.get(str(tool_id))
+            if tool is not None and 0 < int(rank) <= tool.top_rank and (role == "secondary" or not tool.secondary_only):
+                membership.privileges.append(Privilege(tool_id=tool.id, rank=int(rank)))
+    db.session.add(membership)
+    db.session.flush()
+    record(person, "invitation.accepted", site=site, target=person,
+           after={"role": role, "invitation": invitation.id}, remote_addr=remote_addr)
+    return membership

@@ -1,0 +1,221 @@
+"""The mail outbox: every mail is a row written in the transaction of the change that causes it,
+delivered through Flask-Mail after the commit, retried with backoff, and sent at most once."""
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_mail import Connection, Mail, Message
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import db, utcnow
+
+log = logging.getLogger(__name__)
+mail = Mail()
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# A row left in "sending" by a killed process is tried again after this long.
+STALE_CLAIM = timedelta(minutes=10)
+MAX_BACKOFF = timedelta(hours=6)
+
+SUBJECTS = {
+    "invitation": _l("You are invited to site %(site_number)s on Sitepass"),
+    "invitation_reminder": _l("Reminder: your invitation to site %(site_number)s expires soon"),
+    "welcome": _l("Welcome to site %(site_number)s on Sitepass"),
+    "verify_email": _l("Confirm your email address for Sitepass"),
+    "reset_password": _l("Reset your Sitepass password"),
+}
+
+
+class OutboxMail(db.Model):
+    __tablename__ = "outbox_mail"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        sa.Index("ix_outbox_mail_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text)
+    template: Mapped[str] = mapped_column(sa.String(64), default="")
+    # Stable across retries so that a receiving server can drop a duplicate.
+    message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMail {self.id} {self.template} to={self.recipient} {self.status}>"
+
+
+def queue_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
+    """Render a mail in the recipient's language and add it to the outbox of this transaction.
+
+    `person` (or None for an address without account) decides language and, unless `to` is
+    given, the address: their notification email when set.
+    """
+    recipient = to or person.mail_address
+    language = getattr(person, "language", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    site = context.get("site")
+    with force_locale(language):
+        subject = str(SUBJECTS[template] % {"site_number": getattr(site, "site_number", "")})
+        context.update(person=person, recipient=recipient, subject=subject)
+        text = render_template(f"email/{template}.txt", **context)
+        html = render_template(f"email/{template}.html", **context)
+    domain = recipient.rpartition("@")[2] or "sitepass"
+    row = OutboxMail(recipient=recipient, subject=subject, text_body=text, html_body=html, template=template,
+                     message_id=make_msgid(domain=_sender_domain(domain)), status=PENDING, next_attempt_at=utcnow())
+    db.session.add(row)
+    db.session.info["outbox_app"] = current_app._get_current_object()
+    return row
+
+
+def _sender_domain(fallback: str) -> str:
+    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    if isinstance(sender, (tuple, list)):
+        sender = sender[-1]
+    return sender.rpartition("@")[2].strip(">") or fallback
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's SMTP connection with a timeout: a hung relay must not block a worker forever."""
+
+    def configure_host(self):
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def _claim_due(now: datetime, limit: int) -> list[int]:
+    ids = list(db.session.scalars(
+        sa.select(OutboxMail.id).where(
+            sa.or_(sa.and_(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now),
+                   sa.and_(OutboxMail.status == SENDING, OutboxMail.claimed_at < now - STALE_CLAIM)))
+        .order_by(OutboxMail.id).limit(limit)
+    ))
+    claimed = []
+    for mail_id in ids:
+        # Conditional update: a row is claimed by one deliverer only.
+        won = db.session.execute(
+            sa.update(OutboxMail).where(
+                OutboxMail.id == mail_id,
+                sa.or_(OutboxMail.status == PENDING,
+                       sa.and_(OutboxMail.status == SENDING, OutboxMail.claimed_at < now - STALE_CLAIM)))
+            .values(status=SENDING, claimed_at=now)
+        ).rowcount
+        if won:
+            claimed.append(mail_id)
+    db.session.commit()
+    return claimed
+
+
+def deliver_due(limit: int = 100) -> dict[str, int]:
+    """Deliver the mails that are due; return how many were sent, deferred and failed for good."""
+    counts = {"sent": 0, "deferred": 0, "failed": 0}
+    claimed = _claim_due(utcnow(), limit)
+    if not claimed:
+        return counts
+    state = current_app.extensions["mail"]
+    connection = None
+    try:
+        for mail_id in claimed:
+            row = db.session.get(OutboxMail, mail_id)
+            outcome, error = "sent", None
+            try:
+                if connection is None:
+                    connection = TimedConnection(state).__enter__()
+                connection.send(_message(row))
+            except smtplib.SMTPResponseException as exc:
+                outcome, error = ("failed" if exc.smtp_code >= 500 else "deferred"), f"{exc.smtp_code} {exc.smtp_error!r}"
+                connection = _close(connection)
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _msg in exc.recipients.values()]
+                outcome, error = ("failed" if all(c >= 500 for c in codes) else "deferred"), repr(exc.recipients)
+                connection = _close(connection)
+            except (OSError, smtplib.SMTPException) as exc:
+                outcome, error = "deferred", f"{type(exc).__name__}: {exc}"
+                connection = _close(connection)
+            _finish(row, outcome, error)
+            counts[outcome] += 1
+    finally:
+        _close(connection)
+    return counts
+
+
+def _message(row: OutboxMail) -> Message:
+    message = Message(subject=row.subject, recipients=[row.recipient], body=row.text_body, html=row.html_body)
+    message.msgId = row.message_id
+    return message
+
+
+def _close(connection):
+    if connection is not None:
+        try:
+            connection.__exit__(None, None, None)
+        except (OSError, smtplib.SMTPException):
+            pass
+    return None
+
+
+def _finish(row: OutboxMail, outcome: str, error: str | None) -> None:
+    now = utcnow()
+    row.attempts += 1
+    row.claimed_at = None
+    if outcome == "sent":
+        row.status, row.sent_at, row.last_error = SENT, now, None
+    elif outcome == "failed":
+        row.status, row.last_error = FAILED, error
+        log.error("mail %s to %s refused for good: %s", row.id, row.recipient, error)
+    else:
+        row.status, row.last_error = PENDING, error
+        row.next_attempt_at = now + min(timedelta(minutes=2 ** min(row.attempts - 1, 10)), MAX_BACKOFF)
+        log.warning("mail %s to %s deferred (attempt %s): %s", row.id, row.recipient, row.attempts, error)
+    db.session.commit()
+
+
+def _deliver_in_background(app) -> None:
+    def run():
+        with app.app_context():
+            try:
+                deliver_due()
+            except Exception:  # a failure here must never reach the request that caused the mail
+                log.exception("background mail delivery failed; `flask deliver-mail` will retry")
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=run, name="sitepass-mail", daemon=True).start()
+
+
+def install_delivery_after_commit() -> None:
+    """Start delivery in a background thread after every commit that queued mail."""
+
+    @sa.event.listens_for(db.session, "after_commit")
+    def after_commit(session):
+        app = session.info.pop("outbox_app", None)
+        if app is not None and app.config["MAIL_DELIVER_AFTER_COMMIT"]:
+            _deliver_in_background(app)
+
+    @sa.event.listens_for(db.session, "after_rollback")
+    def after_rollback(session):
+        session.info.pop("outbox_app", None)

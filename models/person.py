@@ -1,0 +1,333 @@
+"""People: one login per email address, passwords, sign-in throttling and account tokens."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import db, utcnow
+from .errors import RuleViolation
+from .tokens import hash_token, new_token
+
+# argon2id, memory 19 MiB, time 2, parallelism 1 (RELIABILITY.md): about 25 ms here.
+password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verified for unknown emails so that their answer takes as long as a wrong password.
+_DUMMY_HASH = password_hasher.hash("sitepass-dummy-password-for-timing")
+
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 256
+THROTTLE_FAILURES = 10
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_LOCK = timedelta(minutes=15)
+
+RESET_VALIDITY = timedelta(hours=1)
+VERIFY_VALIDITY = timedelta(hours=48)
+EMAIL_CHANGE_VALIDITY = timedelta(hours=24)
+
+
+def _load_common_passwords() -> frozenset[str]:
+    text = resources.files("models").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+COMMON_PASSWORDS = _load_common_passwords()
+
+
+class Person(db.Model):
+    __tablename__ = "person"
+    __table_args__ = (sa.Index("uq_person_email_lower", sa.func.lower(sa.text("email")), unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    first_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    last_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    notification_email: Mapped[str | None] = mapped_column(sa.String(254))
+    notification_preferences: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    is_operator: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    email_verified_at: Mapped[datetime | None]
+    # Raised to end every session of this person at once (sign-out, password change, deactivation).
+    session_version: Mapped[int] = mapped_column(default=1)
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    failed_window_started_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id} {self.email}>"
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+    @property
+    def mail_address(self) -> str:
+        """Where mail for this person goes: the notification email when set, else the login email."""
+        return self.notification_email or self.email
+
+    # Flask-Login protocol. The id carries the session version so that raising it ends old cookies.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class AccountToken(db.Model):
+    """A single-use link sent to a person: email verification, password reset, email change."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (
+        sa.CheckConstraint("purpose IN ('verify_email', 'reset_password', 'change_email')", name="purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    new_email: Mapped[str | None] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = db.relationship()
+
+    def __repr__(self) -> str:
+        return f"<AccountToken {self.purpose} person={self.person_id}>"
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        return self.used_at is None and (now or utcnow()) < self.expires_at
+
+
+# --- email and password rules -------------------------------------------------------------------
+
+def normalize_email(raw: str, field: str = "email") -> str:
+    """Return the canonical (lower-case) form of an email address, or refuse it."""
+    try:
+        result = validate_email((raw or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=str(exc)), field) from None
+    return result.normalized.lower()
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """Refuse a password that is too short, too long or among the most common ones."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise RuleViolation(_l("Use at least %(n)d characters.", n=PASSWORD_MIN_LENGTH), field)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise RuleViolation(_l("Use at most %(n)d characters.", n=PASSWORD_MAX_LENGTH), field)
+    if password.lower() in COMMON_PASSWORDS:
+        raise RuleViolation(_l("This password is too common; choose another."), field)
+
+
+def set_password(person: Person, password: str) -> None:
+    """Hash and store a new password and end every other session of this person."""
+    check_password(password)
+    person.password_hash = password_hasher.hash(password)
+    person.session_version += 1
+
+
+def find_person(email: str) -> Person | None:
+    """Return the person with this login email (case-insensitive), if any."""
+    return db.session.scalar(sa.select(Person).where(sa.func.lower(Person.email) == email.strip().lower()))
+
+
+def create_person(email: str, password: str | None, first_name: str = "", last_name: str = "",
+                  *, is_operator: bool = False, verified: bool = False, language: str | None = None) -> Person:
+    """Create an account; refuse an email that already has one."""
+    email = normalize_email(email)
+    if find_person(email) is not None:
+        raise RuleViolation(_l("An account with this email address already exists."), "email")
+    person = Person(email=email, first_name=first_name.strip(), last_name=last_name.strip(),
+                    is_operator=is_operator, language=language, notification_preferences={},
+                    email_verified_at=utcnow() if verified else None)
+    if password is not None:
+        check_password(password)
+        person.password_hash = password_hasher.hash(password)
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
+    """Return the person when email and password match and the account is not locked.
+
+    Failures are counted per account in the database: 10 within 15 minutes lock it for 15 minutes.
+    An unknown email, a locked account and a wrong password take the same time and give the same
+    answer (None), so the answer never tells whether an account exists. The caller commits.
+    """
+    from .audit import record
+
+    now = utcnow()
+    person = find_person(email) if email else None
+    if person is None or person.password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return None
+    locked = person.locked_until is not None and now < person.locked_until
+    ok = _verify(person.password_hash, password)
+    if locked:
+        return None
+    if not ok or not person.active:
+        if person.failed_window_started_at is None or now - person.failed_window_started_at > THROTTLE_WINDOW:
+            person.failed_window_started_at = now
+            person.failed_sign_ins = 0
+        person.failed_sign_ins += 1
+        if person.failed_sign_ins >= THROTTLE_FAILURES:
+            person.locked_until = now + THROTTLE_LOCK
+            person.failed_sign_ins = 0
+            person.failed_window_started_at = None
+            record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
+                   remote_addr=remote_addr)
+        return None
+    person.failed_sign_ins = 0
+    person.failed_window_started_at = None
+    person.locked_until = None
+    person.last_sign_in_at = now
+    if password_hasher.check_needs_rehash(person.password_hash):
+        person.password_hash = password_hasher.hash(password)
+    return person
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return password_hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- account tokens -----------------------------------------------------------------------------
+
+def issue_account_token(person: Person, purpose: str, validity: timedelta, new_email: str | None = None) -> str:
+    """Create a token for a link and kill any earlier unused one of the same purpose; return it raw."""
+    now = utcnow()
+    db.session.execute(
+        sa.update(AccountToken)
+        .where(AccountToken.person_id == person.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    raw, digest = new_token()
+    db.session.add(AccountToken(person_id=person.id, purpose=purpose, token_hash=digest,
+                                new_email=new_email, expires_at=now + validity))
+    return raw
+
+
+def find_account_token(raw: str, purpose: str) -> AccountToken | None:
+    """Return the token of this purpose matching a link, usable or not."""
+    return db.session.scalar(
+        sa.select(AccountToken).where(AccountToken.token_hash == hash_token(raw or ""), AccountToken.purpose == purpose)
+    )
+
+
+def use_account_token(raw: str, purpose: str) -> AccountToken:
+    """Spend a token exactly once; refuse an unknown, used or expired one."""
+    token = find_account_token(raw, purpose)
+    now = utcnow()
+    if token is None or not token.is_usable(now):
+        raise RuleViolation(_l("This link is invalid, expired or already used."))
+    # Conditional update: of two simultaneous uses only one changes a row.
+    spent = db.session.execute(
+        sa.update(AccountToken).where(AccountToken.id == token.id, AccountToken.used_at.is_(None)).values(used_at=now)
+    ).rowcount
+    if spent != 1:
+        raise RuleViolation(_l("This link is invalid, expired or already used."))
+    return token
+
+
+def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None) -> Person:
+    """Open an account and mail the link that verifies its email address."""
+    from .audit import record
+    from .outbox import queue_mail
+
+    person = create_person(email, password, first_name, last_name, language=language)
+    raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
+    queue_mail(person, "verify_email", token=raw, to=person.email)
+    record(person, "person.signed_up", target=person, after={"email": person.email})
+    return person
+
+
+def send_verification(person: Person) -> None:
+    """Mail a fresh email-verification link (the previous one stops working)."""
+    from .outbox import queue_mail
+
+    raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
+    queue_mail(person, "verify_email", token=raw, to=person.email)
+
+
+def verify_email(raw: str) -> Person:
+    """Mark the email of the token's person verified."""
+    from .audit import record
+
+    token = use_account_token(raw, "verify_email")
+    person = token.person
+    person.email_verified_at = utcnow()
+    record(person, "person.email_verified", target=person)
+    return person
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise."""
+    from .outbox import queue_mail
+
+    person = find_person(email)
+    if person is None or not person.active:
+        return
+    raw = issue_account_token(person, "reset_password", RESET_VALIDITY)
+    queue_mail(person, "reset_password", token=raw, to=person.email)
+
+
+def reset_password(raw: str, password: str) -> Person:
+    """Set a new password through a reset link, spending the link, and end all sessions."""
+    from .audit import record
+
+    check_password(password)
+    token = use_account_token(raw, "reset_password")
+    person = token.person
+    set_password(person, password)
+    # Whoever reads the mailbox could have signed up; the link proves the address too.
+    person.email_verified_at = person.email_verified_at or utcnow()
+    person.locked_until = None
+    person.failed_sign_ins = 0
+    record(person, "person.password_reset", target=person)
+    return person
+
+
+def end_all_sessions(person: Person) -> None:
+    """Invalidate every signed-in copy of this person's session cookie."""
+    person.session_version += 1
+
+
+def count_operators() -> int:
+    """Return how many operators exist."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Person).where(Person.is_operator)) or 0
+
+
+def create_operator(email: str, password: str, first_name: str = "", last_name: str = "", *,
+                    first_run: bool = False, actor=None) -> Person:
+    """Create an operator account; through the first-run page only while no operator exists."""
+    from .audit import record
+
+    if first_run and count_operators():
+        raise RuleViolation(_l("An operator already exists; sign in instead."))
+    person = create_person(email, password, first_name, last_name, is_operator=True, verified=True)
+    record(actor or person, "operator.created", target=person, after={"email": person.email, "first_run": first_run})
+    return person

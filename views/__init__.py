@@ -1,0 +1,1 @@
+"""Blueprints, one per area; thin: parse the form, call a domain function, render."""

@@ -1,0 +1,158 @@
+"""Sign in and out, accounts, email verification, password reset and the first-run page."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+
+from models import RuleViolation, db, get_setting
+from models import person as people
+
+from .common import apply_rule_violation, safe_next, start_session
+from .forms import ConfirmForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    form = SignInForm()
+    if form.validate_on_submit():
+        person = people.authenticate(form.email.data, form.password.data, request.remote_addr)
+        db.session.commit()  # the failure counter is kept whatever the answer
+        if person is not None:
+            start_session(person)
+            return redirect(safe_next(request.args.get("next"), url_for("sites.index")))
+        # One answer for unknown, locked and wrong: it must not tell whether an account exists.
+        form.form_errors.append(_("Wrong email or password, or the account is locked for a while. "
+                                  "Try again later or reset your password."))
+        return render_template("auth/sign_in.html", form=form), 401
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/sign_in.html", form=form), status
+
+
+@bp.post("/sign-out")
+@login_required
+def sign_out():
+    # Raising the session version ends every copy of the cookie, not only this browser's.
+    people.end_all_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+def sign_up():
+    if not get_setting("signup_open"):
+        return render_template("auth/sign_up_closed.html"), 403
+    if current_user.is_authenticated:
+        return redirect(url_for("sites.index"))
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            person = people.sign_up(form.email.data, form.password.data, form.first_name.data,
+                                    form.last_name.data, language=_browser_language())
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            start_session(person)
+            flash(_("Account created. We sent a link to %(email)s: open it to confirm your address.",
+                    email=person.email), "success")
+            return redirect(url_for("sites.index"))
+    return render_template("auth/sign_up.html", form=form), 422 if form.is_submitted() else 200
+
+
+def _browser_language() -> str | None:
+    from flask import current_app
+
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token):
+    found = people.find_account_token(token, "verify_email")
+    usable = found is not None and found.is_usable()
+    return render_template("auth/verify_email.html", form=ConfirmForm(), token=token, usable=usable), \
+        200 if usable else 410
+
+
+@bp.post("/verify-email/<token>")
+def confirm_email(token):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        person = people.verify_email(token)
+    except RuleViolation:
+        db.session.rollback()
+        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
+    db.session.commit()
+    flash(_("Thank you: %(email)s is confirmed.", email=person.email), "success")
+    return redirect(url_for("sites.index"))
+
+
+@bp.post("/verify-email/resend")
+@login_required
+def resend_verification():
+    if current_user.email_verified_at is None:
+        people.send_verification(current_user)
+        db.session.commit()
+    flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
+    return redirect(url_for("sites.index"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        people.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same answer whether or not the account exists.
+        flash(_("If an account uses %(email)s, a link to reset its password is on its way. "
+                "It works once, within one hour.", email=form.email.data), "info")
+        return redirect(url_for("auth.sign_in"))
+    return render_template("auth/forgot_password.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    found = people.find_account_token(token, "reset_password")
+    if found is None or not found.is_usable():
+        return render_template("auth/reset_password.html", form=None), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            person = people.reset_password(token, form.password.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Your password is changed. Sign in with the new one."), "success")
+            logout_user()
+            return redirect(url_for("auth.sign_in", email=person.email))
+    return render_template("auth/reset_password.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.route("/first-run", methods=["GET", "POST"])
+def first_run():
+    """Create the first operator; the page exists only while there is none."""
+    if people.count_operators():
+        abort(404)
+    form = FirstRunForm()
+    if form.validate_on_submit():
+        try:
+            person = people.create_operator(form.email.data, form.password.data, form.first_name.data,
+                                            form.last_name.data, first_run=True)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            start_session(person)
+            flash(_("Welcome. You are the operator of this Sitepass."), "success")
+            return redirect(url_for("operator.console"))
+    return render_template("auth/first_run.html", form=form), 422 if form.is_submitted() else 200

@@ -1,0 +1,222 @@
+"""What every blueprint shares: page-or-fragment rendering, form errors, site access checks,
+sessions, security headers and error pages."""
+from __future__ import annotations
+
+import functools
+import time
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+from htmx_flask import make_response as htmx_response
+
+from models import Person, RuleViolation, Site, db, write_intent
+from models.membership import Membership, membership_of
+
+from .extensions import login_manager
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+])
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+def render(page: str, fragment: str | None = None, status: int = 200, **context):
+    """Render the fragment for an htmx request and the full page otherwise, from the same pieces."""
+    template = fragment if (fragment and request.htmx) else page
+    response = current_app.make_response((render_template(template, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def apply_rule_violation(form, violation: RuleViolation) -> None:
+    """Show a refused change next to the field it concerns (or above the form)."""
+    field = getattr(form, violation.field, None) if violation.field else None
+    if field is not None:
+        field.errors = list(field.errors or []) + [str(violation.message)]
+    else:
+        form.form_errors.append(str(violation.message))
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Return a local path to continue to after sign-in; anything else falls back to the default."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+# --- access -------------------------------------------------------------------------------------
+
+def operator_required(view):
+    """Let only signed-in operators through (403 for everyone else)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_operator:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def site_access(site_id: int) -> tuple[Site, Membership | None]:
+    """Return the site in the URL and the signed-in person's membership of it, read afresh.
+
+    Someone who is neither a member nor an operator gets 404: a site's existence is not told.
+    """
+    site = db.session.get(Site, site_id)
+    if site is None:
+        abort(404)
+    membership = membership_of(current_user, site.id)
+    if membership is None and not current_user.is_operator:
+        abort(404)
+    g.site, g.membership = site, membership
+    return site, membership
+
+
+# --- sessions and headers -----------------------------------------------------------------------
+
+@login_manager.user_loader
+def load_person(session_id: str) -> Person | None:
+    """Find the person of a session; a stale session version (signed out elsewhere) finds nobody."""
+    person_id, _sep, version = session_id.partition(":")
+    if not person_id.isdigit() or not version.isdigit():
+        return None
+    person = db.session.get(Person, int(person_id))
+    if person is None or not person.active or person.session_version != int(version):
+        return None
+    return person
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send the browser to Sign in; an htmx request gets HX-Redirect, not a page swapped into a cell."""
+    target = url_for("auth.sign_in", next=request.full_path if request.method == "GET" else None)
+    if request.htmx:
+        return htmx_response("", 401, redirect=url_for("auth.sign_in"))
+    flash(_("Please sign in to continue."), "info")
+    return redirect(target)
+
+
+def start_session(person: Person) -> None:
+    """Begin a fresh session for a person who just proved who they are."""
+    from flask_login import login_user
+
+    session.clear()
+    login_user(person)
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+
+
+def register_security(app) -> None:
+    """Install the per-request checks and response headers."""
+
+    @app.before_request
+    def before_request():
+        # Readers use a plain BEGIN; anything that may write takes the write lock up front.
+        write_intent.set(request.method not in SAFE_METHODS)
+        if "_user_id" not in session:
+            return None
+        now = int(time.time())
+        idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+        absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+        signed_in_at = session.get("signed_in_at", 0)
+        seen_at = session.get("seen_at", 0)
+        if now - seen_at > idle or now - signed_in_at > absolute or not current_user.is_authenticated:
+            logout_user()
+            session.clear()
+            session["expired"] = True
+            return login_manager.unauthorized()
+        session["seen_at"] = now
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        if request.endpoint != "static" and "_user_id" in session:
+            response.headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        return response
+
+    @app.teardown_request
+    def forget_write_intent(_exc):
+        write_intent.set(True)
+
+    @app.context_processor
+    def navigation():
+        from flask_babel import get_locale
+
+        from models.invitation import STATE_LABELS
+        from models.membership import ROLE_LABELS, memberships_of
+
+        mine = memberships_of(current_user) if current_user.is_authenticated else []
+        return {"my_memberships": mine, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
+                "invitation_states": STATE_LABELS}
+
+    app.jinja_env.globals["external_url"] = external_url
+
+
+def external_url(endpoint: str, **values) -> str:
+    """Build an absolute link for mail from BASE_URL, never from the request's Host header."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base + "/"):
+        return url_for(endpoint, _external=True, **values)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+def register_error_pages(app) -> None:
+    """Friendly pages for 400/403/404/410/500; htmx requests with a stale token reload the page."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if request.htmx:
+            # htmx does not swap a 400; a reload fetches a page with a fresh token.
+            return htmx_response("", 400, refresh=True)
+        return render_template("errors/error.html", code=400, title=_("The form has expired"),
+                               message=_("Reload the page and try again.")), 400
+
+    messages = {
+        400: (lambda: _("Bad request"), lambda: _("The request could not be understood.")),
+        403: (lambda: _("Not allowed"), lambda: _("You do not have permission to do this.")),
+        404: (lambda: _("Not found"), lambda: _("There is nothing here. Check the address.")),
+        405: (lambda: _("Not allowed"), lambda: _("This address does not accept that kind of request.")),
+        413: (lambda: _("Too large"), lambda: _("The upload is larger than allowed.")),
+        500: (lambda: _("Something went wrong"), lambda: _("The error was logged. Try again in a moment.")),
+    }
+
+    def make_handler(code):
+        def handler(_error):
+            if code == 500:
+                db.session.rollback()
+            title, message = messages[code]
+            return render_template("errors/error.html", code=code, title=title(), message=message()), code
+        return handler
+
+    for code in messages:
+        app.register_error_handler(code, make_handler(code))
+
+
+def page_number() -> int:
+    """Return the requested page of a paginated list (1 when absent or malformed)."""
+    return max(1, request.args.get("page", 1, type=int) or 1)

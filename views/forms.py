@@ -1,0 +1,91 @@
+"""Forms of the web pages. Validation of business rules stays in models/; these only parse."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from models.person import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from models.site import ADDITIONAL, ORIGINATING
+
+_password_hint = _l("At least %(n)d characters. A phrase of several words is easy to remember.", n=PASSWORD_MIN_LENGTH)
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=PASSWORD_MAX_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Sign in"))
+
+
+class NewPasswordMixin:
+    password = PasswordField(_l("Password"), description=_password_hint,
+                             validators=[InputRequired(), Length(max=PASSWORD_MAX_LENGTH)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat password"),
+                            validators=[InputRequired(), EqualTo("password", _l("The passwords do not match."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class NameMixin:
+    first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=100)],
+                             render_kw={"autocomplete": "given-name"})
+    last_name = StringField(_l("Last name"), validators=[InputRequired(), Length(max=100)],
+                            render_kw={"autocomplete": "family-name"})
+
+
+class SignUpForm(NameMixin, NewPasswordMixin, FlaskForm):
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    submit = SubmitField(_l("Create account"))
+
+
+class FirstRunForm(SignUpForm):
+    submit = SubmitField(_l("Create operator"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    submit = SubmitField(_l("Send reset link"))
+
+
+class ResetPasswordForm(NewPasswordMixin, FlaskForm):
+    submit = SubmitField(_l("Set new password"))
+
+
+class AcceptInvitationForm(NameMixin, NewPasswordMixin, FlaskForm):
+    submit = SubmitField(_l("Accept invitation"))
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token and a button."""
+    submit = SubmitField(_l("Confirm"))
+
+
+class CustomerForm(FlaskForm):
+    name = StringField(_l("Customer name"), validators=[InputRequired(), Length(max=200)])
+    submit = SubmitField(_l("Create customer"))
+
+
+class SiteForm(FlaskForm):
+    site_number = StringField(_l("Site number"), validators=[InputRequired(), Length(max=32)])
+    name = StringField(_l("Site name"), validators=[InputRequired(), Length(max=200)])
+    kind = RadioField(_l("Kind of site"), choices=[(ORIGINATING, _l("Originating site")),
+                                                   (ADDITIONAL, _l("Additional site"))],
+                      default=ORIGINATING, validators=[InputRequired()])
+    primary_email = EmailField(_l("Primary contact email"), validators=[InputRequired(), Length(max=254)],
+                               description=_l("An unknown address gets an invitation valid 48 hours."))
+    submit = SubmitField(_l("Create site"))
+
+
+class CoverageForm(FlaskForm):
+    coverage_ends_on = DateField(_l("Coverage ends on"), validators=[Optional()])
+    submit = SubmitField(_l("Save coverage"))
+
+
+class InstanceSettingsForm(FlaskForm):
+    signup_open = BooleanField(_l("Anyone may create an account (needed for self-nomination)"))
+    submit = SubmitField(_l("Save settings"))

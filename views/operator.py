@@ -1,0 +1,130 @@
+"""The operator console: customers, their sites, primary contacts, coverage and instance settings."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from models import Customer, Invitation, RuleViolation, Site, db, get_setting, set_setting
+from models import site as sites
+from models.membership import primary_of
+
+from .common import apply_rule_violation, operator_required, page_number, render
+from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, SiteForm
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+
+def _customer_page(query: str, page: int):
+    statement = sa.select(Customer).order_by(sa.func.lower(Customer.name), Customer.id)
+    if query:
+        pattern = f"%{query.lower()}%"
+        statement = statement.where(sa.or_(
+            sa.func.lower(Customer.name).like(pattern),
+            Customer.id.in_(sa.select(Site.customer_id).where(sa.or_(
+                sa.func.lower(Site.site_number).like(pattern), sa.func.lower(Site.name).like(pattern)))),
+        ))
+    return db.paginate(statement, page=page, per_page=25, error_out=False)
+
+
+def _console(customer_form=None, settings_form=None, status=200):
+    query = request.args.get("q", "").strip()
+    customers = _customer_page(query, page_number())
+    settings_form = settings_form or InstanceSettingsForm(signup_open=get_setting("signup_open"))
+    return render("operator/console.html", "operator/_customers.html", status=status,
+                  customers=customers, query=query, customer_form=customer_form or CustomerForm(),
+                  settings_form=settings_form)
+
+
+@bp.get("/")
+@operator_required
+def console():
+    return _console()
+
+
+@bp.post("/customers")
+@operator_required
+def create_customer():
+    form = CustomerForm()
+    if form.validate_on_submit():
+        try:
+            customer = sites.create_customer(form.name.data, current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Customer %(name)s created.", name=customer.name), "success")
+            return redirect(url_for("operator.customer", customer_id=customer.id))
+    return _console(customer_form=form, status=422)
+
+
+@bp.get("/customers/<int:customer_id>")
+@operator_required
+def customer(customer_id):
+    return _customer(db.get_or_404(Customer, customer_id), SiteForm())
+
+
+def _customer(customer, form, status=200):
+    primaries = {site.id: primary_of(site.id) for site in customer.sites}
+    return render_template("operator/customer.html", customer=customer, form=form,
+                           primaries=primaries), status
+
+
+@bp.post("/customers/<int:customer_id>/sites")
+@operator_required
+def create_site(customer_id):
+    customer = db.get_or_404(Customer, customer_id)
+    form = SiteForm()
+    if form.validate_on_submit():
+        try:
+            site = sites.create_site(customer, form.site_number.data, form.name.data, form.kind.data,
+                                     form.primary_email.data, current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Site %(number)s created.", number=site.site_number), "success")
+            return redirect(url_for("operator.site", site_id=site.id))
+    return _customer(customer, form, 422)
+
+
+@bp.get("/sites/<int:site_id>")
+@operator_required
+def site(site_id):
+    site = db.get_or_404(Site, site_id)
+    return _site(site, CoverageForm(coverage_ends_on=site.coverage_ends_on))
+
+
+def _site(site, coverage_form, status=200):
+    invitations = db.session.scalars(sa.select(Invitation).where(Invitation.site_id == site.id)
+                                     .order_by(Invitation.created_at.desc()).limit(20)).all()
+    return render_template("operator/site.html", site=site, primary=primary_of(site.id),
+                           invitations=invitations, coverage_form=coverage_form), status
+
+
+@bp.post("/sites/<int:site_id>/coverage")
+@operator_required
+def set_coverage(site_id):
+    site = db.get_or_404(Site, site_id)
+    form = CoverageForm()
+    if not form.validate_on_submit():
+        return _site(site, form, 422)
+    sites.set_coverage_end(site, form.coverage_ends_on.data, current_user)
+    db.session.commit()
+    flash(_("Coverage saved."), "success")
+    return redirect(url_for("operator.site", site_id=site.id))
+
+
+@bp.post("/settings")
+@operator_required
+def save_settings():
+    form = InstanceSettingsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    set_setting("signup_open", bool(form.signup_open.data), current_user)
+    db.session.commit()
+    flash(_("Settings saved."), "success")
+    return redirect(url_for("operator.console"))

@@ -1,0 +1,33 @@
+"""Where a signed-in person lands: their sites, and each site's start page."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from models import person as people
+from models.membership import memberships_of
+
+from .common import site_access
+
+bp = Blueprint("sites", __name__)
+
+
+@bp.get("/")
+def index():
+    if not people.count_operators():
+        return redirect(url_for("auth.first_run"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.sign_in"))
+    memberships = memberships_of(current_user)
+    if current_user.is_operator and not memberships:
+        return redirect(url_for("operator.console"))
+    if len(memberships) == 1 and not current_user.is_operator:
+        return redirect(url_for("sites.start", site_id=memberships[0].site_id))
+    return render_template("sites/index.html", memberships=memberships)
+
+
+@bp.get("/sites/<int:site_id>/")
+@login_required
+def start(site_id):
+    site, membership = site_access(site_id)
+    return render_template("sites/start.html", site=site, membership=membership)
