@@ -1,7 +1,7 @@
 """Extension objects, created without an app and bound in create_app."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -17,6 +17,8 @@ migrate = Migrate()
 
 def select_locale() -> str | None:
     """Use the person's language setting, else the browser's preference."""
+    if not has_request_context():
+        return None  # CLI and background work: the default locale, or force_locale for a recipient
     languages = current_app.config["LANGUAGES"]
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language

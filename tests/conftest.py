@@ -1,0 +1,260 @@
+"""Fixtures: a fresh database file per test (migrated by Alembic), a real SMTP server, a CSRF-aware
+client, factories, a live WSGI server and a Playwright page on Debian's Chromium."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from app import create_app
+from models import db
+from tests.support import LiveServer, SMTPServer, free_port
+
+# Set by .ci/run to run the database tests on PostgreSQL as well, e.g.
+# postgresql+psycopg://postgres@127.0.0.1:54329/postgres
+POSTGRES_URL = os.environ.get("SITEPASS_TEST_DATABASE_URL")
+CSRF_PATTERN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+def _migrate(uri: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "migrate", "TESTING": True})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate once; every test then starts from a copy of the result."""
+    if POSTGRES_URL:
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS sitepass_template")
+            conn.exec_driver_sql("CREATE DATABASE sitepass_template")
+        _migrate(sa.make_url(POSTGRES_URL).set(database="sitepass_template").render_as_string(hide_password=False))
+        yield admin
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        _migrate(f"sqlite:///{path}")
+        yield path
+
+
+@pytest.fixture
+def database_uri(database_template, tmp_path):
+    if POSTGRES_URL:
+        name = "sitepass_" + uuid.uuid4().hex[:12]
+        with database_template.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE sitepass_template")
+        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        with database_template.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    else:
+        path = tmp_path / "sitepass.sqlite3"
+        shutil.copyfile(database_template, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+def make_test_app(database_uri, smtp, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp.port,
+        "MAIL_DEFAULT_SENDER": "Sitepass <sitepass@example.com>",
+        "MAIL_TIMEOUT": 5,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def _join_mail_threads():
+    for thread in threading.enumerate():
+        if thread.name == "sitepass-mail":
+            thread.join(timeout=15)
+
+
+@pytest.fixture
+def app(database_uri, smtp):
+    app = make_test_app(database_uri, smtp)
+    yield app
+    _join_mail_threads()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Client(FlaskClient):
+    """The Flask test client, sending the CSRF token as the browser does (CSRF stays on)."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/sign-in")
+        match = CSRF_PATTERN.search(page.get_data(as_text=True))
+        assert match, "no CSRF token on the sign-in page"
+        return match.group(1)
+
+    def submit(self, url, data=None, htmx=False, **kwargs):
+        """POST a form with its CSRF token (as a header for htmx, as a field otherwise)."""
+        data = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}))
+        token = self.csrf_token()
+        if htmx:
+            headers.update({"HX-Request": "true", "X-CSRFToken": token})
+        else:
+            data.setdefault("csrf_token", token)
+        return self.post(url, data=data, headers=headers, **kwargs)
+
+    def htmx_get(self, url, **kwargs):
+        headers = dict(kwargs.pop("headers", {}))
+        headers["HX-Request"] = "true"
+        return self.get(url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = Client
+    return app.test_client()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def sign_in(self, email, password=PASSWORD):
+        response = self.client.submit("/sign-in", {"email": email, "password": password})
+        assert response.status_code == 302, f"sign-in of {email} failed with {response.status_code}"
+        return response
+
+    def sign_out(self):
+        return self.client.submit("/sign-out")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+class World:
+    """Factories that build people, customers, sites and members through the domain layer."""
+
+    def __init__(self, app):
+        self.app = app
+        self._numbers = iter(range(1000, 100000))
+
+    def person(self, email, password=PASSWORD, operator=False, verified=True, **names):
+        from models import person as people
+        with self.app.app_context():
+            person = people.create_person(email, password, names.get("first_name", email.split("@")[0].title()),
+                                          names.get("last_name", "Tester"), is_operator=operator, verified=verified)
+            db.session.commit()
+            return person.id
+
+    def operator(self, email="operator@example.com"):
+        return self.person(email, operator=True)
+
+    def site(self, primary_email="primary@example.com", number=None, customer="Acme Corp", name=None):
+        """Create a site whose primary already has an account; return the site id."""
+        from models import Customer
+        from models import site as sites
+        from models.person import find_person
+        with self.app.app_context():
+            missing = find_person(primary_email) is None
+            db.session.rollback()
+        if missing:
+            self.person(primary_email)
+        with self.app.app_context():
+            found = db.session.scalar(sa.select(Customer).where(Customer.name == customer))
+            found = found or sites.create_customer(customer)
+            kind = sites.ORIGINATING if not found.sites else sites.ADDITIONAL
+            number = number or str(next(self._numbers))
+            site = sites.create_site(found, number, name or f"Site {number}", kind, primary_email)
+            db.session.commit()
+            return site.id
+
+    def member(self, site_id, email, role="user", levels=None):
+        """Add an existing (or new) person to a site with a role and tool levels {tool_key: rank}."""
+        from models import Membership, Privilege
+        from models.person import find_person
+        from models.tool import tool_by_key
+        with self.app.app_context():
+            person = find_person(email)
+            db.session.rollback()
+        person_id = person.id if person else self.person(email)
+        with self.app.app_context():
+            membership = Membership(site_id=site_id, person_id=person_id, role=role, business_justification="test")
+            for key, rank in (levels or {}).items():
+                membership.privileges.append(Privilege(tool_id=tool_by_key(key).id, rank=rank))
+            db.session.add(membership)
+            db.session.commit()
+            return membership.id
+
+
+@pytest.fixture
+def world(app):
+    return World(app)
+
+
+# --- browser ------------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_server(database_uri, smtp):
+    port = free_port()
+    app = make_test_app(database_uri, smtp, BASE_URL=f"http://127.0.0.1:{port}")
+    server = LiveServer(app, port).start()
+    yield server
+    server.stop()
+    _join_mail_threads()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        options = {"headless": True, "args": CHROMIUM_ARGS}
+        if os.path.exists(CHROMIUM):
+            options["executable_path"] = CHROMIUM
+        browser = playwright.chromium.launch(**options)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
