@@ -7,7 +7,8 @@ import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (abort, current_app, flash, g, has_request_context, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
@@ -169,7 +170,8 @@ def register_security(app) -> None:
         from models.invitation import STATE_LABELS
         from models.membership import ROLE_LABELS, memberships_of
 
-        mine = memberships_of(current_user) if current_user.is_authenticated else []
+        signed_in = has_request_context() and current_user.is_authenticated
+        mine = memberships_of(current_user) if signed_in else []
         return {"my_memberships": mine, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
                 "invitation_states": STATE_LABELS}
 
