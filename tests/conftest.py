@@ -196,8 +196,9 @@ class World:
         from models.tool import tool_by_key
         with self.app.app_context():
             person = find_person(email)
+            person_id = person.id if person else None
             db.session.rollback()
-        person_id = person.id if person else self.person(email)
+        person_id = person_id or self.person(email)
         with self.app.app_context():
             membership = Membership(site_id=site_id, person_id=person_id, role=role, business_justification="test")
             for key, rank in (levels or {}).items():

@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 
 from models import Customer, RuleViolation, db
 from models import person as people
@@ -28,6 +29,7 @@ def _fail(violation: RuleViolation):
 
 
 @click.command("create-operator")
+@with_appcontext
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted for when not given.")
@@ -44,6 +46,7 @@ def create_operator(email, password, first_name, last_name):
 
 
 @click.command("create-site")
+@with_appcontext
 @click.option("--customer", "customer_name", required=True, help="Customer name; created when new.")
 @click.option("--site-number", required=True)
 @click.option("--name", required=True, help="The site's name.")
@@ -66,6 +69,7 @@ def create_site(customer_name, site_number, name, primary_email, kind):
 
 
 @click.command("deliver-mail")
+@with_appcontext
 def deliver_mail():
     """Deliver the outbox mails that are due (run from cron, e.g. every minute)."""
     totals = {"sent": 0, "deferred": 0, "failed": 0}
@@ -79,6 +83,7 @@ def deliver_mail():
 
 
 @click.command("backup")
+@with_appcontext
 @click.argument("destination", required=False)
 def backup(destination):
     """Copy the live SQLite database safely with SQLite's backup API (never a plain file copy)."""

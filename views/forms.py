@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from models.person import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -73,8 +74,8 @@ class CustomerForm(FlaskForm):
 class SiteForm(FlaskForm):
     site_number = StringField(_l("Site number"), validators=[InputRequired(), Length(max=32)])
     name = StringField(_l("Site name"), validators=[InputRequired(), Length(max=200)])
-    kind = RadioField(_l("Kind of site"), choices=[(ORIGINATING, _l("Originating site")),
-                                                   (ADDITIONAL, _l("Additional site"))],
+    kind = RadioField(_l("Kind of site"), choices=[SelectChoice(ORIGINATING, _l("Originating site")),
+                                                   SelectChoice(ADDITIONAL, _l("Additional site"))],
                       default=ORIGINATING, validators=[InputRequired()])
     primary_email = EmailField(_l("Primary contact email"), validators=[InputRequired(), Length(max=254)],
                                description=_l("An unknown address gets an invitation valid 48 hours."))
