@@ -115,6 +115,7 @@ def test_existing_account_signs_in_then_accepts(client, world, auth, app, smtp):
         site = sites.create_site(customer, "1001", "Acme Berlin", sites.ORIGINATING, "boss@example.com")
         invitations.invite(db.session.get(Site, site.id), "pat@example.com", "user", None)
         db.session.commit()
+        site_id = site.id
     [invitation_mail] = [m for m in smtp.wait_for(2) if m["To"] == "pat@example.com"]
     link = link_in(invitation_mail, "/invitations/").removeprefix("http://localhost")
     page = client.get(link).get_data(as_text=True)
@@ -123,7 +124,7 @@ def test_existing_account_signs_in_then_accepts(client, world, auth, app, smtp):
     assert client.submit(link, {"first_name": "X", "last_name": "Y", "password": "attacker password",
                                 "confirm": "attacker password"}).status_code == 302
     auth.sign_in("pat@example.com")
-    assert client.submit(link).location == f"/sites/{site.id}/"
+    assert client.submit(link).location == f"/sites/{site_id}/"
     with app.app_context():
         membership = db.session.scalar(sa.select(Membership).join(Person).where(Person.email == "pat@example.com"))
         assert membership.role == "user"
