@@ -126,7 +126,7 @@ def test_existing_account_signs_in_then_accepts(client, world, auth, app, smtp):
     auth.sign_in("pat@example.com")
     assert client.submit(link).location == f"/sites/{site_id}/"
     with app.app_context():
-        membership = db.session.scalar(sa.select(Membership).join(Person).where(Person.email == "pat@example.com"))
+        membership = db.session.scalar(sa.select(Membership).join(Membership.person).where(Person.email == "pat@example.com"))
         assert membership.role == "user"
 
 
