@@ -72,7 +72,9 @@ def derive_settings(app: Flask) -> None:
     config["SESSION_COOKIE_SECURE"] = base.scheme == "https"
     config["PREFERRED_URL_SCHEME"] = base.scheme or "http"
     if config.get("TRUSTED_HOSTS") is None and base.hostname:
-        config["TRUSTED_HOSTS"] = [base.hostname]
+        loopback = {"127.0.0.1", "localhost"}
+        # On a loopback address both of its names reach the same server.
+        config["TRUSTED_HOSTS"] = sorted(loopback) if base.hostname in loopback else [base.hostname]
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
     if isinstance(config["LANGUAGES"], str):
         config["LANGUAGES"] = [code.strip() for code in config["LANGUAGES"].split(",") if code.strip()]
