@@ -125,7 +125,7 @@ def reset_password(token):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            person = people.reset_password(token, form.password.data)
+            people.reset_password(token, form.password.data)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -133,7 +133,7 @@ def reset_password(token):
             db.session.commit()
             flash(_("Your password is changed. Sign in with the new one."), "success")
             logout_user()
-            return redirect(url_for("auth.sign_in", email=person.email))
+            return redirect(url_for("auth.sign_in"))
     return render_template("auth/reset_password.html", form=form), 422 if form.is_submitted() else 200
 
 
