@@ -2,6 +2,7 @@
 client, factories, a live WSGI server and a Playwright page on Debian's Chromium."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 
 from app import create_app
 from models import db
@@ -71,6 +73,30 @@ def smtp():
     server.stop()
 
 
+class SharedBytecodeCache(BytecodeCache):
+    """Compiled templates shared by the many apps of one test run (each test builds its own app)."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedBytecodeCache()
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """A real argon2id hash, computed once per password for the whole run: factories make many people."""
+    from models.person import password_hasher
+    return password_hasher.hash(password)
+
+
 def make_test_app(database_uri, smtp, **overrides):
     config = {
         "TESTING": True,
@@ -83,7 +109,9 @@ def make_test_app(database_uri, smtp, **overrides):
         "MAIL_TIMEOUT": 5,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return app
 
 
 def _join_mail_threads():
@@ -162,8 +190,9 @@ class World:
     def person(self, email, password=PASSWORD, operator=False, verified=True, **names):
         from models import person as people
         with self.app.app_context():
-            person = people.create_person(email, password, names.get("first_name", email.split("@")[0].title()),
+            person = people.create_person(email, None, names.get("first_name", email.split("@")[0].title()),
                                           names.get("last_name", "Tester"), is_operator=operator, verified=verified)
+            person.password_hash = password_hash(password)
             db.session.commit()
             return person.id
 

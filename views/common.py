@@ -12,6 +12,7 @@ from flask import (abort, current_app, flash, g, has_request_context, redirect, 
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import SecurityError
 from htmx_flask import make_response as htmx_response
 
 from models import Person, RuleViolation, Site, db, write_intent
@@ -189,6 +190,11 @@ def external_url(endpoint: str, **values) -> str:
 
 def register_error_pages(app) -> None:
     """Friendly pages for 400/403/404/410/500; htmx requests with a stale token reload the page."""
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_error):
+        # No page: without a trusted host Flask cannot build the URLs a page needs.
+        return "Bad request: unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
