@@ -121,11 +121,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import auth, invitations, operator, sites
+    from views import auth, invitations, members, operator, sites
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
     app.register_blueprint(sites.bp)
+    app.register_blueprint(members.bp)
     app.register_blueprint(operator.bp)
 
 

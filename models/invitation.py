@@ -148,3 +148,61 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     record(person, "invitation.accepted", site=site, target=person,
            after={"role": role, "invitation": invitation.id}, remote_addr=remote_addr)
     return membership
+
+
+def _require_manage_update(site, actor):
+    from .membership import _require_manage_update as require
+
+    require(membership_of(actor, site.id))
+
+
+def resend_invitation(site, actor, invitation: Invitation, remote_addr: str | None = None) -> Invitation:
+    """Send a fresh link for an open or expired invitation; the old link stops working."""
+    if invitation.site_id != site.id or invitation.status() in (ACCEPTED, REVOKED):
+        raise RuleViolation(_l("This invitation can no longer be resent."))
+    _require_manage_update(site, actor)
+    if invitation.role == PRIMARY:
+        raise RuleViolation(_l("Only an operator can invite a primary contact."))
+    fresh, _raw = invite(site, invitation.email, invitation.role, actor,
+                         justification=invitation.business_justification,
+                         levels={int(k): v for k, v in invitation.levels.items()}, remote_addr=remote_addr)
+    return fresh
+
+
+def revoke_invitation(site, actor, invitation: Invitation, remote_addr: str | None = None) -> None:
+    """Withdraw an invitation that was not accepted; its link stops working."""
+    from .audit import record
+
+    if invitation.site_id != site.id or invitation.status() in (ACCEPTED, REVOKED):
+        raise RuleViolation(_l("This invitation can no longer be revoked."))
+    _require_manage_update(site, actor)
+    invitation.revoked_at = utcnow()
+    record(actor, "invitation.revoked", site=site, target=("invitation", invitation.id, invitation.email),
+           before={"status": "open"}, after={"status": "revoked"}, remote_addr=remote_addr)
+
+
+REMINDER_BEFORE_EXPIRY = timedelta(hours=24)
+
+
+def send_invitation_reminders(now: datetime | None = None) -> int:
+    """Mail one reminder to each open invitation with less than 24 hours left; return how many.
+
+    The reminder carries a fresh link (only hashes are stored, so the first one cannot be repeated);
+    the newest mail's link is the one that works. Running it twice sends nothing new.
+    """
+    from .audit import record
+    from .outbox import queue_mail
+
+    now = now or utcnow()
+    due = db.session.scalars(sa.select(Invitation).where(
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.reminded_at.is_(None),
+        Invitation.expires_at > now, Invitation.expires_at <= now + REMINDER_BEFORE_EXPIRY)).all()
+    for invitation in due:
+        raw, digest = new_token()
+        invitation.token_hash = digest
+        invitation.reminded_at = now
+        queue_mail(None, "invitation_reminder", to=invitation.email, token=raw, site=invitation.site,
+                   expires_at=invitation.expires_at)
+        record(None, "invitation.reminded", site=invitation.site_id,
+               target=("invitation", invitation.id, invitation.email))
+    return len(due)

@@ -100,3 +100,321 @@ def primary_of(site_id: int) -> Membership | None:
     return db.session.scalar(
         sa.select(Membership).where(Membership.site_id == site_id, Membership.role == PRIMARY)
     )
+
+
+# --- the rules of SPEC §3 and §4 ----------------------------------------------------------------
+
+VIEW, UPDATE = 1, 2  # ranks of Manage access and Contact updates
+
+
+def levels_of(membership: Membership, tools) -> dict[int, int]:
+    """Return tool id → rank held, for every tool of the catalog."""
+    return {tool.id: membership.level(tool) for tool in tools}
+
+
+def holds(membership: Membership | None, tool_key: str, rank: int) -> bool:
+    """Tell whether a membership holds at least `rank` on the tool with this key."""
+    from .tool import tool_by_key
+
+    if membership is None:
+        return False
+    return membership.level(tool_by_key(tool_key)) >= rank
+
+
+def _require_manage_update(actor_membership: Membership | None) -> None:
+    from .errors import RuleViolation
+    from .tool import MANAGE_ACCESS
+
+    if not holds(actor_membership, MANAGE_ACCESS, UPDATE):
+        raise RuleViolation(_l("You need Manage access = Update to change access on this site."))
+
+
+def _count_secondaries(site_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Membership)
+                             .where(Membership.site_id == site_id, Membership.role == SECONDARY)) or 0
+
+
+def check_levels(actor_membership: Membership, role: str, levels: dict[int, int], tools,
+                 current: dict[int, int] | None = None) -> dict[int, int]:
+    """Validate requested levels for a member with `role`; return them complete (every tool).
+
+    A level may not exceed the tool's top, nor the actor's own level on that tool (unless it is
+    unchanged); tools reserved to secondary contacts stay at their lowest level for users.
+    """
+    from .errors import RuleViolation
+
+    current = current or {}
+    result = {}
+    for tool in tools:
+        rank = int(levels.get(tool.id, current.get(tool.id, 0)))
+        if rank < 0 or rank > tool.top_rank:
+            raise RuleViolation(_l("%(tool)s has no such level.", tool=tool.name), f"tool_{tool.id}")
+        if tool.secondary_only and role != SECONDARY and rank > 0:
+            raise RuleViolation(_l("%(tool)s above %(lowest)s is for secondary contacts only.",
+                                   tool=tool.name, lowest=tool.levels[0].name), f"tool_{tool.id}")
+        if rank > actor_membership.level(tool) and rank != current.get(tool.id, 0):
+            raise RuleViolation(_l("You cannot grant %(level)s on %(tool)s: it is above your own level.",
+                                   level=tool.level_name(rank), tool=tool.name), f"tool_{tool.id}")
+        result[tool.id] = rank
+    return result
+
+
+def _set_levels(membership: Membership, levels: dict[int, int]) -> None:
+    by_tool = {privilege.tool_id: privilege for privilege in membership.privileges}
+    for tool_id, rank in levels.items():
+        privilege = by_tool.get(tool_id)
+        if rank == 0:
+            if privilege is not None:
+                membership.privileges.remove(privilege)
+        elif privilege is None:
+            membership.privileges.append(Privilege(tool_id=tool_id, rank=rank))
+        else:
+            privilege.rank = rank
+
+
+def _snapshot(membership: Membership, tools) -> dict:
+    return {"role": membership.role,
+            "levels": {tool.key: membership.level(tool) for tool in tools if membership.role != PRIMARY}}
+
+
+def add_member(site, actor, email: str, role: str, justification: str, levels: dict[int, int],
+               remote_addr: str | None = None):
+    """Give a person access to a site: an existing account at once with a Welcome mail, an unknown
+    email through an invitation (single use, 48 hours). Returns the membership or the invitation."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .invitation import invite
+    from .outbox import queue_mail
+    from .person import find_person, normalize_email
+    from .site import lock_site
+    from .tool import catalog
+
+    actor_membership = membership_of(actor, site.id)
+    _require_manage_update(actor_membership)
+    email = normalize_email(email)
+    if role not in (SECONDARY, USER):
+        raise RuleViolation(_l("Choose secondary contact or user."), "role")
+    justification = (justification or "").strip()
+    if not justification:
+        raise RuleViolation(_l("Give a business justification."), "business_justification")
+    tools = catalog()
+    granted = check_levels(actor_membership, role, levels, tools)
+    lock_site(site.id)
+    person = find_person(email)
+    if person is not None and membership_of(person, site.id) is not None:
+        raise RuleViolation(_l("%(email)s is already a member of this site.", email=email), "email")
+    if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:
+        raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
+                               n=MAX_SECONDARIES), "role")
+    if person is None:
+        invitation, _raw = invite(site, email, role, actor, justification=justification,
+                                  levels={tool_id: rank for tool_id, rank in granted.items() if rank},
+                                  remote_addr=remote_addr)
+        return invitation
+    membership = Membership(site_id=site.id, person_id=person.id, role=role, business_justification=justification,
+                            granted_by_id=actor.id)
+    db.session.add(membership)
+    _set_levels(membership, granted)
+    db.session.flush()
+    record(actor, "membership.added", site=site, target=person, after=_snapshot(membership, tools),
+           remote_addr=remote_addr)
+    queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[role]))
+    return membership
+
+
+def update_member(site, actor, membership: Membership, role: str, levels: dict[int, int],
+                  remote_addr: str | None = None, *, _tools=None, _check_cap: bool = True) -> bool:
+    """Change a member's role and levels; return whether anything changed.
+
+    Nobody edits themself; the primary's membership changes only by transfer; a secondary demoted
+    to user loses the levels reserved to secondary contacts; at most four secondaries.
+    """
+    from .audit import record
+    from .errors import RuleViolation
+    from .site import lock_site
+    from .tool import catalog
+
+    actor_membership = membership_of(actor, site.id)
+    _require_manage_update(actor_membership)
+    if membership.site_id != site.id:
+        raise RuleViolation(_l("No such member on this site."))
+    if membership.person_id == actor.id:
+        raise RuleViolation(_l("You cannot change your own role or privileges."))
+    if membership.role == PRIMARY:
+        raise RuleViolation(_l("The primary contact's access changes only by transferring the primary role."))
+    if role not in (SECONDARY, USER):
+        raise RuleViolation(_l("Choose secondary contact or user."), "role")
+    tools = _tools or catalog()
+    if role == USER:
+        # Demotion resets what only secondary contacts may hold.
+        levels = {**levels, **{tool.id: 0 for tool in tools if tool.secondary_only}}
+    granted = check_levels(actor_membership, role, levels, tools, current=levels_of(membership, tools))
+    if role == SECONDARY and membership.role != SECONDARY and _check_cap:
+        lock_site(site.id)
+        if _count_secondaries(site.id) >= MAX_SECONDARIES:
+            raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
+                                   n=MAX_SECONDARIES), "role")
+    before = _snapshot(membership, tools)
+    membership.role = role
+    _set_levels(membership, granted)
+    db.session.flush()
+    db.session.expire(membership, ["privileges"])
+    after = _snapshot(membership, tools)
+    if before == after:
+        return False
+    record(actor, "membership.changed", site=site, target=membership.person, before=before, after=after,
+           remote_addr=remote_addr)
+    return True
+
+
+def remove_member(site, actor, membership: Membership, remote_addr: str | None = None) -> None:
+    """Take a member off a site; never the primary (transfer first), never oneself (leave instead)."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .tool import catalog
+
+    actor_membership = membership_of(actor, site.id)
+    _require_manage_update(actor_membership)
+    if membership.site_id != site.id:
+        raise RuleViolation(_l("No such member on this site."))
+    if membership.role == PRIMARY:
+        raise RuleViolation(_l("The primary contact cannot be removed; transfer the primary role first."))
+    if membership.person_id == actor.id:
+        raise RuleViolation(_l("You cannot remove yourself here; use Leave site."))
+    before = _snapshot(membership, catalog())
+    person = membership.person
+    db.session.delete(membership)
+    db.session.flush()
+    record(actor, "membership.removed", site=site, target=person, before=before, remote_addr=remote_addr)
+
+
+class BulkRefused(Exception):
+    """Some rows of a bulk change were refused; nothing was changed. `errors` maps row id → message."""
+
+    def __init__(self, errors: dict[int, str]):
+        super().__init__(f"{len(errors)} row(s) refused")
+        self.errors = errors
+
+
+def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None = None) -> int:
+    """Apply several rows' changes at once — {"remove": True} or {"role": …, "profile_id": …} per
+    membership id — all or none. Returns the number of rows changed; raises BulkRefused."""
+    from .errors import RuleViolation
+    from .site import lock_site
+    from .tool import AccessProfile, catalog
+
+    _require_manage_update(membership_of(actor, site.id))
+    lock_site(site.id)
+    tools = catalog()
+    errors: dict[int, str] = {}
+    changed = 0
+    members = {m.id: m for m in db.session.scalars(
+        sa.select(Membership).where(Membership.site_id == site.id, Membership.id.in_(list(changes))))}
+    for membership_id, change in changes.items():
+        membership = members.get(membership_id)
+        try:
+            if membership is None:
+                raise RuleViolation(_l("No such member on this site."))
+            if change.get("remove"):
+                remove_member(site, actor, membership, remote_addr)
+                changed += 1
+                continue
+            role = change.get("role") or membership.role
+            levels = levels_of(membership, tools) if membership.role != PRIMARY else {}
+            if change.get("profile_id"):
+                profile = db.session.get(AccessProfile, int(change["profile_id"]))
+                if profile is None or profile.site_id != site.id:
+                    raise RuleViolation(_l("No such access profile on this site."))
+                levels = profile_levels(profile, tools, role)
+            if update_member(site, actor, membership, role, levels, remote_addr, _tools=tools, _check_cap=False):
+                changed += 1
+        except RuleViolation as violation:
+            errors[membership_id] = str(violation.message)
+    if not errors and _count_secondaries(site.id) > MAX_SECONDARIES:
+        message = str(_l("This site can have at most %(n)d secondary contacts.", n=MAX_SECONDARIES))
+        errors = {mid: message for mid, change in changes.items()
+                  if change.get("role") == SECONDARY and members.get(mid) is not None}
+    if errors:
+        raise BulkRefused(errors)
+    return changed
+
+
+def profile_levels(profile, tools, role: str) -> dict[int, int]:
+    """Return the levels a profile sets for a member with `role` (secondary-only tools kept for secondaries)."""
+    ranks = profile.ranks()
+    return {tool.id: (ranks.get(tool.id, 0) if (role == SECONDARY or not tool.secondary_only) else 0)
+            for tool in tools}
+
+
+def matching_profile(levels: dict[int, int], profiles, tools, role: str):
+    """Return the profile whose levels equal these, if any (the user list shows its name)."""
+    for profile in profiles:
+        if profile_levels(profile, tools, role) == levels:
+            return profile
+    return None
+
+
+# --- the user list ------------------------------------------------------------------------------
+
+MEMBER_SORTS = ("name", "email", "role", "granted")
+ACTIVE, INVITED, EXPIRED = "active", "invited", "expired"
+MEMBER_STATUSES = (ACTIVE, INVITED, EXPIRED)
+
+
+def _like(query: str) -> str:
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_members(site_id: int, query: str = "", role: str = "", status: str = "", sort: str = "name",
+                 page: int = 1, per_page: int = 25):
+    """Return one page of a site's members matching a search (name or email), role and status,
+    with the total count. Pending and expired invitations are listed separately by list_invitations."""
+    from .person import Person
+
+    if status in (INVITED, EXPIRED):
+        return [], 0
+    statement = (sa.select(Membership).join(Membership.person)
+                 .where(Membership.site_id == site_id)
+                 .options(sa.orm.contains_eager(Membership.person), sa.orm.selectinload(Membership.privileges),
+                          sa.orm.selectinload(Membership.granted_by)))
+    if role in ROLES:
+        statement = statement.where(Membership.role == role)
+    if query:
+        pattern = _like(query.strip())
+        statement = statement.where(sa.or_(
+            sa.func.lower(Person.email).like(pattern, escape="\\"),
+            sa.func.lower(Person.first_name + " " + Person.last_name).like(pattern, escape="\\"),
+            sa.func.lower(Person.last_name).like(pattern, escape="\\")))
+    total = db.session.scalar(statement.with_only_columns(sa.func.count(Membership.id)).order_by(None))
+    order = {
+        "name": (sa.func.lower(Person.last_name), sa.func.lower(Person.first_name), Membership.id),
+        "email": (sa.func.lower(Person.email), Membership.id),
+        "role": (sa.case({PRIMARY: 0, SECONDARY: 1, USER: 2}, value=Membership.role),
+                 sa.func.lower(Person.last_name), Membership.id),
+        "granted": (Membership.granted_at.desc(), Membership.id.desc()),
+    }[sort if sort in MEMBER_SORTS else "name"]
+    rows = db.session.scalars(statement.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), total or 0
+
+
+def list_invitations(site_id: int, query: str = "", role: str = "", status: str = ""):
+    """Return a site's invitations still waiting (open or expired, not accepted nor revoked)."""
+    from .base import utcnow
+    from .invitation import Invitation
+
+    if status == ACTIVE:
+        return []
+    now = utcnow()
+    statement = (sa.select(Invitation).where(Invitation.site_id == site_id, Invitation.accepted_at.is_(None),
+                                             Invitation.revoked_at.is_(None))
+                 .options(sa.orm.selectinload(Invitation.invited_by)).order_by(Invitation.created_at.desc()))
+    if role in ROLES:
+        statement = statement.where(Invitation.role == role)
+    if status == INVITED:
+        statement = statement.where(Invitation.expires_at > now)
+    elif status == EXPIRED:
+        statement = statement.where(Invitation.expires_at <= now)
+    if query:
+        statement = statement.where(sa.func.lower(Invitation.email).like(_like(query.strip()), escape="\\"))
+    return list(db.session.scalars(statement.limit(200)))

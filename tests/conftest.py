@@ -34,36 +34,81 @@ def _migrate(uri: str) -> None:
         db.engine.dispose()
 
 
+class Databases:
+    """Fresh databases cloned from migrated templates: a file copy on SQLite, CREATE DATABASE … TEMPLATE
+    on PostgreSQL. A test module can snapshot a world it built once and clone it for each test."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
+        self.admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT") if POSTGRES_URL else None
+        self.base = self._migrated_base()
+
+    def _admin(self, statement):
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(statement)
+
+    def _uri(self, name):
+        if self.admin is not None:
+            return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        return f"sqlite:///{name}"
+
+    def _migrated_base(self):
+        if self.admin is not None:
+            self._admin("DROP DATABASE IF EXISTS sitepass_template WITH (FORCE)")
+            self._admin("CREATE DATABASE sitepass_template")
+            _migrate(self._uri("sitepass_template"))
+            return "sitepass_template"
+        path = self.tmp_path_factory.mktemp("template") / "template.sqlite3"
+        _migrate(self._uri(path))
+        return str(path)
+
+    def clone(self, template: str | None = None) -> str:
+        """Return the URI of a new database holding a copy of the template (the migrated base by default)."""
+        template = template or self.base
+        if self.admin is not None:
+            name = "sitepass_" + uuid.uuid4().hex[:12]
+            self._admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+            return self._uri(name)
+        path = self.tmp_path_factory.mktemp("db") / "sitepass.sqlite3"
+        shutil.copyfile(template, path)
+        return self._uri(path)
+
+    def snapshot(self, uri: str) -> str:
+        """Turn a database whose connections are all closed into a template for clone()."""
+        url = sa.make_url(uri)
+        return url.database
+
+    def drop(self, uri: str) -> None:
+        if self.admin is not None:
+            self._admin(f"DROP DATABASE IF EXISTS {sa.make_url(uri).database} WITH (FORCE)")
+
+
+def close_database(app) -> None:
+    """Close every connection of an app's engine, leaving a SQLite file without a pending WAL."""
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            raw = db.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory):
-    """Migrate once; every test then starts from a copy of the result."""
-    if POSTGRES_URL:
-        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("DROP DATABASE IF EXISTS sitepass_template")
-            conn.exec_driver_sql("CREATE DATABASE sitepass_template")
-        _migrate(sa.make_url(POSTGRES_URL).set(database="sitepass_template").render_as_string(hide_password=False))
-        yield admin
-        admin.dispose()
-    else:
-        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-        _migrate(f"sqlite:///{path}")
-        yield path
+def databases(tmp_path_factory):
+    databases = Databases(tmp_path_factory)
+    yield databases
+    if databases.admin is not None:
+        databases.admin.dispose()
 
 
 @pytest.fixture
-def database_uri(database_template, tmp_path):
-    if POSTGRES_URL:
-        name = "sitepass_" + uuid.uuid4().hex[:12]
-        with database_template.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE sitepass_template")
-        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        with database_template.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    else:
-        path = tmp_path / "sitepass.sqlite3"
-        shutil.copyfile(database_template, path)
-        yield f"sqlite:///{path}"
+def database_uri(databases):
+    uri = databases.clone()
+    yield uri
+    databases.drop(uri)
 
 
 @pytest.fixture
@@ -125,9 +170,7 @@ def app(database_uri, smtp):
     app = make_test_app(database_uri, smtp)
     yield app
     _join_mail_threads()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_database(app)
 
 
 class Client(FlaskClient):
@@ -257,9 +300,7 @@ def live_server(database_uri, smtp):
     yield server
     server.stop()
     _join_mail_threads()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_database(app)
 
 
 @pytest.fixture(scope="session")

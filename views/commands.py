@@ -21,6 +21,7 @@ def register(app) -> None:
     app.cli.add_command(create_site)
     app.cli.add_command(deliver_mail)
     app.cli.add_command(backup)
+    app.cli.add_command(send_reminders)
 
 
 def _fail(violation: RuleViolation):
@@ -106,3 +107,14 @@ def backup(destination):
     if result != "ok":
         raise click.ClickException(f"backup written to {destination} but its integrity check said: {result}")
     click.echo(f"Backup written to {destination} (SQLite {sqlite3.sqlite_version}, integrity ok).")
+
+
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders():
+    """Mail the reminders that are due (run daily or hourly from cron); running it twice sends nothing new."""
+    from models.invitation import send_invitation_reminders
+
+    invitations = send_invitation_reminders()
+    db.session.commit()
+    click.echo(f"invitation reminders: {invitations}")

@@ -174,9 +174,23 @@ def register_security(app) -> None:
         signed_in = has_request_context() and current_user.is_authenticated
         mine = memberships_of(current_user) if signed_in else []
         return {"my_memberships": mine, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
-                "invitation_states": STATE_LABELS}
+                "invitation_states": STATE_LABELS, "site_nav": _site_nav()}
 
     app.jinja_env.globals["external_url"] = external_url
+
+
+def _site_nav() -> dict | None:
+    """What the site navigation offers the signed-in person on the site in the URL (set by site_access)."""
+    from models.membership import UPDATE, VIEW, holds
+    from models.tool import MANAGE_ACCESS
+
+    if not has_request_context() or "site" not in g:
+        return None
+    membership = g.membership
+    operator = current_user.is_operator
+    return {"site": g.site, "member": membership is not None,
+            "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
+            "manage_update": holds(membership, MANAGE_ACCESS, UPDATE)}
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -228,3 +242,34 @@ def register_error_pages(app) -> None:
 def page_number() -> int:
     """Return the requested page of a paginated list (1 when absent or malformed)."""
     return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def site_permission(site_id: int, tool_key: str, rank: int):
+    """Return (site, membership) when the signed-in person holds `rank` on a tool of this site.
+
+    Non-members get 404 (see site_access); members below the level get 403. Operators may view
+    (rank 1) everything of every site, and change nothing through member pages.
+    """
+    from models.membership import holds
+
+    site, membership = site_access(site_id)
+    if membership is None:
+        if rank <= 1:
+            return site, None
+        abort(403)
+    if not holds(membership, tool_key, rank):
+        abort(403)
+    return site, membership
+
+
+def levels_from_form(form, tools, prefix: str = "tool_") -> dict[int, int]:
+    """Read one level per tool from fields named tool_<id>; a missing or garbled value is refused."""
+    levels = {}
+    for tool in tools:
+        raw = form.get(f"{prefix}{tool.id}")
+        if raw is None or raw == "":
+            continue
+        if not raw.isdigit():
+            raise RuleViolation(str(_("Choose a level.")), f"{prefix}{tool.id}")
+        levels[tool.id] = int(raw)
+    return levels

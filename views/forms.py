@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms import (BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField,
+                     SubmitField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
@@ -90,3 +91,19 @@ class CoverageForm(FlaskForm):
 class InstanceSettingsForm(FlaskForm):
     signup_open = BooleanField(_l("Anyone may create an account (needed for self-nomination)"))
     submit = SubmitField(_l("Save settings"))
+
+
+class AddMemberForm(FlaskForm):
+    email = EmailField(_l("Login email"), validators=[InputRequired(), Length(max=254)])
+    business_justification = TextAreaField(_l("Business justification"), validators=[InputRequired(), Length(max=2000)],
+                                           description=_l("Why this person needs access to this site."))
+    role = RadioField(_l("Role"), choices=[SelectChoice("user", _l("User")),
+                                           SelectChoice("secondary", _l("Secondary contact"))],
+                      default="user", validators=[InputRequired()])
+    profile_id = SelectField(_l("Access profile"), choices=[], validate_choice=False, validators=[Optional()])
+    submit = SubmitField(_l("Submit"))
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Profile name"), validators=[InputRequired(), Length(max=100)])
+    submit = SubmitField(_l("Save changes"))

@@ -10,16 +10,21 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from models import Site, db
+from tests.conftest import Auth, Client, World, close_database, make_test_app
+from tests.support import SMTPServer
 
-ANONYMOUS, REQUESTER, USER, SECONDARY, PRIMARY, OPERATOR = PERSONAS = (
-    "anonymous", "requester", "user", "secondary", "primary", "operator")
+# A secondary starts with no account-management privilege; a manager is a secondary with Manage access = Update.
+ANONYMOUS, REQUESTER, USER, SECONDARY, MANAGER, PRIMARY, OPERATOR = PERSONAS = (
+    "anonymous", "requester", "user", "secondary", "manager", "primary", "operator")
 
 EMAILS = {
     REQUESTER: "requester@example.com",
     USER: "user@example.com",
     SECONDARY: "secondary@example.com",
+    MANAGER: "manager@example.com",
     PRIMARY: "primary@example.com",
     OPERATOR: "operator@example.com",
 }
@@ -62,10 +67,22 @@ def operator_only(allowed):
     return {**signed_in(SIGN_IN, 403), OPERATOR: allowed}
 
 
-def site_members(allowed):
+def site_members(allowed, operator=None):
     """Members of the site and operators get in; a signed-in non-member gets 404 (existence not told)."""
-    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: allowed, SECONDARY: allowed, PRIMARY: allowed,
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: allowed, SECONDARY: allowed, MANAGER: allowed,
+            PRIMARY: allowed, OPERATOR: allowed if operator is None else operator}
+
+
+def manage_view(allowed):
+    """Manage access >= View: the primary, a manager, and operators (who see every site); other members 403."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: allowed, PRIMARY: allowed,
             OPERATOR: allowed}
+
+
+def manage_update(manager, primary=None):
+    """Manage access = Update: the primary and a manager; operators change nothing through member pages."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: manager,
+            PRIMARY: manager if primary is None else primary, OPERATOR: 403}
 
 
 TABLE: dict[tuple[str, str], Case] = {
@@ -91,9 +108,37 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/invitations/<token>", "POST"): Case("/invitations/{token}", everyone(404)),
     # --- sites --------------------------------------------------------------------------------
     ("/", "GET"): Case("/", {ANONYMOUS: SIGN_IN, REQUESTER: 200, USER: Redirect("/sites/{site_a}/"),
-                             SECONDARY: Redirect("/sites/{site_a}/"), PRIMARY: Redirect("/sites/{site_a}/"),
-                             OPERATOR: Redirect("/operator/")}),
+                             SECONDARY: Redirect("/sites/{site_a}/"), MANAGER: Redirect("/sites/{site_a}/"),
+                             PRIMARY: Redirect("/sites/{site_a}/"), OPERATOR: Redirect("/operator/")}),
     ("/sites/<int:site_id>/", "GET"): Case("/sites/{site_a}/", site_members(200)),
+    # --- manage access (members) ---------------------------------------------------------------
+    ("/sites/<int:site_id>/members", "GET"): Case("/sites/{site_a}/members", manage_view(200)),
+    ("/sites/<int:site_id>/members", "POST"): Case("/sites/{site_a}/members", manage_update(422)),
+    ("/sites/<int:site_id>/members/new", "GET"): Case("/sites/{site_a}/members/new", manage_update(200)),
+    ("/sites/<int:site_id>/members/check", "POST"):
+        Case("/sites/{site_a}/members/check", manage_update(200), form={"email": "someone@example.com"}),
+    ("/sites/<int:site_id>/members/bulk", "POST"): Case("/sites/{site_a}/members/bulk", manage_update(422)),
+    ("/sites/<int:site_id>/members/<int:membership_id>", "GET"):
+        Case("/sites/{site_a}/members/{member_a}", manage_view(200)),
+    ("/sites/<int:site_id>/members/<int:membership_id>", "POST"):
+        Case("/sites/{site_a}/members/{member_a}", manage_update(422)),
+    ("/sites/<int:site_id>/members/<int:membership_id>/edit", "GET"):
+        Case("/sites/{site_a}/members/{member_a}/edit", manage_update(200)),
+    ("/sites/<int:site_id>/members/<int:membership_id>/remove", "POST"):
+        Case("/sites/{site_a}/members/{member_a}/remove", manage_update(Redirect("/sites/{site_a}/members"))),
+    ("/sites/<int:site_id>/levels", "GET"): Case("/sites/{site_a}/levels?profile_id={profile_a}", manage_update(200)),
+    ("/sites/<int:site_id>/invitations/<int:invitation_id>/resend", "POST"):
+        Case("/sites/{site_a}/invitations/{invitation_a}/resend", manage_update(Redirect("/sites/{site_a}/members", 303))),
+    ("/sites/<int:site_id>/invitations/<int:invitation_id>/revoke", "POST"):
+        Case("/sites/{site_a}/invitations/{invitation_a}/revoke", manage_update(Redirect("/sites/{site_a}/members", 303))),
+    ("/sites/<int:site_id>/profiles", "GET"): Case("/sites/{site_a}/profiles", manage_view(200)),
+    ("/sites/<int:site_id>/profiles", "POST"): Case("/sites/{site_a}/profiles", manage_update(422)),
+    ("/sites/<int:site_id>/profiles/<int:profile_id>", "POST"):
+        Case("/sites/{site_a}/profiles/{profile_a}", manage_update(422)),
+    # Only the primary edits profiles: a manager's delete is refused in place.
+    ("/sites/<int:site_id>/profiles/<int:profile_id>/delete", "POST"):
+        Case("/sites/{site_a}/profiles/{profile_a}/delete", manage_update(422, Redirect("/sites/{site_a}/profiles"))),
+    ("/sites/<int:site_id>/my-access", "GET"): Case("/sites/{site_a}/my-access", site_members(200, operator=404)),
     # --- operator console ---------------------------------------------------------------------
     ("/operator/", "GET"): Case("/operator/", operator_only(200)),
     ("/operator/customers", "POST"): Case("/operator/customers", operator_only(422)),
@@ -109,25 +154,69 @@ TABLE: dict[tuple[str, str], Case] = {
 }
 
 
-def build_world(world, app, persona: str | None = None, with_site_b: bool = False) -> dict:
-    """Operator and site A with its primary, the persona's own account, and site B of another customer.
-
-    Only what the test needs is built (each account costs an argon2 hash): the persona's account,
-    and site B when asked for.
-    """
+def build_world(world, app) -> dict:
+    """Operator; site A with its primary, one account per persona, a target member and an invitation;
+    site B of another customer. Built once per module (see authz_world), cloned for every test."""
     world.operator(EMAILS[OPERATOR])
     site_a = world.site(EMAILS[PRIMARY], customer="Acme Corp", name="Acme Works")
-    if persona in (USER, SECONDARY):
-        world.member(site_a, EMAILS[persona], role=persona)
-    elif persona == REQUESTER:
-        world.person(EMAILS[REQUESTER])
-    site_b = world.site(SITE_B_PRIMARY, customer="Beta Corp", name=SITE_B_NAME) if with_site_b else UNKNOWN_ID
+    world.member(site_a, EMAILS[USER], role="user")
+    world.member(site_a, EMAILS[SECONDARY], role="secondary")
+    world.member(site_a, EMAILS[MANAGER], role="secondary", levels={"manage_access": 2})
+    world.person(EMAILS[REQUESTER])
+    # Someone for the member routes to act on, and an invitation waiting.
+    member_a = world.member(site_a, "target@example.com", role="user")
+    site_b = world.site(SITE_B_PRIMARY, customer="Beta Corp", name=SITE_B_NAME)
     with app.app_context():
-        customer_a = db.session.get(Site, site_a).customer_id
-        customer_b = db.session.get(Site, site_b).customer_id if with_site_b else UNKNOWN_ID
-        db.session.rollback()
+        from models import AccessProfile
+        from models.invitation import invite
+        site = db.session.get(Site, site_a)
+        customer_a = site.customer_id
+        invitation_a = invite(site, "invitee@example.com", "user", None)[0].id
+        profile_a = db.session.scalar(sa.select(AccessProfile.id).where(AccessProfile.site_id == site_a))
+        customer_b = db.session.get(Site, site_b).customer_id
+        db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
+            "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a,
             "token": secrets.token_urlsafe(32)}
+
+
+@pytest.fixture(scope="module")
+def authz_world(databases):
+    """The world and each persona's signed-in session cookie, built once; tests get a copy of its database."""
+    uri = databases.clone()
+    smtp = SMTPServer().start()
+    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
+    app.test_client_class = Client
+    ids = build_world(World(app), app)
+    cookies = {}
+    for persona in PERSONAS[1:]:
+        client = app.test_client()
+        Auth(client).sign_in(EMAILS[persona])
+        cookies[persona] = client.get_cookie("session").value
+    close_database(app)
+    smtp.stop()
+    yield ids, cookies, databases.snapshot(uri)
+    databases.drop(uri)
+
+
+@pytest.fixture
+def database_uri(databases, authz_world):
+    uri = databases.clone(authz_world[2])
+    yield uri
+    databases.drop(uri)
+
+
+@pytest.fixture
+def as_persona(client, authz_world):
+    """Return the world's ids after making the client the given persona (anonymous: no cookie)."""
+    ids, cookies, _template = authz_world
+
+    def become(persona):
+        if persona != ANONYMOUS:
+            client.set_cookie("session", cookies[persona])
+        return ids
+
+    return become
 
 
 def send(client, method: str, url: str, form: dict | None = None):
@@ -169,17 +258,16 @@ def test_table_lists_every_rule_and_method(app):
 def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     case = TABLE[rule, method]
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
-    ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "token": "abc"}
+    ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
+           "profile_a": 5, "token": "abc"}
     adapter = app.url_map.bind("localhost")
-    matched, _args = adapter.match(case.url.format(**ids), method=method, return_rule=True)
+    matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
 
 
 @pytest.mark.parametrize("rule, method, persona", CASES, ids=[_case_id(*case) for case in CASES])
-def test_persona_gets_expected_answer(app, client, auth, world, rule, method, persona):
-    ids = build_world(world, app, persona)
-    if persona != ANONYMOUS:
-        auth.sign_in(EMAILS[persona])
+def test_persona_gets_expected_answer(client, as_persona, rule, method, persona):
+    ids = as_persona(persona)
     case = TABLE[rule, method]
     response = send(client, method, case.url.format(**ids), case.form)
     assert_outcome(response, case.expect[persona], ids, _case_id(rule, method, persona))
@@ -192,8 +280,8 @@ SIGN_IN_FIRST = [(rule, method) for (rule, method), case in TABLE.items()
 
 
 @pytest.mark.parametrize("rule, method", SIGN_IN_FIRST, ids=[f"{m} {r}" for r, m in SIGN_IN_FIRST])
-def test_anonymous_htmx_request_gets_hx_redirect_to_sign_in(app, client, world, rule, method):
-    ids = build_world(world, app)
+def test_anonymous_htmx_request_gets_hx_redirect_to_sign_in(client, as_persona, rule, method):
+    ids = as_persona(ANONYMOUS)
     url = TABLE[rule, method].url.format(**ids)
     if method == "GET":
         response = client.htmx_get(url)
@@ -207,10 +295,9 @@ def test_anonymous_htmx_request_gets_hx_redirect_to_sign_in(app, client, world, 
 
 # --- cross-site id substitution and unknown ids ---------------------------------------------------
 
-@pytest.mark.parametrize("persona", [REQUESTER, USER, SECONDARY, PRIMARY])
-def test_member_of_site_a_gets_404_for_site_b(app, client, auth, world, persona):
-    ids = build_world(world, app, persona, with_site_b=True)
-    auth.sign_in(EMAILS[persona])
+@pytest.mark.parametrize("persona", [REQUESTER, USER, SECONDARY, MANAGER, PRIMARY])
+def test_member_of_site_a_gets_404_for_site_b(app, client, as_persona, persona):
+    ids = as_persona(persona)
     response = client.get(f"/sites/{ids['site_b']}/")
     assert response.status_code == 404
     assert SITE_B_NAME not in response.get_data(as_text=True)
@@ -222,9 +309,8 @@ def test_member_of_site_a_gets_404_for_site_b(app, client, auth, world, persona)
 
 
 @pytest.mark.parametrize("persona", [REQUESTER, USER, PRIMARY, OPERATOR])
-def test_unknown_site_gets_404(app, client, auth, world, persona):
-    build_world(world, app, persona)
-    auth.sign_in(EMAILS[persona])
+def test_unknown_site_gets_404(client, as_persona, persona):
+    as_persona(persona)
     assert client.get(f"/sites/{UNKNOWN_ID}/").status_code == 404
 
 
@@ -234,11 +320,10 @@ OPERATOR_ROUTES_WITH_IDS = [(rule, method) for (rule, method) in TABLE
 
 @pytest.mark.parametrize("rule, method", OPERATOR_ROUTES_WITH_IDS,
                          ids=[f"{m} {r}" for r, m in OPERATOR_ROUTES_WITH_IDS])
-def test_operator_route_with_unknown_id_gets_404(app, client, auth, world, rule, method):
-    build_world(world, app, OPERATOR)
-    auth.sign_in(EMAILS[OPERATOR])
+def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, method):
+    as_persona(OPERATOR)
     case = TABLE[rule, method]
-    unknown = {"site_a": UNKNOWN_ID, "site_b": UNKNOWN_ID, "customer_a": UNKNOWN_ID, "customer_b": UNKNOWN_ID,
-               "token": "x"}
+    unknown = dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
+                             "profile_a"], UNKNOWN_ID) | {"token": "x"}
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404

@@ -114,7 +114,8 @@ def _foreign_token(app) -> str:
 def test_every_post_route_refuses_a_request_without_its_csrf_token(app, client, sign_in_as, persona, token):
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
-    values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43}
+    values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
+              "profile_id": 1}
     form = dict(PLAUSIBLE_FORM)
     if token == "garbage":
         form["csrf_token"] = "IjNhZjQ1Ig.garbage.token"
@@ -139,7 +140,8 @@ def test_every_post_route_refuses_a_request_without_its_csrf_token(app, client, 
 def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, persona):
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
-    values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43}
+    values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
+              "profile_id": 1}
     before = snapshot(app)
     refreshed = 0
     for rule in rules:
@@ -169,6 +171,7 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
     world.operator(OPERATOR_EMAIL)
     site_a = world.site(PRIMARY_EMAIL, customer="Acme Corp")
     site_b = world.site("primary.b@example.com", customer="Beta Corp")
+    target = world.member(site_a, "target@example.com", role="user")
     world.person("unverified@example.com", verified=False)
     mails = 2
     if persona != "anonymous":
@@ -186,7 +189,7 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
     mails += 1
     settle(smtp, mails)
     tokens = {"auth.verify_email": verify, "auth.reset_password": reset, "invitations.show": invited}
-    values = {"site_id": site_a, "customer_id": customer_a}
+    values = {"site_id": site_a, "customer_id": customer_a, "membership_id": target}
 
     before = snapshot(app)
     visited = 0
@@ -216,7 +219,7 @@ def test_every_page_sends_the_security_headers(app, client, sign_in_as, persona)
     with app.app_context():
         customer_id = db.session.get(Site, site_id).customer_id
         db.session.remove()
-    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43}
+    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43, "membership_id": 1}
     urls = [url_of(app, rule, "GET", values) for rule in rules_with(app, "GET")]
     urls += ["/no-such-page", "/static/css/sitepass.css"]
     for url in urls:

@@ -1,0 +1,425 @@
+"""Manage access (SPEC §4): the user list, Add new user, inline edits, removal, bulk changes,
+invitations, access profiles, and My access."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from models import AccessProfile, Invitation, Membership, RuleViolation, db
+from models import invitation as invitations
+from models import membership as members
+from models.membership import ROLE_LABELS, SECONDARY, USER
+from models.person import find_person, normalize_email
+from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
+
+from .common import apply_rule_violation, levels_from_form, page_number, render, site_access, site_permission
+from .forms import AddMemberForm, ProfileForm
+
+bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
+
+VIEW, UPDATE = members.VIEW, members.UPDATE
+MEMBERS_CHANGED = "members-changed"  # HX-Trigger event other regions listen to
+
+
+def _list_state():
+    return {
+        "q": request.args.get("q", "").strip()[:100],
+        "role": request.args.get("role", "") if request.args.get("role") in members.ROLES else "",
+        "status": request.args.get("status", "") if request.args.get("status") in members.MEMBER_STATUSES else "",
+        "sort": request.args.get("sort", "name") if request.args.get("sort") in members.MEMBER_SORTS else "name",
+        "page": page_number(),
+    }
+
+
+def _list_context(site, membership, message=None, errors=None, status_code=200):
+    state = _list_state()
+    rows, total = members.list_members(site.id, state["q"], state["role"], state["status"], state["sort"],
+                                       state["page"])
+    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) \
+        if state["page"] == 1 else []
+    tools = catalog()
+    profiles = profiles_of(site.id)
+    return dict(site=site, membership=membership, rows=rows, total=total, pending=pending, state=state,
+                tools=tools, profiles=profiles, per_page=25, message=message, errors=errors or {},
+                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
+                pages=max(1, -(-total // 25)), summary=_summaries(rows, profiles, tools))
+
+
+def _summaries(rows, profiles, tools):
+    summary = {}
+    for row in rows:
+        if row.role == members.PRIMARY:
+            summary[row.id] = _("Everything (primary contact)")
+            continue
+        profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role)
+        summary[row.id] = profile.name if profile else _("Custom")
+    return summary
+
+
+@bp.get("/members")
+@login_required
+def index(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+    return render("members/index.html", "members/_list.html", **_list_context(site, membership))
+
+
+def _member(site, membership_id) -> Membership:
+    found = db.session.get(Membership, membership_id)
+    if found is None or found.site_id != site.id:
+        abort(404)
+    return found
+
+
+def _invitation(site, invitation_id) -> Invitation:
+    found = db.session.get(Invitation, invitation_id)
+    if found is None or found.site_id != site.id:
+        abort(404)
+    return found
+
+
+# --- one row: display, click to edit, save, remove ----------------------------------------------
+
+def _row_context(site, actor_membership, row, **extra):
+    tools = catalog()
+    profiles = profiles_of(site.id)
+    return dict(site=site, row=row, tools=tools, profiles=profiles,
+                can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
+                summary=_summaries([row], profiles, tools), errors={}, **extra)
+
+
+@bp.get("/members/<int:membership_id>")
+@login_required
+def row(site_id, membership_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+    row = _member(site, membership_id)
+    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+
+
+@bp.get("/members/<int:membership_id>/edit")
+@login_required
+def edit(site_id, membership_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    row = _member(site, membership_id)
+    tools = catalog()
+    role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
+    levels = members.levels_of(row, tools)
+    profile_id = request.args.get("profile_id", type=int)
+    if profile_id:
+        profile = db.session.get(AccessProfile, profile_id)
+        if profile is None or profile.site_id != site.id:
+            abort(404)
+        levels = members.profile_levels(profile, tools, role)
+    return render("members/row.html", "members/_edit.html",
+                  **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
+
+
+@bp.post("/members/<int:membership_id>")
+@login_required
+def update(site_id, membership_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    row = _member(site, membership_id)
+    tools = catalog()
+    role = request.form.get("role", "")
+    try:
+        levels = levels_from_form(request.form, tools)
+        changed = members.update_member(site, current_user, row, role, levels)
+    except RuleViolation as violation:
+        db.session.rollback()
+        row = _member(site, membership_id)
+        submitted = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
+        return render("members/row.html", "members/_edit.html", status=422,
+                      **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
+                                        levels=submitted, profile_id=None),
+                         "errors": {violation.field or "form": violation.message}})
+    db.session.commit()
+    if not request.htmx:
+        flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
+              "success")
+        return redirect(url_for("members.index", site_id=site.id))
+    response = render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+    response.headers["HX-Trigger"] = MEMBERS_CHANGED
+    return response
+
+
+@bp.post("/members/<int:membership_id>/remove")
+@login_required
+def remove(site_id, membership_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    row = _member(site, membership_id)
+    name = row.person.display_name
+    try:
+        members.remove_member(site, current_user, row)
+    except RuleViolation as violation:
+        db.session.rollback()
+        if request.htmx:
+            return render("members/row.html", "members/_row.html", status=422,
+                          **{**_row_context(site, membership, _member(site, membership_id)),
+                             "errors": {"form": violation.message}})
+        flash(violation.message, "error")
+        return redirect(url_for("members.index", site_id=site.id)), 303
+    db.session.commit()
+    if request.htmx:
+        # 200 with an empty body: htmx does not swap on 204, and the row must go.
+        return "", 200, {"HX-Trigger": MEMBERS_CHANGED}
+    flash(_("%(name)s no longer has access to this site.", name=name), "success")
+    return redirect(url_for("members.index", site_id=site.id))
+
+
+@bp.post("/members/bulk")
+@login_required
+def bulk(site_id):
+    """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    selected = [int(v) for v in request.form.getlist("selected") if v.isdigit()]
+    action = request.form.get("action", "save")
+    changes = {}
+    for membership_id in selected:
+        if action == "remove":
+            changes[membership_id] = {"remove": True}
+        else:
+            role = request.form.get(f"bulk_role_{membership_id}", "")
+            profile_id = request.form.get(f"bulk_profile_{membership_id}", "")
+            changes[membership_id] = {"role": role if role in (SECONDARY, USER) else None,
+                                      "profile_id": int(profile_id) if profile_id.isdigit() else None}
+    if not changes:
+        context = _list_context(site, membership, message=_("Select at least one row."), status_code=422)
+        return render("members/index.html", "members/_list.html", status=422, **context)
+    try:
+        count = members.bulk_change(site, current_user, changes)
+    except members.BulkRefused as refused:
+        db.session.rollback()
+        context = _list_context(site, membership, errors=refused.errors,
+                                message=_("Nothing was changed: %(n)d row(s) refused. See the rows marked below.",
+                                          n=len(refused.errors)))
+        context["bulk_values"] = request.form
+        return render("members/index.html", "members/_list.html", status=422, **context)
+    db.session.commit()
+    message = _("%(n)d member(s) removed.", n=count) if action == "remove" else _("%(n)d member(s) changed.", n=count)
+    if not request.htmx:
+        flash(message, "success")
+        return redirect(url_for("members.index", site_id=site.id, **{k: v for k, v in request.args.items()}))
+    response = render("members/index.html", "members/_list.html", **_list_context(site, membership, message=message))
+    response.headers["HX-Trigger"] = MEMBERS_CHANGED
+    return response
+
+
+# --- Add new user -------------------------------------------------------------------------------
+
+def _add_context(site, membership, form, check=None, levels=None):
+    tools = catalog()
+    return dict(site=site, membership=membership, form=form, check=check, tools=tools,
+                profiles=profiles_of(site.id), levels=levels or {}, errors={})
+
+
+@bp.get("/members/new")
+@login_required
+def new(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    form = AddMemberForm(formdata=None)
+    form.profile_id.choices = _profile_choices(site)
+    return render("members/new.html", None, **_add_context(site, membership, form))
+
+
+def _profile_choices(site):
+    return [SelectChoice("", _("— none: choose levels below —"))] + \
+        [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
+
+
+@bp.get("/levels")
+@login_required
+def levels(site_id):
+    """The level choosers filled from a profile (htmx, when a profile is chosen)."""
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    tools = catalog()
+    role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else USER
+    chosen = {}
+    profile_id = request.args.get("profile_id", type=int)
+    if profile_id:
+        profile = db.session.get(AccessProfile, profile_id)
+        if profile is None or profile.site_id != site.id:
+            abort(404)
+        chosen = members.profile_levels(profile, tools, role)
+    return render("members/_levels.html", "members/_levels.html", site=site, tools=tools, levels=chosen,
+                  role=role, errors={}, fieldset_id="levels")
+
+
+@bp.post("/members/check")
+@login_required
+def check(site_id):
+    """Check user: tell whether an account exists for the email (and its name), and if already a member."""
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    result = _check_email(site, request.form.get("email", ""))
+    if request.htmx:
+        return render("members/_check.html", "members/_check.html", check=result)
+    form = AddMemberForm()
+    form.profile_id.choices = _profile_choices(site)
+    return render("members/new.html", None, **_add_context(site, membership, form, check=result))
+
+
+def _check_email(site, raw_email):
+    try:
+        email = normalize_email(raw_email)
+    except RuleViolation as violation:
+        return {"error": violation.message}
+    person = find_person(email)
+    if person is None:
+        return {"email": email, "exists": False}
+    return {"email": email, "exists": True, "name": person.display_name,
+            "member": members.membership_of(person, site.id) is not None}
+
+
+@bp.post("/members")
+@login_required
+def create(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    form = AddMemberForm()
+    form.profile_id.choices = _profile_choices(site)
+    tools = catalog()
+    levels = {}
+    if form.validate_on_submit():
+        try:
+            levels = levels_from_form(request.form, tools)
+            outcome = members.add_member(site, current_user, form.email.data, form.role.data,
+                                         form.business_justification.data, levels)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+            context = _add_context(site, membership, form, levels=levels)
+            if violation.field and violation.field.startswith("tool_"):
+                context["errors"] = {violation.field: violation.message}
+            return render("members/new.html", None, status=422, **context)
+        db.session.commit()
+        if isinstance(outcome, Invitation):
+            flash(_("Invitation sent to %(email)s. The link is valid for 48 hours.", email=outcome.email), "success")
+        else:
+            flash(_("%(name)s now has access as %(role)s; we sent them a Welcome mail.",
+                    name=outcome.person.display_name, role=str(ROLE_LABELS[outcome.role]).lower()), "success")
+        return redirect(url_for("members.index", site_id=site.id))
+    levels = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
+    return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
+
+
+# --- invitations --------------------------------------------------------------------------------
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+@login_required
+def resend_invitation(site_id, invitation_id):
+    site, _membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    invitation = _invitation(site, invitation_id)
+    try:
+        fresh = invitations.resend_invitation(site, current_user, invitation)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+        return redirect(url_for("members.index", site_id=site.id), 303)
+    db.session.commit()
+    flash(_("A new invitation went to %(email)s; the previous link no longer works.", email=fresh.email), "success")
+    return redirect(url_for("members.index", site_id=site.id), 303)
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(site_id, invitation_id):
+    site, _membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    invitation = _invitation(site, invitation_id)
+    try:
+        invitations.revoke_invitation(site, current_user, invitation)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+        return redirect(url_for("members.index", site_id=site.id), 303)
+    db.session.commit()
+    flash(_("The invitation to %(email)s is revoked.", email=invitation.email), "success")
+    return redirect(url_for("members.index", site_id=site.id), 303)
+
+
+# --- access profiles ----------------------------------------------------------------------------
+
+def _profiles_page(site, membership, new_form=None, failed=None, status=200):
+    tools = catalog()
+    return render("members/profiles.html", None, status=status, site=site, membership=membership, tools=tools,
+                  profiles=profiles_of(site.id), new_form=new_form or ProfileForm(formdata=None),
+                  failed=failed or {}, is_primary=membership is not None and membership.role == members.PRIMARY)
+
+
+@bp.get("/profiles")
+@login_required
+def profiles(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+    return _profiles_page(site, membership)
+
+
+@bp.post("/profiles")
+@login_required
+def create_profile(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            profile = save_profile(site, current_user, form.name.data, levels_from_form(request.form, catalog()))
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Profile %(name)s created.", name=profile.name), "success")
+            return redirect(url_for("members.profiles", site_id=site.id))
+    return _profiles_page(site, membership, new_form=form, status=422)
+
+
+def _profile(site, profile_id) -> AccessProfile:
+    found = db.session.get(AccessProfile, profile_id)
+    if found is None or found.site_id != site.id:
+        abort(404)
+    return found
+
+
+@bp.post("/profiles/<int:profile_id>")
+@login_required
+def update_profile(site_id, profile_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    profile = _profile(site, profile_id)
+    form = ProfileForm(prefix=f"p{profile.id}")
+    if form.validate_on_submit():
+        try:
+            save_profile(site, current_user, form.name.data,
+                         levels_from_form(request.form, catalog(), prefix=f"p{profile.id}-tool_"), profile)
+        except RuleViolation as violation:
+            db.session.rollback()
+            return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
+        db.session.commit()
+        flash(_("Profile %(name)s saved.", name=form.name.data), "success")
+        return redirect(url_for("members.profiles", site_id=site.id))
+    return _profiles_page(site, membership, failed={profile_id: " ".join(form.name.errors)}, status=422)
+
+
+@bp.post("/profiles/<int:profile_id>/delete")
+@login_required
+def remove_profile(site_id, profile_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    profile = _profile(site, profile_id)
+    name = profile.name
+    try:
+        delete_profile(site, current_user, profile)
+    except RuleViolation as violation:
+        db.session.rollback()
+        return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
+    db.session.commit()
+    flash(_("Profile %(name)s deleted; members keep their levels.", name=name), "success")
+    return redirect(url_for("members.profiles", site_id=site.id))
+
+
+# --- My access ----------------------------------------------------------------------------------
+
+@bp.get("/my-access")
+@login_required
+def my_access(site_id):
+    site, membership = site_access(site_id)
+    if membership is None:
+        abort(404)
+    tools = catalog()
+    return render("members/my_access.html", None, site=site, membership=membership, tools=tools,
+                  levels=members.levels_of(membership, tools))
