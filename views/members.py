@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -46,6 +47,24 @@ def _list_context(site, membership, message=None, errors=None, status_code=200):
                 tools=tools, profiles=profiles, per_page=25, message=message, errors=errors or {},
                 can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
                 pages=max(1, -(-total // 25)), summary=_summaries(rows, profiles, tools))
+
+
+def _status_context(site, message):
+    state = _list_state()
+    _rows, total = members.list_members(site.id, state["q"], state["role"], state["status"], page=1, per_page=1)
+    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"])
+    return {"message": message, "total": total, "pending": pending}
+
+
+def _after_list_action(site, membership, message):
+    """Answer a list action: the list fragment with its status for htmx, a redirect with a flash otherwise."""
+    if request.htmx:
+        response = render("members/index.html", "members/_list.html",
+                          **_list_context(site, membership, message=message))
+        response.headers["HX-Trigger"] = MEMBERS_CHANGED
+        return response
+    flash(message, "success")
+    return redirect(url_for("members.index", site_id=site.id), 303)
 
 
 def _summaries(rows, profiles, tools):
@@ -162,8 +181,9 @@ def remove(site_id, membership_id):
         return redirect(url_for("members.index", site_id=site.id)), 303
     db.session.commit()
     if request.htmx:
-        # 200 with an empty body: htmx does not swap on 204, and the row must go.
-        return "", 200, {"HX-Trigger": MEMBERS_CHANGED}
+        # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
+        return render("members/_status.html", "members/_status.html", oob=True,
+                      **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
     return redirect(url_for("members.index", site_id=site.id))
 
@@ -192,18 +212,17 @@ def bulk(site_id):
     except members.BulkRefused as refused:
         db.session.rollback()
         context = _list_context(site, membership, errors=refused.errors,
-                                message=_("Nothing was changed: %(n)d row(s) refused. See the rows marked below.",
-                                          n=len(refused.errors)))
+                                message=ngettext("Nothing was changed: %(num)d row was refused, see below.",
+                                                 "Nothing was changed: %(num)d rows were refused, see below.",
+                                                 len(refused.errors)))
         context["bulk_values"] = request.form
         return render("members/index.html", "members/_list.html", status=422, **context)
     db.session.commit()
-    message = _("%(n)d member(s) removed.", n=count) if action == "remove" else _("%(n)d member(s) changed.", n=count)
-    if not request.htmx:
-        flash(message, "success")
-        return redirect(url_for("members.index", site_id=site.id, **{k: v for k, v in request.args.items()}))
-    response = render("members/index.html", "members/_list.html", **_list_context(site, membership, message=message))
-    response.headers["HX-Trigger"] = MEMBERS_CHANGED
-    return response
+    if action == "remove":
+        message = ngettext("%(num)d member removed.", "%(num)d members removed.", count)
+    else:
+        message = ngettext("%(num)d member changed.", "%(num)d members changed.", count)
+    return _after_list_action(site, membership, message)
 
 
 # --- Add new user -------------------------------------------------------------------------------
@@ -307,33 +326,30 @@ def create(site_id):
 @bp.post("/invitations/<int:invitation_id>/resend")
 @login_required
 def resend_invitation(site_id, invitation_id):
-    site, _membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     invitation = _invitation(site, invitation_id)
     try:
         fresh = invitations.resend_invitation(site, current_user, invitation)
     except RuleViolation as violation:
         db.session.rollback()
-        flash(violation.message, "error")
-        return redirect(url_for("members.index", site_id=site.id), 303)
+        return _after_list_action(site, membership, violation.message)
     db.session.commit()
-    flash(_("A new invitation went to %(email)s; the previous link no longer works.", email=fresh.email), "success")
-    return redirect(url_for("members.index", site_id=site.id), 303)
+    return _after_list_action(site, membership, _("A new invitation went to %(email)s; the previous link no longer "
+                                                  "works.", email=fresh.email))
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
 @login_required
 def revoke_invitation(site_id, invitation_id):
-    site, _membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     invitation = _invitation(site, invitation_id)
     try:
         invitations.revoke_invitation(site, current_user, invitation)
     except RuleViolation as violation:
         db.session.rollback()
-        flash(violation.message, "error")
-        return redirect(url_for("members.index", site_id=site.id), 303)
+        return _after_list_action(site, membership, violation.message)
     db.session.commit()
-    flash(_("The invitation to %(email)s is revoked.", email=invitation.email), "success")
-    return redirect(url_for("members.index", site_id=site.id), 303)
+    return _after_list_action(site, membership, _("The invitation to %(email)s is revoked.", email=invitation.email))
 
 
 # --- access profiles ----------------------------------------------------------------------------
