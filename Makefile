@@ -61,7 +61,7 @@ test: install-test
 test-fast: install-test
 	$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
 
-bench: install-test
+bench: .stamp-install
 	$(BIN)/python -m tests.bench
 
 clean:

@@ -1,0 +1,387 @@
+"""Scale benchmark (`make bench`, or `python -m tests.bench`): the user list page, the search
+fragment and an inline save, at 1,000 and at 100,000 members, served by gunicorn as in `make run`.
+
+For each size: a fresh SQLite database in a temporary directory, migrated and filled with
+`flask seed-demo`; gunicorn with 3 sync workers on a free loopback port; sign-in as the demo
+primary; then a load generator in a separate process (a few threads, one connection per request,
+as sync workers close it) runs each endpoint for a fixed time after a warm-up, and the search
+fragment once more from a single client. Prints requests/s, p50/p99 latency and the server's CPU
+time per request (read from /proc for the gunicorn workers; steadier than latency when other
+processes share the machine) per size and endpoint, and the 100k/1k ratios.
+
+Goals (issue 3, "Scale"): the 100,000-member figures within 2x of the 1,000-member ones, and the
+search fragment under 50 ms at p99. Not collected by pytest (no test_ prefix).
+
+Options: --sizes 1000,100000  --duration SECONDS (per endpoint)  --warmup SECONDS  --concurrency N
+         --keep (leave the temporary directories for inspection)
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 3
+SECRET_KEY = "bench-secret-key-not-for-production"
+# The seed-demo password and primary (views/commands.py); read from there so both stay in step.
+SEARCH_TERMS = ("mar", "smith", "ngu", "sofia", "kowal", "eu.demo", "oconnor", "li", "tanaka", "jos")
+GOAL_RATIO = 2.0
+GOAL_SEARCH_P99_MS = 50.0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_credentials() -> tuple[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from views.commands import DEMO_PASSWORD, DEMO_PRIMARY_EMAIL
+
+    return DEMO_PRIMARY_EMAIL, DEMO_PASSWORD
+
+
+# --- the server under test ----------------------------------------------------------------------
+
+def server_env(db_path: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "SITEPASS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SITEPASS_SECRET_KEY": SECRET_KEY,
+        "SITEPASS_BASE_URL": f"http://127.0.0.1:{port}",
+        "SITEPASS_MAIL_DELIVER_AFTER_COMMIT": "false",
+    })
+    return env
+
+
+def flask_cli(env, *args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def start_gunicorn(env, port: int, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+         "--access-logfile", "-", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}; see {log_path}")
+        try:
+            status, _headers, _body = request(port, "GET", "/sign-in")
+            if status == 200:
+                # All workers boot alike; give the others a moment after the first answers.
+                time.sleep(1.0)
+                return process
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop(process)
+    raise SystemExit(f"gunicorn did not answer within 30 s; see {log_path}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop of master and workers
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_pids(master: subprocess.Popen) -> list[int]:
+    pids = []
+    for task in Path(f"/proc/{master.pid}/task").iterdir():
+        try:
+            pids += [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc), 0 where unavailable."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
+# --- HTTP -----------------------------------------------------------------------------------------
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, response.getheaders(), data
+    finally:
+        connection.close()
+
+
+def session_cookie(headers) -> str | None:
+    for name, value in headers:
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";", 1)[0]
+    return None
+
+
+def sign_in(port: int, email: str, password: str, site_id: int) -> tuple[str, str]:
+    """Sign in as a person like a browser does; return the session cookie and the page's CSRF token."""
+    status, headers, body = request(port, "GET", "/sign-in")
+    cookie = session_cookie(headers)
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', body)
+    if status != 200 or cookie is None or token is None:
+        raise SystemExit(f"GET /sign-in: {status}, no session cookie or CSRF token")
+    form = urllib.parse.urlencode({"csrf_token": (token.group(1) or token.group(2)).decode(), "email": email,
+                                   "password": password, "submit": "Sign in"}).encode()
+    status, headers, body = request(port, "POST", "/sign-in", form, {
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    cookie = session_cookie(headers)
+    if status != 302 or cookie is None:
+        raise SystemExit(f"POST /sign-in answered {status}: {body[:300]!r}")
+    # The session starts afresh at sign-in, so the CSRF token comes from a page rendered after it.
+    status, headers, body = request(port, "GET", f"/sites/{site_id}/members", headers={"Cookie": cookie})
+    cookie = session_cookie(headers) or cookie
+    token = re.search(rb'"X-CSRFToken": "([^"]+)"', body)
+    if status != 200 or token is None:
+        raise SystemExit(f"GET /sites/{site_id}/members after sign-in answered {status}")
+    return cookie, token.group(1).decode()
+
+
+# --- the load generator (runs in its own process: python -m tests.bench --load JSON) -----------
+
+def run_load(spec: dict) -> dict:
+    """Drive one endpoint with `concurrency` threads for warmup + duration seconds; return samples."""
+    port, concurrency = spec["port"], spec["concurrency"]
+    base_headers = {"Cookie": spec["cookie"]}
+    samples: list[list[float]] = [[] for _ in range(concurrency)]
+    counts = [0] * concurrency
+    errors: list[str] = []
+    start = time.monotonic()
+    measure_from = start + spec["warmup"]
+    stop_at = measure_from + spec["duration"]
+
+    def worker(index: int):
+        n = 0
+        level = 1
+        while True:
+            now = time.monotonic()
+            if now >= stop_at:
+                return
+            headers = dict(base_headers)
+            body = None
+            if spec["endpoint"] == "list":
+                method, path = "GET", f"/sites/{spec['site_id']}/members"
+            elif spec["endpoint"] == "search":
+                term = spec["terms"][(index + n * concurrency) % len(spec["terms"])]
+                method, path = "GET", f"/sites/{spec['site_id']}/members?q={urllib.parse.quote(term)}"
+                headers["HX-Request"] = "true"
+            else:
+                # Each thread edits its own member, alternating the level so that every save writes.
+                method = "POST"
+                path = f"/sites/{spec['site_id']}/members/{spec['targets'][index]}"
+                body = f"role=user&tool_{spec['tool_id']}={level}".encode()
+                level = 1 - level
+                headers.update({"HX-Request": "true", "X-CSRFToken": spec["csrf"],
+                                "Content-Type": "application/x-www-form-urlencoded"})
+            began = time.perf_counter()
+            try:
+                status, _headers, data = request(port, method, path, body, headers)
+            except OSError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            elapsed = time.perf_counter() - began
+            if status != 200:
+                errors.append(f"{method} {path} -> {status}: {data[:200]!r}")
+            elif spec["endpoint"] == "save" and b"member-" not in data:
+                errors.append(f"{method} {path} -> 200 without the row")
+            if now >= measure_from:  # requests begun during the warm-up are not counted
+                samples[index].append(elapsed)
+            n += 1
+            counts[index] = n
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies = sorted(s for per_thread in samples for s in per_thread)
+    return {"count": len(latencies), "total": sum(counts), "duration": spec["duration"], "latencies": latencies,
+            "errors": errors[:5], "error_count": len(errors)}
+
+
+def load(spec: dict) -> dict:
+    """Run the load generator in a separate process, so its CPU use is not the bench's."""
+    result = subprocess.run([sys.executable, "-m", "tests.bench", "--load", json.dumps(spec)], cwd=ROOT,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"load generator failed:\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    index = min(len(values) - 1, max(0, round(fraction * len(values) + 0.5) - 1))
+    return values[index]
+
+
+# --- one size -------------------------------------------------------------------------------------
+
+def facts(db_path: Path, concurrency: int) -> dict:
+    """Read from the seeded database what the requests need: site, tool id, members to edit."""
+    with sqlite3.connect(db_path) as conn:
+        site_id = conn.execute("SELECT id FROM site WHERE site_number = 'DEMO-1'").fetchone()[0]
+        tool_id = conn.execute("SELECT id FROM tool WHERE key = 'reporting'").fetchone()[0]
+        # Users holding no Reporting level: the first save sets View, the next clears it again.
+        targets = [row[0] for row in conn.execute(
+            "SELECT m.id FROM membership m WHERE m.site_id = ? AND m.role = 'user' AND NOT EXISTS "
+            "(SELECT 1 FROM privilege p WHERE p.membership_id = m.id AND p.tool_id = ?) ORDER BY m.id LIMIT ?",
+            (site_id, tool_id, concurrency))]
+    if len(targets) < concurrency:
+        raise SystemExit("not enough users without Reporting to edit")
+    return {"site_id": site_id, "tool_id": tool_id, "targets": targets}
+
+
+def bench_size(size: int, args, email: str, password: str) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"sitepass-bench-{size}-"))
+    db_path = workdir / "sitepass.sqlite3"
+    port = free_port()
+    env = server_env(db_path, port)
+    print(f"\n== {size:,} members ({workdir})", flush=True)
+    flask_cli(env, "db", "upgrade")
+    began = time.perf_counter()
+    output = flask_cli(env, "seed-demo", "--members", str(size))
+    print(f"   seed-demo: {time.perf_counter() - began:.1f} s ({output.strip().splitlines()[-1][:110]}…)", flush=True)
+    known = facts(db_path, args.concurrency)
+    server = start_gunicorn(env, port, workdir / "gunicorn.log")
+    results = {}
+    try:
+        cookie, csrf = sign_in(port, email, password, known["site_id"])
+        for endpoint in ENDPOINTS:
+            # "search1": the same search fragment from one client alone, the latency a person typing sees.
+            concurrency = 1 if endpoint == "search1" else args.concurrency
+            spec = {"port": port, "endpoint": endpoint.rstrip("1"), "cookie": cookie, "csrf": csrf,
+                    "terms": SEARCH_TERMS, "concurrency": concurrency, "warmup": args.warmup,
+                    "duration": args.duration / 2 if endpoint == "search1" else args.duration, **known}
+            pids = worker_pids(server)
+            load_before, cpu_before = os.getloadavg()[0], cpu_seconds(pids)
+            outcome = load(spec)
+            # The server's own CPU per request (warm-up included): steadier than latency on a busy machine.
+            cpu_per_request = (cpu_seconds(pids) - cpu_before) / max(1, outcome["total"]) * 1000
+            if outcome["error_count"]:
+                raise SystemExit(f"{endpoint} at {size}: {outcome['error_count']} failed requests, e.g. "
+                                 f"{outcome['errors']}")
+            latencies = outcome["latencies"]
+            results[endpoint] = {"rps": outcome["count"] / outcome["duration"], "count": outcome["count"],
+                                 "p50": percentile(latencies, 0.50) * 1000, "p99": percentile(latencies, 0.99) * 1000,
+                                 "cpu": cpu_per_request, "load": load_before}
+            r = results[endpoint]
+            print(f"   {endpoint:<8}{r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
+                  f"server CPU {r['cpu']:6.1f} ms/req  ({r['count']} requests; load average before {load_before:.1f})",
+                  flush=True)
+    finally:
+        stop(server)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+ENDPOINTS = ("list", "search", "save", "search1")
+LABELS = {"list": "User list page   GET /sites/<id>/members",
+          "search": "Search fragment  GET …/members?q= (HX)",
+          "save": "Inline save      POST …/members/<mid> (HX)",
+          "search1": "Search fragment, one client alone"}
+
+
+def report(all_results: dict[int, dict], args) -> bool:
+    sizes = sorted(all_results)
+    small, large = sizes[0], sizes[-1]
+    print(f"\ngunicorn {WORKERS} sync workers, {args.concurrency} concurrent clients, "
+          f"{args.duration:g} s per endpoint after {args.warmup:g} s warm-up, {os.cpu_count()} CPUs\n")
+    header = f"{'size':>8}  {'endpoint':<42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'load':>5}"
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        for endpoint in ENDPOINTS:
+            r = all_results[size][endpoint]
+            print(f"{size:>8,}  {LABELS[endpoint]:<42} {r['rps']:8.1f} {r['p50']:8.1f} {r['p99']:8.1f} "
+                  f"{r['cpu']:11.1f} {r['load']:5.1f}")
+    ok = True
+    if len(sizes) > 1:
+        print(f"\nratio {large // 1000}k/{small // 1000}k (goal: within {GOAL_RATIO:g}x; for req/s the ratio is "
+              f"{small // 1000}k/{large // 1000}k so that higher is worse everywhere)")
+        print(f"{'':>8}  {'endpoint':<42} {'req/s':>8} {'p50':>8} {'p99':>8} {'CPU/req':>11}")
+        for endpoint in ENDPOINTS:
+            a, b = all_results[small][endpoint], all_results[large][endpoint]
+            ratios = (a["rps"] / b["rps"], b["p50"] / a["p50"], b["p99"] / a["p99"], b["cpu"] / max(a["cpu"], 1e-9))
+            missed = any(r > GOAL_RATIO for r in ratios[:3])
+            ok &= not missed
+            print(f"{'':>8}  {LABELS[endpoint]:<42} {ratios[0]:7.2f}x {ratios[1]:7.2f}x {ratios[2]:7.2f}x "
+                  f"{ratios[3]:10.2f}x  {'MISSED' if missed else 'ok'}")
+    busiest = max(r["load"] for per_size in all_results.values() for r in per_size.values())
+    if busiest > (os.cpu_count() or 1):
+        print(f"\nwarning: the load average reached {busiest:.1f} on {os.cpu_count()} CPUs: other processes competed "
+              f"for the CPU, so latencies and req/s are inflated; CPU ms/req is the steadier figure")
+    print()
+    for size in sizes:
+        for endpoint, how in (("search", f"{args.concurrency} concurrent clients"), ("search1", "one client")):
+            p99 = all_results[size][endpoint]["p99"]
+            met = p99 < GOAL_SEARCH_P99_MS
+            ok &= met
+            print(f"search fragment p99 at {size:,} members, {how}: {p99:.1f} ms (goal < {GOAL_SEARCH_P99_MS:g} ms): "
+                  f"{'ok' if met else 'MISSED'}")
+    return ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=WORKERS)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load:
+        json.dump(run_load(json.loads(args.load)), sys.stdout)
+        return 0
+    email, password = demo_credentials()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    all_results = {size: bench_size(size, args, email, password) for size in sizes}
+    ok = report(all_results, args)
+    print("\nall goals met" if ok else "\nsome goals missed (see above)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
