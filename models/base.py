@@ -58,6 +58,15 @@ def configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @sa.event.listens_for(engine, "commit")
+    def on_commit(connection):
+        # A request commits its change once; whatever it reads afterwards (rendering the answer)
+        # must not take the write lock again and keep other writers waiting.
+        from flask import has_request_context
+
+        if has_request_context():
+            write_intent.set(False)
+
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

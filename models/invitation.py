@@ -35,6 +35,8 @@ class Invitation(db.Model):
     levels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The reminder mail carries a second link (only hashes are kept, so the first cannot be repeated).
+    reminder_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     reminded_at: Mapped[datetime | None]
@@ -95,7 +97,9 @@ def invite(site, email: str, role: str, actor, justification: str = "", levels: 
 
 def find_invitation(raw: str) -> Invitation | None:
     """Return the invitation a link points to, in whatever state it is."""
-    return db.session.scalar(sa.select(Invitation).where(Invitation.token_hash == hash_token(raw or "")))
+    digest = hash_token(raw or "")
+    return db.session.scalar(sa.select(Invitation).where(
+        sa.or_(Invitation.token_hash == digest, Invitation.reminder_token_hash == digest)))
 
 
 def accept_invitation(invitation: Invitation, person, remote_addr: str | None = None) -> Membership:
@@ -163,9 +167,15 @@ def resend_invitation(site, actor, invitation: Invitation, remote_addr: str | No
     _require_manage_update(site, actor)
     if invitation.role == PRIMARY:
         raise RuleViolation(_l("Only an operator can invite a primary contact."))
+    from .membership import check_levels
+    from .tool import catalog
+
+    # Resending grants anew: the levels must be within the resender's own.
+    levels = check_levels(membership_of(actor, site.id), invitation.role,
+                          {int(k): int(v) for k, v in invitation.levels.items()}, catalog())
     fresh, _raw = invite(site, invitation.email, invitation.role, actor,
                          justification=invitation.business_justification,
-                         levels={int(k): v for k, v in invitation.levels.items()}, remote_addr=remote_addr)
+                         levels={tool_id: rank for tool_id, rank in levels.items() if rank}, remote_addr=remote_addr)
     return fresh
 
 
@@ -176,6 +186,8 @@ def revoke_invitation(site, actor, invitation: Invitation, remote_addr: str | No
     if invitation.site_id != site.id or invitation.status() in (ACCEPTED, REVOKED):
         raise RuleViolation(_l("This invitation can no longer be revoked."))
     _require_manage_update(site, actor)
+    if invitation.role == PRIMARY:
+        raise RuleViolation(_l("Only an operator can withdraw an invitation to become primary contact."))
     invitation.revoked_at = utcnow()
     record(actor, "invitation.revoked", site=site, target=("invitation", invitation.id, invitation.email),
            before={"status": "open"}, after={"status": "revoked"}, remote_addr=remote_addr)
@@ -187,8 +199,8 @@ REMINDER_BEFORE_EXPIRY = timedelta(hours=24)
 def send_invitation_reminders(now: datetime | None = None) -> int:
     """Mail one reminder to each open invitation with less than 24 hours left; return how many.
 
-    The reminder carries a fresh link (only hashes are stored, so the first one cannot be repeated);
-    the newest mail's link is the one that works. Running it twice sends nothing new.
+    The reminder carries a second link (only hashes are stored, so the first one cannot be repeated);
+    both work until the invitation is used, revoked or expires. Running it twice sends nothing new.
     """
     from .audit import record
     from .outbox import queue_mail
@@ -199,7 +211,7 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
         Invitation.expires_at > now, Invitation.expires_at <= now + REMINDER_BEFORE_EXPIRY)).all()
     for invitation in due:
         raw, digest = new_token()
-        invitation.token_hash = digest
+        invitation.reminder_token_hash = digest
         invitation.reminded_at = now
         queue_mail(None, "invitation_reminder", to=invitation.email, token=raw, site=invitation.site,
                    expires_at=invitation.expires_at)

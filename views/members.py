@@ -45,7 +45,7 @@ def _list_context(site, membership, message=None, errors=None, status_code=200):
     profiles = profiles_of(site.id)
     return dict(site=site, membership=membership, rows=rows, total=total, pending=pending, state=state,
                 tools=tools, profiles=profiles, per_page=25, message=message, errors=errors or {},
-                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
+                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE), capped=total > members.COUNT_CAP,
                 pages=max(1, -(-total // 25)), summary=_summaries(rows, profiles, tools))
 
 
@@ -53,7 +53,7 @@ def _status_context(site, message):
     state = _list_state()
     _rows, total = members.list_members(site.id, state["q"], state["role"], state["status"], page=1, per_page=1)
     pending = members.list_invitations(site.id, state["q"], state["role"], state["status"])
-    return {"message": message, "total": total, "pending": pending}
+    return {"message": message, "total": total, "pending": pending, "capped": total > members.COUNT_CAP}
 
 
 def _after_list_action(site, membership, message):
@@ -182,8 +182,10 @@ def remove(site_id, membership_id):
     db.session.commit()
     if request.htmx:
         # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
-        return render("members/_status.html", "members/_status.html", oob=True,
-                      **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
+        response = render("members/_status.html", "members/_status.html", oob=True,
+                          **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
+        response.headers["HX-Trigger"] = MEMBERS_CHANGED
+        return response
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
     return redirect(url_for("members.index", site_id=site.id))
 
@@ -204,6 +206,10 @@ def bulk(site_id):
             profile_id = request.form.get(f"bulk_profile_{membership_id}", "")
             changes[membership_id] = {"role": role if role in (SECONDARY, USER) else None,
                                       "profile_id": int(profile_id) if profile_id.isdigit() else None}
+    found = set(db.session.scalars(sa.select(Membership.id).where(Membership.site_id == site.id,
+                                                                  Membership.id.in_(list(changes)))))
+    if found != set(changes):
+        abort(404)  # an id of another site: nothing to say about it
     if not changes:
         context = _list_context(site, membership, message=_("Select at least one row."), status_code=422)
         return render("members/index.html", "members/_list.html", status=422, **context)
@@ -300,7 +306,7 @@ def create(site_id):
     levels = {}
     if form.validate_on_submit():
         try:
-            levels = levels_from_form(request.form, tools)
+            levels = _profile_then_form_levels(site, form, tools)
             outcome = members.add_member(site, current_user, form.email.data, form.role.data,
                                          form.business_justification.data, levels)
         except RuleViolation as violation:
@@ -319,6 +325,17 @@ def create(site_id):
         return redirect(url_for("members.index", site_id=site.id))
     levels = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
+
+
+def _profile_then_form_levels(site, form, tools):
+    """The chosen profile's levels, overlaid with the levels chosen one by one."""
+    levels = {}
+    if form.profile_id.data:
+        profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
+        if profile is None or profile.site_id != site.id:
+            raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
+        levels = members.profile_levels(profile, tools, form.role.data)
+    return {**levels, **levels_from_form(request.form, tools)}
 
 
 # --- invitations --------------------------------------------------------------------------------
