@@ -54,10 +54,11 @@ class Databases:
 
     def _migrated_base(self):
         if self.admin is not None:
-            self._admin("DROP DATABASE IF EXISTS sitepass_template WITH (FORCE)")
-            self._admin("CREATE DATABASE sitepass_template")
-            _migrate(self._uri("sitepass_template"))
-            return "sitepass_template"
+            # A name of its own, so that two test runs can share one PostgreSQL server.
+            name = "sitepass_template_" + uuid.uuid4().hex[:8]
+            self._admin(f"CREATE DATABASE {name}")
+            _migrate(self._uri(name))
+            return name
         path = self.tmp_path_factory.mktemp("template") / "template.sqlite3"
         _migrate(self._uri(path))
         return str(path)
@@ -101,6 +102,7 @@ def databases(tmp_path_factory):
     databases = Databases(tmp_path_factory)
     yield databases
     if databases.admin is not None:
+        databases.drop(databases._uri(databases.base))
         databases.admin.dispose()
 
 
