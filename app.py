@@ -121,13 +121,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import auth, invitations, members, operator, sites
+    from views import auth, invitations, members, operator, requests, sites
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
     app.register_blueprint(sites.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(requests.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

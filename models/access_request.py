@@ -48,6 +48,287 @@ class AccessRequest(db.Model):
 
     requester: Mapped["Person"] = relationship(foreign_keys=[requester_id])  # noqa: F821
     decided_by: Mapped["Person | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
+    site: Mapped["Site"] = relationship()  # noqa: F821
+    tool: Mapped["Tool | None"] = relationship()  # noqa: F821
 
     def __repr__(self) -> str:
         return f"<AccessRequest {self.id} {self.kind} site={self.site_id} {self.status}>"
+
+
+# --- the rules of SPEC §5 -----------------------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+DAILY_LIMIT = 5  # requests a person may submit in 24 hours, all sites together
+REJECTION_LABELS = {
+    "unknown_requester": _l("The requester is unknown"),
+    "not_required": _l("The primary contact has determined that access is not required"),
+    "no_business_relationship": _l("The requester has no business relationship with this site"),
+    "other": _l("Other"),
+}
+STATUS_LABELS = {PENDING: _l("Pending"), APPROVED: _l("Approved"), REJECTED: _l("Rejected"),
+                 WITHDRAWN: _l("Withdrawn")}
+KIND_LABELS = {MEMBERSHIP: _l("Access to the site"), PRIVILEGE: _l("Higher privilege")}
+
+
+def _check_daily_limit(person) -> None:
+    from .errors import RuleViolation
+
+    since = utcnow() - timedelta(hours=24)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
+        AccessRequest.requester_id == person.id, AccessRequest.created_at >= since))
+    if count >= DAILY_LIMIT:
+        raise RuleViolation(_l("You have sent %(n)d requests in the last 24 hours, the most allowed. "
+                               "Try again tomorrow.", n=DAILY_LIMIT))
+
+
+def approvers_of(site_id: int) -> list:
+    """Return the people who decide a site's requests: the primary and secondaries with Manage access = Update."""
+    from .membership import UPDATE, Membership, holds
+    from .tool import MANAGE_ACCESS
+
+    deciders = db.session.scalars(sa.select(Membership).where(
+        Membership.site_id == site_id, Membership.role.in_(("primary", "secondary")))).all()
+    return [m.person for m in deciders if holds(m, MANAGE_ACCESS, UPDATE)]
+
+
+def _notify_approvers(site, access_request) -> None:
+    from .outbox import queue_mail
+
+    for person in approvers_of(site.id):
+        if person.notification_preferences.get("access_requests", True):
+            queue_mail(person, "access_request_received", site=site, access_request=access_request,
+                       requester=access_request.requester)
+
+
+def submit_self_nomination(person, site_number: str, company_name: str, contact_details: dict,
+                           justification: str, remote_addr: str | None = None) -> AccessRequest:
+    """Ask for access to a site by its number; the site's approvers are mailed.
+
+    An unknown number is refused with the same words as any other refusal of the number, so the
+    form cannot be used to learn which site numbers exist.
+    """
+    from .audit import record
+    from .errors import RuleViolation
+    from .membership import membership_of
+    from .site import Site
+
+    if person.email_verified_at is None:
+        raise RuleViolation(_l("Confirm your email address first: open the link we sent you."))
+    justification = (justification or "").strip()
+    if not justification:
+        raise RuleViolation(_l("Give a business justification."), "business_justification")
+    company_name = (company_name or "").strip()
+    if not company_name:
+        raise RuleViolation(_l("Enter your company's name."), "company_name")
+    site = db.session.scalar(sa.select(Site).where(Site.site_number == (site_number or "").strip()))
+    if site is None:
+        raise RuleViolation(_l("We cannot take a request for this site number. Check it with your company's "
+                               "primary contact."), "site_number")
+    if membership_of(person, site.id) is not None:
+        raise RuleViolation(_l("You already have access to this site."), "site_number")
+    pending = db.session.scalar(sa.select(AccessRequest.id).where(
+        AccessRequest.site_id == site.id, AccessRequest.requester_id == person.id,
+        AccessRequest.kind == MEMBERSHIP, AccessRequest.status == PENDING))
+    if pending:
+        raise RuleViolation(_l("You already have a pending request for this site."), "site_number")
+    _check_daily_limit(person)
+    access_request = AccessRequest(site_id=site.id, requester_id=person.id, kind=MEMBERSHIP,
+                                   company_name=company_name, contact_details=dict(contact_details),
+                                   business_justification=justification, status=PENDING)
+    db.session.add(access_request)
+    db.session.flush()
+    record(person, "request.submitted", site=site, target=("access_request", access_request.id, person.email),
+           after={"kind": MEMBERSHIP, "company_name": company_name, "justification": justification},
+           remote_addr=remote_addr)
+    _notify_approvers(site, access_request)
+    return access_request
+
+
+def submit_privilege_request(membership, tool, rank: int, justification: str,
+                             remote_addr: str | None = None) -> AccessRequest:
+    """Ask the site's approvers for a higher level on one tool."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .membership import SECONDARY
+
+    justification = (justification or "").strip()
+    if not justification:
+        raise RuleViolation(_l("Give a business justification."), "business_justification")
+    if rank <= membership.level(tool) or rank > tool.top_rank:
+        raise RuleViolation(_l("Choose a level above the one you hold."), "wanted")
+    if tool.secondary_only and membership.role != SECONDARY:
+        raise RuleViolation(_l("%(tool)s above %(lowest)s is for secondary contacts only.",
+                               tool=tool.name, lowest=tool.levels[0].name), "wanted")
+    pending = db.session.scalar(sa.select(AccessRequest.id).where(
+        AccessRequest.site_id == membership.site_id, AccessRequest.requester_id == membership.person_id,
+        AccessRequest.kind == PRIVILEGE, AccessRequest.tool_id == tool.id, AccessRequest.status == PENDING))
+    if pending:
+        raise RuleViolation(_l("You already asked for a higher level on %(tool)s.", tool=tool.name), "wanted")
+    person = membership.person
+    _check_daily_limit(person)
+    access_request = AccessRequest(site_id=membership.site_id, requester_id=person.id, kind=PRIVILEGE,
+                                   tool_id=tool.id, requested_rank=rank, business_justification=justification,
+                                   contact_details={}, status=PENDING)
+    db.session.add(access_request)
+    db.session.flush()
+    record(person, "request.submitted", site=membership.site_id,
+           target=("access_request", access_request.id, person.email),
+           after={"kind": PRIVILEGE, "tool": tool.key, "level": tool.level_name(rank), "justification": justification})
+    _notify_approvers(membership.site, access_request)
+    return access_request
+
+
+def _claim(access_request, actor, status: str, **values) -> None:
+    """Record the decision once: of two approvers deciding at the same moment, one changes the row."""
+    from .errors import RuleViolation
+
+    won = db.session.execute(
+        sa.update(AccessRequest).where(AccessRequest.id == access_request.id, AccessRequest.status == PENDING)
+        .values(status=status, decided_by_id=actor.id, decided_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(access_request)  # the decision as the database now holds it
+    if won != 1:
+        raise RuleViolation(already_decided(access_request))
+
+
+def already_decided(access_request) -> str:
+    """Say who decided a request that is no longer pending."""
+    if access_request.status == WITHDRAWN:
+        return str(_l("The requester withdrew this request."))
+    if access_request.decided_by is not None:
+        return str(_l("This request was already decided by %(name)s (%(status)s).",
+                      name=access_request.decided_by.display_name, status=STATUS_LABELS[access_request.status]))
+    return str(_l("This request is no longer pending."))
+
+
+def _require_decider(site, actor):
+    from .errors import RuleViolation
+    from .membership import UPDATE, holds, membership_of
+    from .tool import MANAGE_ACCESS
+
+    membership = membership_of(actor, site.id)
+    if not holds(membership, MANAGE_ACCESS, UPDATE):
+        raise RuleViolation(_l("You need Manage access = Update to decide requests."))
+    return membership
+
+
+def approve_request(site, actor, access_request, role: str, levels: dict[int, int], justification: str = "",
+                    remote_addr: str | None = None):
+    """Approve a pending request: grant the membership (role and levels) or the asked-for level,
+    under every grant rule, and mail the requester."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .membership import (MAX_SECONDARIES, SECONDARY, USER, Membership, _count_secondaries, _set_levels,
+                             _snapshot, check_levels, levels_of, membership_of, update_member)
+    from .outbox import queue_mail
+    from .site import lock_site
+    from .tool import catalog
+
+    actor_membership = _require_decider(site, actor)
+    if access_request.site_id != site.id:
+        raise RuleViolation(_l("No such request on this site."))
+    if access_request.requester_id == actor.id:
+        raise RuleViolation(_l("You cannot decide your own request."))
+    lock_site(site.id)
+    tools = catalog()
+    requester = access_request.requester
+    if access_request.kind == MEMBERSHIP:
+        justification = (access_request.business_justification or justification or "").strip()
+        if not justification:
+            raise RuleViolation(_l("Give a business justification."), "business_justification")
+        if role not in (SECONDARY, USER):
+            raise RuleViolation(_l("Choose secondary contact or user."), "role")
+        if membership_of(requester, site.id) is not None:
+            raise RuleViolation(_l("%(name)s is already a member of this site.", name=requester.display_name))
+        granted = check_levels(actor_membership, role, levels, tools)
+        if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:
+            raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
+                                   n=MAX_SECONDARIES), "role")
+        _claim(access_request, actor, APPROVED, business_justification=justification)
+        membership = Membership(site_id=site.id, person_id=requester.id, role=role,
+                                business_justification=justification, granted_by_id=actor.id)
+        db.session.add(membership)
+        _set_levels(membership, granted)
+        db.session.flush()
+        after = _snapshot(membership, tools)
+    else:
+        membership = membership_of(requester, site.id)
+        if membership is None:
+            raise RuleViolation(_l("The requester is no longer a member of this site."))
+        tool = next(t for t in tools if t.id == access_request.tool_id)
+        _claim(access_request, actor, APPROVED)
+        update_member(site, actor, membership, membership.role,
+                      {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr, _tools=tools)
+        after = {"tool": tool.key, "level": tool.level_name(access_request.requested_rank)}
+    record(actor, "request.approved", site=site, target=("access_request", access_request.id, requester.email),
+           before={"status": PENDING}, after={"status": APPROVED, **after}, remote_addr=remote_addr)
+    queue_mail(requester, "request_approved", site=site, access_request=access_request)
+    return access_request
+
+
+def reject_request(site, actor, access_request, reason: str, text: str = "", remote_addr: str | None = None):
+    """Reject a pending request with one of the reasons (Other needs a text) and mail the requester."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .outbox import queue_mail
+
+    _require_decider(site, actor)
+    if access_request.site_id != site.id:
+        raise RuleViolation(_l("No such request on this site."))
+    if reason not in REJECTION_REASONS:
+        raise RuleViolation(_l("Choose a reason."), "reason")
+    text = (text or "").strip()
+    if reason == "other" and not text:
+        raise RuleViolation(_l("Say why, when the reason is Other."), "text")
+    _claim(access_request, actor, REJECTED, rejection_reason=reason, rejection_text=text or None)
+    record(actor, "request.rejected", site=site, target=("access_request", access_request.id,
+                                                        access_request.requester.email),
+           before={"status": PENDING}, after={"status": REJECTED, "reason": reason, "text": text},
+           remote_addr=remote_addr)
+    queue_mail(access_request.requester, "request_rejected", site=site, access_request=access_request,
+               reason=str(REJECTION_LABELS[reason]), reason_text=text)
+    return access_request
+
+
+def withdraw_request(person, access_request, remote_addr: str | None = None) -> None:
+    """Let the requester take back a pending request."""
+    from .audit import record
+    from .errors import RuleViolation
+
+    if access_request.requester_id != person.id:
+        raise RuleViolation(_l("No such request."))
+    _claim(access_request, person, WITHDRAWN)
+    record(person, "request.withdrawn", site=access_request.site_id,
+           target=("access_request", access_request.id, person.email),
+           before={"status": PENDING}, after={"status": WITHDRAWN}, remote_addr=remote_addr)
+
+
+def pending_count(site_id: int) -> int:
+    """Return how many requests of a site wait for a decision."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
+        AccessRequest.site_id == site_id, AccessRequest.status == PENDING)) or 0
+
+
+def list_requests(site_id: int, status: str = "", kind: str = "", page: int = 1, per_page: int = 25):
+    """Return a page of a site's requests, pending first, then the decided ones newest first."""
+    statement = sa.select(AccessRequest).where(AccessRequest.site_id == site_id)
+    if status in STATUS_LABELS:
+        statement = statement.where(AccessRequest.status == status)
+    if kind in KIND_LABELS:
+        statement = statement.where(AccessRequest.kind == kind)
+    statement = statement.order_by(sa.case((AccessRequest.status == PENDING, 0), else_=1),
+                                   sa.func.coalesce(AccessRequest.decided_at, AccessRequest.created_at).desc(),
+                                   AccessRequest.id.desc())
+    return db.paginate(statement.options(sa.orm.selectinload(AccessRequest.requester),
+                                         sa.orm.selectinload(AccessRequest.decided_by)),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def requests_of(person) -> list[AccessRequest]:
+    """Return a person's own requests, newest first."""
+    return list(db.session.scalars(sa.select(AccessRequest).where(AccessRequest.requester_id == person.id)
+                                   .order_by(AccessRequest.created_at.desc(), AccessRequest.id.desc())))

@@ -31,6 +31,9 @@ SUBJECTS = {
     "welcome": _l("Welcome to site %(site_number)s on Sitepass"),
     "verify_email": _l("Confirm your email address for Sitepass"),
     "reset_password": _l("Reset your Sitepass password"),
+    "access_request_received": _l("Access request for site %(site_number)s"),
+    "request_approved": _l("Your access request for site %(site_number)s is approved"),
+    "request_rejected": _l("Your access request for site %(site_number)s is rejected"),
 }
 
 

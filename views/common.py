@@ -33,9 +33,9 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 # --- rendering ----------------------------------------------------------------------------------
 
-def render(page: str, fragment: str | None = None, status: int = 200, **context):
+def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
     """Render the fragment for an htmx request and the full page otherwise, from the same pieces."""
-    template = fragment if (fragment and request.htmx) else page
+    template = fragment if (fragment and request.htmx) else page_template
     response = current_app.make_response((render_template(template, **context), status))
     response.vary.add("HX-Request")
     return response
@@ -188,9 +188,12 @@ def _site_nav() -> dict | None:
         return None
     membership = g.membership
     operator = current_user.is_operator
+    from models.access_request import pending_count
+
+    manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
     return {"site": g.site, "member": membership is not None,
             "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
-            "manage_update": holds(membership, MANAGE_ACCESS, UPDATE)}
+            "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0}
 
 
 def external_url(endpoint: str, **values) -> str:

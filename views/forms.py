@@ -107,3 +107,37 @@ class AddMemberForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField(_l("Profile name"), validators=[InputRequired(), Length(max=100)])
     submit = SubmitField(_l("Save changes"))
+
+
+class SelfNominationForm(FlaskForm):
+    site_number = StringField(_l("Site number"), validators=[InputRequired(), Length(max=32)],
+                              description=_l("Ask your company's primary contact for it."))
+    company_name = StringField(_l("Company name"), validators=[InputRequired(), Length(max=200)])
+    first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[InputRequired(), Length(max=100)])
+    job_title = StringField(_l("Job title"), validators=[Optional(), Length(max=100)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    business_justification = TextAreaField(_l("Business justification"), validators=[InputRequired(), Length(max=2000)],
+                                           description=_l("Why you need access to this site."))
+    submit = SubmitField(_l("Submit"))
+
+
+class PrivilegeRequestForm(FlaskForm):
+    wanted = SelectField(_l("Level you need"), choices=[], validate_choice=False, validators=[InputRequired()])
+    business_justification = TextAreaField(_l("Business justification"), validators=[InputRequired(), Length(max=2000)])
+    submit = SubmitField(_l("Submit"))
+
+
+class RejectForm(FlaskForm):
+    reason = RadioField(_l("Reason"), choices=[], validators=[InputRequired()])
+    text = TextAreaField(_l("Explain (required for Other)"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Reject"))
+
+
+class ApproveForm(FlaskForm):
+    business_justification = TextAreaField(_l("Business justification"), validators=[Optional(), Length(max=2000)])
+    role = RadioField(_l("Role"), choices=[SelectChoice("user", _l("User")),
+                                           SelectChoice("secondary", _l("Secondary contact"))],
+                      default="user", validators=[Optional()])
+    profile_id = SelectField(_l("Access profile"), choices=[], validate_choice=False, validators=[Optional()])
+    submit = SubmitField(_l("Approve"))

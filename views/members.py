@@ -453,6 +453,23 @@ def my_access(site_id):
     site, membership = site_access(site_id)
     if membership is None:
         abort(404)
+    return my_access_page(site, membership)
+
+
+def my_access_page(site, membership, form=None, status=200):
+    """My access: the member's role and levels, read-only, and the form to ask for more."""
+    from models import access_request as requests
+
+    from .forms import PrivilegeRequestForm
+
     tools = catalog()
-    return render("members/my_access.html", None, site=site, membership=membership, tools=tools,
-                  levels=members.levels_of(membership, tools))
+    levels = members.levels_of(membership, tools)
+    form = form or PrivilegeRequestForm(formdata=None)
+    wanted = [tool for tool in tools if levels[tool.id] < tool.top_rank
+              and (membership.role == SECONDARY or not tool.secondary_only)]
+    form.wanted.choices = [SelectChoice(f"{tool.id}:{level.rank}", f"{tool.name}: {level.name}")
+                           for tool in wanted for level in tool.levels if level.rank > levels[tool.id]]
+    pending = [r for r in requests.requests_of(membership.person)
+               if r.site_id == site.id and r.status == requests.PENDING and r.kind == requests.PRIVILEGE]
+    return render("members/my_access.html", None, status=status, site=site, membership=membership, tools=tools,
+                  levels=levels, form=form, wanted=wanted, pending=pending)

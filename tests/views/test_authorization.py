@@ -139,6 +139,24 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/sites/<int:site_id>/profiles/<int:profile_id>/delete", "POST"):
         Case("/sites/{site_a}/profiles/{profile_a}/delete", manage_update(422, Redirect("/sites/{site_a}/profiles"))),
     ("/sites/<int:site_id>/my-access", "GET"): Case("/sites/{site_a}/my-access", site_members(200, operator=404)),
+    # --- access requests ----------------------------------------------------------------------
+    ("/request-access", "GET"): Case("/request-access", signed_in(SIGN_IN, 200)),
+    ("/request-access", "POST"): Case("/request-access", signed_in(SIGN_IN, 422)),
+    ("/my-requests", "GET"): Case("/my-requests", signed_in(SIGN_IN, 200)),
+    # Only the requester's own request can be withdrawn; anyone else is told nothing (404).
+    ("/my-requests/<int:request_id>/withdraw", "POST"):
+        Case("/my-requests/{request_a}/withdraw", {**signed_in(SIGN_IN, 404), REQUESTER: Redirect("/my-requests", 303)}),
+    ("/sites/<int:site_id>/my-access/request", "POST"):
+        Case("/sites/{site_a}/my-access/request", site_members(422, operator=404)),
+    ("/sites/<int:site_id>/requests", "GET"): Case("/sites/{site_a}/requests", manage_update(200)),
+    ("/sites/<int:site_id>/requests/badge", "GET"): Case("/sites/{site_a}/requests/badge", manage_update(200)),
+    ("/sites/<int:site_id>/requests/<int:request_id>", "GET"):
+        Case("/sites/{site_a}/requests/{request_a}", manage_update(200)),
+    ("/sites/<int:site_id>/requests/<int:request_id>/approve", "POST"):
+        Case("/sites/{site_a}/requests/{request_a}/approve", manage_update(Redirect("/sites/{site_a}/requests", 303)),
+             form={"role": "user"}),
+    ("/sites/<int:site_id>/requests/<int:request_id>/reject", "POST"):
+        Case("/sites/{site_a}/requests/{request_a}/reject", manage_update(422)),
     # --- operator console ---------------------------------------------------------------------
     ("/operator/", "GET"): Case("/operator/", operator_only(200)),
     ("/operator/customers", "POST"): Case("/operator/customers", operator_only(422)),
@@ -173,10 +191,14 @@ def build_world(world, app) -> dict:
         customer_a = site.customer_id
         invitation_a = invite(site, "invitee@example.com", "user", None)[0].id
         profile_a = db.session.scalar(sa.select(AccessProfile.id).where(AccessProfile.site_id == site_a))
+        from models.access_request import submit_self_nomination
+        from models.person import find_person
+        request_a = submit_self_nomination(find_person(EMAILS[REQUESTER]), site.site_number, "Acme Corp",
+                                           {"first_name": "Rita"}, "I run the reports").id
         customer_b = db.session.get(Site, site_b).customer_id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
-            "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a,
+            "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
             "token": secrets.token_urlsafe(32)}
 
 
@@ -259,7 +281,7 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     case = TABLE[rule, method]
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
-           "profile_a": 5, "token": "abc"}
+           "profile_a": 5, "request_a": 6, "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
@@ -324,6 +346,6 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
     as_persona(OPERATOR)
     case = TABLE[rule, method]
     unknown = dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
-                             "profile_a"], UNKNOWN_ID) | {"token": "x"}
+                             "profile_a", "request_a"], UNKNOWN_ID) | {"token": "x"}
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404

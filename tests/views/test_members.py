@@ -1441,4 +1441,6 @@ def test_my_access_shows_own_role_and_levels_read_only(h, who, role, levels_show
     assert len(shown) == len(TOOL)
     for tool, level in levels_shown.items():
         assert shown[tool] == level
-    assert "<select" not in markup and 'name="tool_' not in markup and 'name="role"' not in markup  # read-only
+    # Read-only: no level or role fields (the one select asks for more through a request, issue 4).
+    assert 'name="tool_' not in markup and 'name="role"' not in markup
+    assert markup.count("<select") == markup.count('name="wanted"')

@@ -25,6 +25,9 @@ PLAUSIBLE_FORM = {
 }
 
 
+REQUESTER_EMAIL = "requester@example.com"
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 def snapshot(app) -> dict:
@@ -115,7 +118,7 @@ def test_every_post_route_refuses_a_request_without_its_csrf_token(app, client, 
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1}
+              "profile_id": 1, "request_id": 1}
     form = dict(PLAUSIBLE_FORM)
     if token == "garbage":
         form["csrf_token"] = "IjNhZjQ1Ig.garbage.token"
@@ -141,7 +144,7 @@ def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, pers
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1}
+              "profile_id": 1, "request_id": 1}
     before = snapshot(app)
     refreshed = 0
     for rule in rules:
@@ -173,7 +176,8 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
     site_b = world.site("primary.b@example.com", customer="Beta Corp")
     target = world.member(site_a, "target@example.com", role="user")
     world.person("unverified@example.com", verified=False)
-    mails = 2
+    world.person(REQUESTER_EMAIL)
+    mails = 3  # two Welcome mails and the request's mail to the primary
     if persona != "anonymous":
         auth.sign_in(OPERATOR_EMAIL if persona == "operator" else PRIMARY_EMAIL)
     # Real, usable tokens, so that each page shows what it shows for a link from a mail.
@@ -185,11 +189,14 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
         _invitation, invited = invitations.invite(db.session.get(Site, site_b), invitee, "user",
                                                   people.find_person("primary.b@example.com"))
         customer_a = db.session.get(Site, site_a).customer_id
+        from models.access_request import submit_self_nomination
+        request_id = submit_self_nomination(people.find_person(REQUESTER_EMAIL), db.session.get(Site, site_a).site_number,
+                                            "Acme", {}, "reports").id
         db.session.commit()
     mails += 1
     settle(smtp, mails)
     tokens = {"auth.verify_email": verify, "auth.reset_password": reset, "invitations.show": invited}
-    values = {"site_id": site_a, "customer_id": customer_a, "membership_id": target}
+    values = {"site_id": site_a, "customer_id": customer_a, "membership_id": target, "request_id": request_id}
 
     before = snapshot(app)
     visited = 0
@@ -219,7 +226,7 @@ def test_every_page_sends_the_security_headers(app, client, sign_in_as, persona)
     with app.app_context():
         customer_id = db.session.get(Site, site_id).customer_id
         db.session.remove()
-    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43, "membership_id": 1}
+    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43, "membership_id": 1, "request_id": 1}
     urls = [url_of(app, rule, "GET", values) for rule in rules_with(app, "GET")]
     urls += ["/no-such-page", "/static/css/sitepass.css"]
     for url in urls:

@@ -1,0 +1,215 @@
+"""Access requests (SPEC §5): self-nomination, privilege requests, the Requests page and decisions."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from models import AccessProfile, AccessRequest, RuleViolation, db
+from models import access_request as requests
+from models import membership as members
+from models.membership import membership_of
+from models.tool import MANAGE_ACCESS, catalog, profiles_of
+
+from .common import apply_rule_violation, levels_from_form, page_number, render, site_access, site_permission
+from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
+
+bp = Blueprint("requests", __name__)
+
+
+# --- the requester's side -----------------------------------------------------------------------
+
+@bp.route("/request-access", methods=["GET", "POST"])
+@login_required
+def self_nominate():
+    form = SelfNominationForm()
+    if request.method == "GET":
+        form.first_name.data = form.first_name.data or current_user.first_name
+        form.last_name.data = form.last_name.data or current_user.last_name
+    if form.validate_on_submit():
+        details = {"first_name": form.first_name.data.strip(), "last_name": form.last_name.data.strip(),
+                   "job_title": (form.job_title.data or "").strip(), "phone": (form.phone.data or "").strip(),
+                   "email": current_user.email}
+        try:
+            access_request = requests.submit_self_nomination(current_user, form.site_number.data,
+                                                             form.company_name.data, details,
+                                                             form.business_justification.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Your request for site %(number)s is sent. Its approvers decide and we mail you the answer.",
+                    number=access_request.site.site_number), "success")
+            return redirect(url_for("requests.mine"))
+    return render_template("requests/self_nominate.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.get("/my-requests")
+@login_required
+def mine():
+    return render_template("requests/mine.html", access_requests=requests.requests_of(current_user),
+                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS)
+
+
+@bp.post("/my-requests/<int:request_id>/withdraw")
+@login_required
+def withdraw(request_id):
+    access_request = db.session.get(AccessRequest, request_id)
+    if access_request is None or access_request.requester_id != current_user.id:
+        abort(404)
+    try:
+        requests.withdraw_request(current_user, access_request)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Your request is withdrawn."), "success")
+    return redirect(url_for("requests.mine"), 303)
+
+
+@bp.post("/sites/<int:site_id>/my-access/request")
+@login_required
+def request_privilege(site_id):
+    site, membership = site_access(site_id)
+    if membership is None:
+        abort(404)
+    form = PrivilegeRequestForm()
+    tools = {str(tool.id): tool for tool in catalog()}
+    if form.validate_on_submit():
+        tool_id, _sep, rank = (form.wanted.data or "").partition(":")
+        tool = tools.get(tool_id)
+        try:
+            if tool is None or not rank.isdigit():
+                raise RuleViolation(_("Choose a tool and a level."), "wanted")
+            requests.submit_privilege_request(membership, tool, int(rank), form.business_justification.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
+            return redirect(url_for("members.my_access", site_id=site.id))
+    from .members import my_access_page
+    return my_access_page(site, membership, form, status=422)
+
+
+# --- the approvers' side ------------------------------------------------------------------------
+
+def _deciders_only(site_id):
+    return site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
+
+
+@bp.get("/sites/<int:site_id>/requests")
+@login_required
+def index(site_id):
+    site, membership = _deciders_only(site_id)
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    page = requests.list_requests(site.id, status, kind, page_number())
+    return render("requests/index.html", "requests/_list.html", site=site, page=page, status_filter=status, kind=kind,
+                  status_labels=requests.STATUS_LABELS, kind_labels=requests.KIND_LABELS,
+                  reasons=requests.REJECTION_LABELS)
+
+
+@bp.get("/sites/<int:site_id>/requests/badge")
+@login_required
+def badge(site_id):
+    """The count of pending requests in the navigation, refreshed by htmx."""
+    site, _membership = _deciders_only(site_id)
+    return render("requests/_badge.html", "requests/_badge.html", site=site, pending=requests.pending_count(site.id))
+
+
+def _request(site, request_id) -> AccessRequest:
+    found = db.session.get(AccessRequest, request_id)
+    if found is None or found.site_id != site.id:
+        abort(404)
+    return found
+
+
+def _review(site, membership, access_request, approve_form=None, reject_form=None, levels=None, errors=None,
+            status=200):
+    tools = catalog()
+    profiles = profiles_of(site.id)
+    approve_form = approve_form or ApproveForm(formdata=None)
+    approve_form.profile_id.choices = [SelectChoice("", _("— none —"))] + \
+        [SelectChoice(str(p.id), p.name) for p in profiles]
+    if levels is None:
+        levels = {}
+        if access_request.kind == requests.PRIVILEGE:
+            holder = membership_of(access_request.requester, site.id)
+            levels = members.levels_of(holder, tools) if holder else {}
+        elif profiles:
+            # A profile pre-selected: the most modest one, the last in the site's order.
+            approve_form.profile_id.data = approve_form.profile_id.data or str(profiles[-1].id)
+            levels = members.profile_levels(profiles[-1], tools, approve_form.role.data or "user")
+    reject_form = reject_form or RejectForm(formdata=None)
+    reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
+    return render_template("requests/review.html", site=site, access_request=access_request, tools=tools,
+                           approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
+                           role=approve_form.role.data or "user", fieldset_id="levels",
+                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
+                           already=None if access_request.status == requests.PENDING
+                           else requests.already_decided(access_request)), status
+
+
+@bp.get("/sites/<int:site_id>/requests/<int:request_id>")
+@login_required
+def review(site_id, request_id):
+    site, membership = _deciders_only(site_id)
+    return _review(site, membership, _request(site, request_id))
+
+
+@bp.post("/sites/<int:site_id>/requests/<int:request_id>/approve")
+@login_required
+def approve(site_id, request_id):
+    site, membership = _deciders_only(site_id)
+    access_request = _request(site, request_id)
+    form = ApproveForm()
+    form.profile_id.choices = [SelectChoice("", "")] + [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
+    tools = catalog()
+    levels = {}
+    try:
+        if not form.validate_on_submit():
+            raise RuleViolation(_("Check the form."))
+        if form.profile_id.data:
+            profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
+            if profile is None or profile.site_id != site.id:
+                raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
+            levels = members.profile_levels(profile, tools, form.role.data or "user")
+        levels = {**levels, **levels_from_form(request.form, tools)}
+        requests.approve_request(site, current_user, access_request, form.role.data or "user", levels,
+                                 form.business_justification.data or "")
+    except RuleViolation as violation:
+        db.session.rollback()
+        apply_rule_violation(form, violation)
+        errors = {violation.field: violation.message} if violation.field and violation.field.startswith("tool_") else {}
+        return _review(site, membership, _request(site, request_id), approve_form=form, levels=levels or None,
+                       errors=errors, status=409 if access_request.status != requests.PENDING else 422)
+    db.session.commit()
+    flash(_("Approved: %(name)s has what was asked for, and we mailed them.",
+            name=access_request.requester.display_name), "success")
+    return redirect(url_for("requests.index", site_id=site.id), 303)
+
+
+@bp.post("/sites/<int:site_id>/requests/<int:request_id>/reject")
+@login_required
+def reject(site_id, request_id):
+    site, membership = _deciders_only(site_id)
+    access_request = _request(site, request_id)
+    form = RejectForm()
+    form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
+    try:
+        if not form.validate_on_submit():
+            raise RuleViolation(_("Choose a reason."), "reason")
+        requests.reject_request(site, current_user, access_request, form.reason.data, form.text.data or "")
+    except RuleViolation as violation:
+        db.session.rollback()
+        apply_rule_violation(form, violation)
+        return _review(site, membership, _request(site, request_id), reject_form=form,
+                       status=409 if access_request.status != requests.PENDING else 422)
+    db.session.commit()
+    flash(_("Rejected; we mailed %(name)s the reason.", name=access_request.requester.display_name), "success")
+    return redirect(url_for("requests.index", site_id=site.id), 303)
