@@ -247,6 +247,14 @@ def page_number() -> int:
     return max(1, request.args.get("page", 1, type=int) or 1)
 
 
+def of_site(model, object_id: int, site):
+    """Load an object by the id in the URL, only if it belongs to the site in the URL (404 otherwise)."""
+    found = db.session.get(model, object_id)
+    if found is None or found.site_id != site.id:
+        abort(404)
+    return found
+
+
 def site_permission(site_id: int, tool_key: str, rank: int):
     """Return (site, membership) when the signed-in person holds `rank` on a tool of this site.
 

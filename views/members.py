@@ -16,7 +16,8 @@ from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
-from .common import apply_rule_violation, levels_from_form, page_number, render, site_access, site_permission
+from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
+                     site_permission)
 from .forms import AddMemberForm, ProfileForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
@@ -85,18 +86,6 @@ def index(site_id):
     return render("members/index.html", "members/_list.html", **_list_context(site, membership))
 
 
-def _member(site, membership_id) -> Membership:
-    found = db.session.get(Membership, membership_id)
-    if found is None or found.site_id != site.id:
-        abort(404)
-    return found
-
-
-def _invitation(site, invitation_id) -> Invitation:
-    found = db.session.get(Invitation, invitation_id)
-    if found is None or found.site_id != site.id:
-        abort(404)
-    return found
 
 
 # --- one row: display, click to edit, save, remove ----------------------------------------------
@@ -113,7 +102,7 @@ def _row_context(site, actor_membership, row, **extra):
 @login_required
 def row(site_id, membership_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
-    row = _member(site, membership_id)
+    row = of_site(Membership, membership_id, site)
     return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
@@ -121,7 +110,7 @@ def row(site_id, membership_id):
 @login_required
 def edit(site_id, membership_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    row = _member(site, membership_id)
+    row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
     levels = members.levels_of(row, tools)
@@ -139,7 +128,7 @@ def edit(site_id, membership_id):
 @login_required
 def update(site_id, membership_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    row = _member(site, membership_id)
+    row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.form.get("role", "")
     try:
@@ -147,7 +136,7 @@ def update(site_id, membership_id):
         changed = members.update_member(site, current_user, row, role, levels)
     except RuleViolation as violation:
         db.session.rollback()
-        row = _member(site, membership_id)
+        row = of_site(Membership, membership_id, site)
         submitted = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
         return render("members/row.html", "members/_edit.html", status=422,
                       **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
@@ -167,7 +156,7 @@ def update(site_id, membership_id):
 @login_required
 def remove(site_id, membership_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    row = _member(site, membership_id)
+    row = of_site(Membership, membership_id, site)
     name = row.person.display_name
     try:
         members.remove_member(site, current_user, row)
@@ -175,7 +164,7 @@ def remove(site_id, membership_id):
         db.session.rollback()
         if request.htmx:
             return render("members/row.html", "members/_row.html", status=422,
-                          **{**_row_context(site, membership, _member(site, membership_id)),
+                          **{**_row_context(site, membership, of_site(Membership, membership_id, site)),
                              "errors": {"form": violation.message}})
         flash(violation.message, "error")
         return redirect(url_for("members.index", site_id=site.id)), 303
@@ -344,7 +333,7 @@ def _profile_then_form_levels(site, form, tools):
 @login_required
 def resend_invitation(site_id, invitation_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    invitation = _invitation(site, invitation_id)
+    invitation = of_site(Invitation, invitation_id, site)
     try:
         fresh = invitations.resend_invitation(site, current_user, invitation)
     except RuleViolation as violation:
@@ -359,7 +348,7 @@ def resend_invitation(site_id, invitation_id):
 @login_required
 def revoke_invitation(site_id, invitation_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    invitation = _invitation(site, invitation_id)
+    invitation = of_site(Invitation, invitation_id, site)
     try:
         invitations.revoke_invitation(site, current_user, invitation)
     except RuleViolation as violation:
@@ -403,18 +392,12 @@ def create_profile(site_id):
     return _profiles_page(site, membership, new_form=form, status=422)
 
 
-def _profile(site, profile_id) -> AccessProfile:
-    found = db.session.get(AccessProfile, profile_id)
-    if found is None or found.site_id != site.id:
-        abort(404)
-    return found
-
 
 @bp.post("/profiles/<int:profile_id>")
 @login_required
 def update_profile(site_id, profile_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    profile = _profile(site, profile_id)
+    profile = of_site(AccessProfile, profile_id, site)
     form = ProfileForm(prefix=f"p{profile.id}")
     if form.validate_on_submit():
         try:
@@ -433,7 +416,7 @@ def update_profile(site_id, profile_id):
 @login_required
 def remove_profile(site_id, profile_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    profile = _profile(site, profile_id)
+    profile = of_site(AccessProfile, profile_id, site)
     name = profile.name
     try:
         delete_profile(site, current_user, profile)

@@ -12,7 +12,8 @@ from models import membership as members
 from models.membership import membership_of
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
-from .common import apply_rule_violation, levels_from_form, page_number, render, site_access, site_permission
+from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
+                     site_permission)
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
 
 bp = Blueprint("requests", __name__)
@@ -122,12 +123,6 @@ def badge(site_id):
     return render("requests/_badge.html", "requests/_badge.html", site=site, pending=requests.pending_count(site.id))
 
 
-def _request(site, request_id) -> AccessRequest:
-    found = db.session.get(AccessRequest, request_id)
-    if found is None or found.site_id != site.id:
-        abort(404)
-    return found
-
 
 def _review(site, membership, access_request, approve_form=None, reject_form=None, levels=None, errors=None,
             status=200):
@@ -159,14 +154,14 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
 @login_required
 def review(site_id, request_id):
     site, membership = _deciders_only(site_id)
-    return _review(site, membership, _request(site, request_id))
+    return _review(site, membership, of_site(AccessRequest, request_id, site))
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/approve")
 @login_required
 def approve(site_id, request_id):
     site, membership = _deciders_only(site_id)
-    access_request = _request(site, request_id)
+    access_request = of_site(AccessRequest, request_id, site)
     form = ApproveForm()
     form.profile_id.choices = [SelectChoice("", "")] + [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
     tools = catalog()
@@ -186,7 +181,8 @@ def approve(site_id, request_id):
         db.session.rollback()
         apply_rule_violation(form, violation)
         errors = {violation.field: violation.message} if violation.field and violation.field.startswith("tool_") else {}
-        return _review(site, membership, _request(site, request_id), approve_form=form, levels=levels or None,
+        return _review(site, membership, of_site(AccessRequest, request_id, site), approve_form=form,
+                       levels=levels or None,
                        errors=errors, status=409 if access_request.status != requests.PENDING else 422)
     db.session.commit()
     flash(_("Approved: %(name)s has what was asked for, and we mailed them.",
@@ -198,7 +194,7 @@ def approve(site_id, request_id):
 @login_required
 def reject(site_id, request_id):
     site, membership = _deciders_only(site_id)
-    access_request = _request(site, request_id)
+    access_request = of_site(AccessRequest, request_id, site)
     form = RejectForm()
     form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     try:
@@ -208,7 +204,7 @@ def reject(site_id, request_id):
     except RuleViolation as violation:
         db.session.rollback()
         apply_rule_violation(form, violation)
-        return _review(site, membership, _request(site, request_id), reject_form=form,
+        return _review(site, membership, of_site(AccessRequest, request_id, site), reject_form=form,
                        status=409 if access_request.status != requests.PENDING else 422)
     db.session.commit()
     flash(_("Rejected; we mailed %(name)s the reason.", name=access_request.requester.display_name), "success")
