@@ -93,6 +93,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The trigram index of migration 0003 lives outside the models (SQLite FTS5 shadow tables).
+    conf_args.setdefault("include_object", lambda obj, name, type_, reflected, compare_to:
+                         not (type_ == "table" and name and name.startswith("membership_search")))
 
     connectable = get_engine()
 

@@ -130,15 +130,15 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     if membership_of(person, site.id) is not None:
         raise RuleViolation(_l("You are already a member of this site."))
     role = invitation.role
-    if role == PRIMARY and primary_of(site.id) is not None:
-        raise RuleViolation(_l("This site already has a primary contact; ask them to invite you again."))
+    # An operator's recovery invitation replaces a primary who is still there (SPEC §2).
+    replaced = primary_of(site.id) if role == PRIMARY else None
     if role == "secondary":
         from .membership import MAX_SECONDARIES, SECONDARY
         count = db.session.scalar(sa.select(sa.func.count()).select_from(Membership)
                                   .where(Membership.site_id == site.id, Membership.role == SECONDARY))
         if count >= MAX_SECONDARIES:
             raise RuleViolation(_l("This site already has %(n)d secondary contacts.", n=MAX_SECONDARIES))
-    membership = Membership(site_id=site.id, person_id=person.id, role=role,
+    membership = Membership(site_id=site.id, person_id=person.id, role="user" if replaced else role,
                             business_justification=invitation.business_justification,
                             granted_by_id=invitation.invited_by_id)
     if role != PRIMARY:
@@ -151,6 +151,15 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     db.session.flush()
     record(person, "invitation.accepted", site=site, target=person,
            after={"role": role, "invitation": invitation.id}, remote_addr=remote_addr)
+    if replaced is not None:
+        from .outbox import queue_mail
+        from .primary_transfer import hand_over
+
+        old_person = replaced.person
+        demoted_to = hand_over(site, replaced, membership)
+        for recipient in (person, old_person):
+            queue_mail(recipient, "primary_transferred", site=site, new_primary=person, old_primary=old_person,
+                       old_role=demoted_to)
     return membership
 
 

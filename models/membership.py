@@ -458,3 +458,19 @@ def list_invitations(site_id: int, query: str = "", role: str = "", status: str 
     if query:
         statement = statement.where(sa.func.lower(Invitation.email).like(_like(query.strip()), escape="\\"))
     return list(db.session.scalars(statement.limit(200)))
+
+
+def leave_site(site, person, remote_addr: str | None = None) -> None:
+    """Give up one's own membership; the primary must transfer the role first."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .tool import catalog
+
+    membership = membership_of(person, site.id)
+    if membership is None:
+        raise RuleViolation(_l("You are not a member of this site."))
+    if membership.role == PRIMARY:
+        raise RuleViolation(_l("You are the primary contact: transfer the primary role before you leave."))
+    record(person, "membership.left", site=site, target=person, before=_snapshot(membership, catalog()),
+           remote_addr=remote_addr)
+    db.session.delete(membership)

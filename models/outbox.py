@@ -32,6 +32,11 @@ SUBJECTS = {
     "verify_email": _l("Confirm your email address for Sitepass"),
     "reset_password": _l("Reset your Sitepass password"),
     "access_request_received": _l("Access request for site %(site_number)s"),
+    "contacts_review_reminder": _l("Please review the contacts of site %(site_number)s"),
+    "primary_transfer_offer": _l("You are offered the primary contact role of site %(site_number)s"),
+    "primary_transferred": _l("The primary contact of site %(site_number)s changed"),
+    "email_change": _l("Confirm your new Sitepass login email"),
+    "email_change_notice": _l("Your Sitepass login email is being changed"),
     "request_approved": _l("Your access request for site %(site_number)s is approved"),
     "request_rejected": _l("Your access request for site %(site_number)s is rejected"),
 }

@@ -331,3 +331,79 @@ def create_operator(email: str, password: str, first_name: str = "", last_name: 
     person = create_person(email, password, first_name, last_name, is_operator=True, verified=True)
     record(actor or person, "operator.created", target=person, after={"email": person.email, "first_run": first_run})
     return person
+
+
+NOTIFICATION_CHOICES = {
+    # Mails beyond the mandatory ones (invitations, decisions on one's own requests, security mails).
+    "access_requests": _l("New access requests for sites I approve"),
+    "privilege_changes": _l("Changes to my own access"),
+}
+
+
+def update_settings(person: Person, first_name: str, last_name: str, language: str | None,
+                    notification_email: str | None, preferences: dict[str, bool], languages: list[str]) -> None:
+    """Change a person's name, language, notification email and preferences (not the login email)."""
+    from .audit import record
+
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    if not first_name:
+        raise RuleViolation(_l("This field is required."), "first_name")
+    if not last_name:
+        raise RuleViolation(_l("This field is required."), "last_name")
+    if language and language not in languages:
+        raise RuleViolation(_l("Choose a language."), "language")
+    notification_email = (notification_email or "").strip()
+    if notification_email:
+        notification_email = normalize_email(notification_email, "notification_email")
+    before = {"first_name": person.first_name, "last_name": person.last_name, "language": person.language,
+              "notification_email": person.notification_email, "preferences": dict(person.notification_preferences)}
+    person.first_name, person.last_name = first_name, last_name
+    person.language = language or None
+    person.notification_email = notification_email or None
+    person.notification_preferences = {key: bool(preferences.get(key)) for key in NOTIFICATION_CHOICES}
+    record(person, "person.settings_changed", target=person, before=before,
+           after={"first_name": first_name, "last_name": last_name, "language": person.language,
+                  "notification_email": person.notification_email,
+                  "preferences": person.notification_preferences})
+
+
+def change_password(person: Person, current: str, new: str) -> None:
+    """Change the password after checking the current one; every session of the person ends."""
+    from .audit import record
+
+    if not person.password_hash or not _verify(person.password_hash, current or ""):
+        raise RuleViolation(_l("The current password is not right."), "current_password")
+    set_password(person, new)
+    record(person, "person.password_changed", target=person)
+
+
+def request_email_change(person: Person, new_email: str, password: str) -> None:
+    """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
+    from .outbox import queue_mail
+
+    if not person.password_hash or not _verify(person.password_hash, password or ""):
+        raise RuleViolation(_l("The current password is not right."), "current_password")
+    new_email = normalize_email(new_email, "new_email")
+    if new_email == person.email:
+        raise RuleViolation(_l("This is already your login email."), "new_email")
+    if find_person(new_email) is not None:
+        raise RuleViolation(_l("Another account uses this address."), "new_email")
+    raw = issue_account_token(person, "change_email", EMAIL_CHANGE_VALIDITY, new_email=new_email)
+    queue_mail(person, "email_change", to=new_email, token=raw, new_email=new_email)
+    queue_mail(person, "email_change_notice", to=person.email, new_email=new_email)
+
+
+def confirm_email_change(raw: str) -> Person:
+    """Make the new address the login email through its link; every session of the person ends."""
+    from .audit import record
+
+    token = use_account_token(raw, "change_email")
+    person = token.person
+    if find_person(token.new_email) is not None:
+        raise RuleViolation(_l("Another account uses this address now."))
+    old = person.email
+    person.email = token.new_email
+    person.email_verified_at = utcnow()
+    end_all_sessions(person)
+    record(person, "person.email_changed", target=person, before={"email": old}, after={"email": person.email})
+    return person

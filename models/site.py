@@ -43,6 +43,8 @@ class Site(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16), default=ORIGINATING)
     coverage_ends_on: Mapped[date | None]
     contacts_reviewed_at: Mapped[datetime | None]
+    # When the monthly review reminder last went out (keeps `send-reminders` from repeating itself).
+    contacts_reminded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="sites")
