@@ -121,13 +121,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import auth, invitations, members, operator, requests, sites
+    from views import auth, contacts, invitations, members, operator, primacy, requests, settings, sites
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
     app.register_blueprint(sites.bp)
+    app.register_blueprint(contacts.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(primacy.bp)
+    app.register_blueprint(settings.bp)
     app.register_blueprint(requests.bp)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db, utcnow
 
@@ -27,6 +27,10 @@ class PrimaryTransfer(db.Model):
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+
+    site: Mapped["Site"] = relationship()  # noqa: F821
+    to_person: Mapped["Person"] = relationship(foreign_keys=[to_person_id])  # noqa: F821
+    from_person: Mapped["Person"] = relationship(foreign_keys=[from_person_id])  # noqa: F821
 
     def __repr__(self) -> str:
         return f"<PrimaryTransfer site={self.site_id} {self.from_person_id}->{self.to_person_id}>"
@@ -144,7 +148,7 @@ def accept_transfer(transfer: PrimaryTransfer, person, remote_addr: str | None =
     if won != 1:
         raise RuleViolation(_l("This offer was cancelled, has lapsed or was already accepted."))
     new_membership = membership_of(person, site.id)
-    old_person = db.session.get(type(person), transfer.from_person_id)
+    old_person = transfer.from_person
     old_membership = membership_of(old_person, site.id)
     if new_membership is None or old_membership is None or old_membership.role != PRIMARY:
         raise RuleViolation(_l("The site changed since the offer was made; ask for a new one."))

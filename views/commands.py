@@ -116,9 +116,12 @@ def send_reminders():
     """Mail the reminders that are due (run daily or hourly from cron); running it twice sends nothing new."""
     from models.invitation import send_invitation_reminders
 
+    from models.contact import send_review_reminders
+
     invitations = send_invitation_reminders()
+    reviews = send_review_reminders()
     db.session.commit()
-    click.echo(f"invitation reminders: {invitations}")
+    click.echo(f"invitation reminders: {invitations}, contact review reminders: {reviews}")
 
 
 # --- seed-demo: a site full of realistic members, for demos and `make bench` ----------------------

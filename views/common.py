@@ -177,6 +177,8 @@ def register_security(app) -> None:
                 "invitation_states": STATE_LABELS, "site_nav": _site_nav()}
 
     app.jinja_env.globals["external_url"] = external_url
+    from models.contact import subdivisions_of
+    app.jinja_env.globals["subdivisions_of"] = subdivisions_of
 
 
 def _site_nav() -> dict | None:
@@ -189,11 +191,13 @@ def _site_nav() -> dict | None:
     membership = g.membership
     operator = current_user.is_operator
     from models.access_request import pending_count
+    from models.tool import CONTACT_UPDATES
 
     manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
     return {"site": g.site, "member": membership is not None,
             "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
-            "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0}
+            "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
+            "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW)}
 
 
 def external_url(endpoint: str, **values) -> str:

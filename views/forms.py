@@ -141,3 +141,45 @@ class ApproveForm(FlaskForm):
                       default="user", validators=[Optional()])
     profile_id = SelectField(_l("Access profile"), choices=[], validate_choice=False, validators=[Optional()])
     submit = SubmitField(_l("Approve"))
+
+
+class SettingsForm(FlaskForm):
+    first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[InputRequired(), Length(max=100)])
+    language = SelectField(_l("Language"), choices=[], validate_choice=False, validators=[Optional()])
+    notification_email = EmailField(_l("Notification email"), validators=[Optional(), Length(max=254)],
+                                    description=_l("Where Sitepass sends your mail; empty means your login email. "
+                                                   "It is not a contact email and does not change with one."))
+    access_requests = BooleanField(_l("New access requests for sites I approve"))
+    privilege_changes = BooleanField(_l("Changes to my own access"))
+    submit = SubmitField(_l("Save settings"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=PASSWORD_MAX_LENGTH)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat new password"),
+                            validators=[InputRequired(), EqualTo("password", _l("The passwords do not match."))],
+                            render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Change password"))
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = EmailField(_l("New login email"), validators=[InputRequired(), Length(max=254)])
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Send confirmation link"))
+
+
+class TransferForm(FlaskForm):
+    nominee = SelectField(_l("New primary contact"), choices=[], validate_choice=False, validators=[InputRequired()])
+    submit = SubmitField(_l("Transfer primary role"))
+
+
+class RecoveryForm(FlaskForm):
+    membership_id = SelectField(_l("Member to make primary"), choices=[], validate_choice=False, validators=[Optional()])
+    email = EmailField(_l("Or invite this email as primary"), validators=[Optional(), Length(max=254)])
+    justification = TextAreaField(_l("Justification"), validators=[InputRequired(), Length(max=2000)])
+    submit = SubmitField(_l("Name new primary contact"))

@@ -5,13 +5,14 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
-from models import Customer, Invitation, RuleViolation, Site, db, get_setting, set_setting
+from models import Customer, Invitation, Membership, RuleViolation, Site, db, get_setting, set_setting
 from models import site as sites
 from models.membership import primary_of
 
 from .common import apply_rule_violation, operator_required, page_number, render
-from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, SiteForm
+from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -94,15 +95,20 @@ def create_site(customer_id):
 @bp.get("/sites/<int:site_id>")
 @operator_required
 def site(site_id):
-    site = db.get_or_404(Site, site_id)
-    return _site(site, CoverageForm(coverage_ends_on=site.coverage_ends_on))
+    return _site(db.get_or_404(Site, site_id))
 
 
-def _site(site, coverage_form, status=200):
+def _site(site, coverage_form=None, recovery_form=None, status=200):
     invitations = db.session.scalars(sa.select(Invitation).where(Invitation.site_id == site.id)
                                      .order_by(Invitation.created_at.desc()).limit(20)).all()
-    return render_template("operator/site.html", site=site, primary=primary_of(site.id),
-                           invitations=invitations, coverage_form=coverage_form), status
+    coverage_form = coverage_form or CoverageForm(formdata=None, coverage_ends_on=site.coverage_ends_on)
+    recovery_form = recovery_form or RecoveryForm(formdata=None)
+    candidates = db.session.scalars(sa.select(Membership).where(
+        Membership.site_id == site.id, Membership.role != "primary").order_by(Membership.sort_name).limit(500)).all()
+    recovery_form.membership_id.choices = [SelectChoice("", _("— invite an email instead —"))] + \
+        [SelectChoice(str(m.id), f"{m.person.display_name} <{m.person.email}>") for m in candidates]
+    return render_template("operator/site.html", site=site, primary=primary_of(site.id), invitations=invitations,
+                           coverage_form=coverage_form, recovery_form=recovery_form), status
 
 
 @bp.post("/sites/<int:site_id>/coverage")
@@ -111,7 +117,7 @@ def set_coverage(site_id):
     site = db.get_or_404(Site, site_id)
     form = CoverageForm()
     if not form.validate_on_submit():
-        return _site(site, form, 422)
+        return _site(site, coverage_form=form, status=422)
     sites.set_coverage_end(site, form.coverage_ends_on.data, current_user)
     db.session.commit()
     flash(_("Coverage saved."), "success")
@@ -128,3 +134,35 @@ def save_settings():
     db.session.commit()
     flash(_("Settings saved."), "success")
     return redirect(url_for("operator.console"))
+
+
+@bp.post("/sites/<int:site_id>/primary")
+@operator_required
+def recover(site_id):
+    """Orphaned-site recovery: name a new primary (a member, or an email invited as primary)."""
+    from models.primary_transfer import recover_site
+
+    site = db.get_or_404(Site, site_id)
+    form = RecoveryForm()
+    form.membership_id.choices = []
+    if form.validate_on_submit():
+        membership = None
+        if form.membership_id.data:
+            membership = db.session.get(Membership, int(form.membership_id.data)) \
+                if form.membership_id.data.isdigit() else None
+            if membership is None or membership.site_id != site.id:
+                abort(404)
+        try:
+            outcome = recover_site(site, current_user, form.justification.data, membership=membership,
+                                   email=form.email.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            if isinstance(outcome, Invitation):
+                flash(_("%(email)s is invited to become primary contact.", email=outcome.email), "success")
+            else:
+                flash(_("%(name)s is now the primary contact.", name=outcome.person.display_name), "success")
+            return redirect(url_for("operator.site", site_id=site.id))
+    return _site(site, recovery_form=form, status=422)

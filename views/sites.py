@@ -29,5 +29,8 @@ def index():
 @bp.get("/sites/<int:site_id>/")
 @login_required
 def start(site_id):
+    from models.primary_transfer import offers_to
+
     site, membership = site_access(site_id)
-    return render_template("sites/start.html", site=site, membership=membership)
+    offers = [offer for offer in offers_to(current_user) if offer.site_id == site.id]
+    return render_template("sites/start.html", site=site, membership=membership, offers=offers)

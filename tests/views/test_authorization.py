@@ -79,6 +79,18 @@ def manage_view(allowed):
             OPERATOR: allowed}
 
 
+def contact_updates(allowed, operator=None):
+    """Contact updates >= View (Update when operator is 403): the primary; nobody else in this world holds it."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: allowed if operator is None else operator}
+
+
+def primary_only(allowed):
+    """The site's primary contact; other members and operators 403, non-members 404."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: 403}
+
+
 def manage_update(manager, primary=None):
     """Manage access = Update: the primary and a manager; operators change nothing through member pages."""
     return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: manager,
@@ -157,6 +169,46 @@ TABLE: dict[tuple[str, str], Case] = {
              form={"role": "user"}),
     ("/sites/<int:site_id>/requests/<int:request_id>/reject", "POST"):
         Case("/sites/{site_a}/requests/{request_a}/reject", manage_update(422)),
+    # --- contacts ------------------------------------------------------------------------------
+    ("/sites/<int:site_id>/contacts", "GET"): Case("/sites/{site_a}/contacts", site_members(200)),
+    ("/sites/<int:site_id>/contacts", "POST"): Case("/sites/{site_a}/contacts", contact_updates(422, operator=403)),
+    ("/sites/<int:site_id>/contacts/manage", "GET"): Case("/sites/{site_a}/contacts/manage", contact_updates(200)),
+    ("/sites/<int:site_id>/contacts/<int:contact_id>", "GET"):
+        Case("/sites/{site_a}/contacts/{contact_a}", contact_updates(200)),
+    ("/sites/<int:site_id>/contacts/<int:contact_id>", "POST"):
+        Case("/sites/{site_a}/contacts/{contact_a}", contact_updates(422, operator=403)),
+    ("/sites/<int:site_id>/contacts/<int:contact_id>/edit", "GET"):
+        Case("/sites/{site_a}/contacts/{contact_a}/edit", contact_updates(200, operator=403)),
+    ("/sites/<int:site_id>/contacts/<int:contact_id>/delete", "POST"):
+        Case("/sites/{site_a}/contacts/{contact_a}/delete",
+             contact_updates(Redirect("/sites/{site_a}/contacts/manage"), operator=403)),
+    ("/sites/<int:site_id>/contacts/reviewed", "POST"):
+        Case("/sites/{site_a}/contacts/reviewed", contact_updates(Redirect("/sites/{site_a}/contacts/manage"),
+                                                                  operator=403)),
+    ("/sites/<int:site_id>/contacts/subdivisions", "GET"):
+        Case("/sites/{site_a}/contacts/subdivisions?country=DE", contact_updates(200, operator=403)),
+    # --- my settings ---------------------------------------------------------------------------
+    ("/settings/", "GET"): Case("/settings/", signed_in(SIGN_IN, 200)),
+    ("/settings/", "POST"): Case("/settings/", signed_in(SIGN_IN, 422)),
+    ("/settings/password", "POST"): Case("/settings/password", signed_in(SIGN_IN, 422)),
+    ("/settings/email", "POST"): Case("/settings/email", signed_in(SIGN_IN, 422)),
+    ("/settings/email/<token>", "GET"): Case("/settings/email/{token}", everyone(410)),
+    ("/settings/email/<token>", "POST"): Case("/settings/email/{token}", everyone(410)),
+    # --- primary role ----------------------------------------------------------------------------
+    ("/primary-offers/<token>", "GET"): Case("/primary-offers/{token}", signed_in(SIGN_IN, 404)),
+    ("/sites/<int:site_id>/primary", "GET"): Case("/sites/{site_a}/primary", primary_only(200)),
+    ("/sites/<int:site_id>/primary", "POST"): Case("/sites/{site_a}/primary", primary_only(422)),
+    ("/sites/<int:site_id>/primary/cancel", "POST"):
+        Case("/sites/{site_a}/primary/cancel", primary_only(Redirect("/sites/{site_a}/primary", 303))),
+    # The offer in this world is for the target member: everyone else is told it is someone else's.
+    ("/sites/<int:site_id>/primary/offers/<int:offer_id>", "GET"):
+        Case("/sites/{site_a}/primary/offers/{offer_a}", signed_in(SIGN_IN, 403)),
+    ("/sites/<int:site_id>/primary/offers/<int:offer_id>", "POST"):
+        Case("/sites/{site_a}/primary/offers/{offer_a}", signed_in(SIGN_IN, 409)),
+    ("/sites/<int:site_id>/leave", "POST"):
+        Case("/sites/{site_a}/leave", {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: Redirect("/", 303),
+                                       SECONDARY: Redirect("/", 303), MANAGER: Redirect("/", 303),
+                                       PRIMARY: Redirect("/sites/{site_a}/", 303), OPERATOR: 404}),
     # --- operator console ---------------------------------------------------------------------
     ("/operator/", "GET"): Case("/operator/", operator_only(200)),
     ("/operator/customers", "POST"): Case("/operator/customers", operator_only(422)),
@@ -167,6 +219,7 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/operator/sites/<int:site_id>/coverage", "POST"):
         Case("/operator/sites/{site_a}/coverage", operator_only(422), form={"coverage_ends_on": "not-a-date"}),
     # The settings form has nothing to get wrong: resend the current value (sign-up open).
+    ("/operator/sites/<int:site_id>/primary", "POST"): Case("/operator/sites/{site_a}/primary", operator_only(422)),
     ("/operator/settings", "POST"):
         Case("/operator/settings", operator_only(Redirect("/operator/")), form={"signup_open": "y"}),
 }
@@ -195,11 +248,20 @@ def build_world(world, app) -> dict:
         from models.person import find_person
         request_a = submit_self_nomination(find_person(EMAILS[REQUESTER]), site.site_number, "Acme Corp",
                                            {"first_name": "Rita"}, "I run the reports").id
+        from models import Membership
+        from models.contact import save_contact
+        from models.primary_transfer import offer_transfer
+        primary = find_person(EMAILS[PRIMARY])
+        contact_a = save_contact(site, primary, {
+            "first_name": "Bill", "last_name": "Payer", "phone": "+49 30 1234567", "email": "billing@example.com",
+            "address": "Hauptstr. 1", "city": "Berlin", "subdivision": "DE-BE", "postal_code": "10115",
+            "country": "DE"}, ["billing"]).id
+        offer_a = offer_transfer(site, primary, db.session.get(Membership, member_a)).id
         customer_b = db.session.get(Site, site_b).customer_id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
             "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
-            "token": secrets.token_urlsafe(32)}
+            "contact_a": contact_a, "offer_a": offer_a, "token": secrets.token_urlsafe(32)}
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +343,7 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     case = TABLE[rule, method]
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
-           "profile_a": 5, "request_a": 6, "token": "abc"}
+           "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
@@ -346,6 +408,6 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
     as_persona(OPERATOR)
     case = TABLE[rule, method]
     unknown = dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
-                             "profile_a", "request_a"], UNKNOWN_ID) | {"token": "x"}
+                             "profile_a", "request_a", "contact_a", "offer_a"], UNKNOWN_ID) | {"token": "x"}
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404

@@ -1,0 +1,150 @@
+"""The primary role (SPEC §2): Transfer primary role, accepting an offer, leaving a site."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from models import Membership, PrimaryTransfer, RuleViolation, db, utcnow
+from models import membership as members
+from models import primary_transfer as transfers
+
+from .common import apply_rule_violation, site_access
+from .forms import ConfirmForm, TransferForm
+
+bp = Blueprint("primacy", __name__)
+
+
+def _transfer_page(site, membership, form=None, status=200):
+    form = form or TransferForm(formdata=None)
+    others = db.session.scalars(sa.select(Membership).join(Membership.person).where(
+        Membership.site_id == site.id, Membership.role != members.PRIMARY)
+        .order_by(Membership.role, Membership.sort_name).limit(500)).all()
+    form.nominee.choices = [SelectChoice(str(m.id), f"{m.person.display_name} <{m.person.email}> · {m.role_label}")
+                            for m in others]
+    return render_template("primacy/transfer.html", site=site, membership=membership, form=form,
+                           offer=transfers.open_transfer(site.id), cancel_form=ConfirmForm(formdata=None)), status
+
+
+def _primary_only(site_id):
+    site, membership = site_access(site_id)
+    if membership is None or membership.role != members.PRIMARY:
+        abort(403)
+    return site, membership
+
+
+@bp.get("/sites/<int:site_id>/primary")
+@login_required
+def transfer(site_id):
+    site, membership = _primary_only(site_id)
+    return _transfer_page(site, membership)
+
+
+@bp.post("/sites/<int:site_id>/primary")
+@login_required
+def offer_transfer(site_id):
+    site, membership = _primary_only(site_id)
+    form = TransferForm()
+    if form.validate_on_submit():
+        nominee = db.session.get(Membership, int(form.nominee.data)) if form.nominee.data.isdigit() else None
+        if nominee is not None and nominee.site_id != site.id:
+            abort(404)
+        try:
+            transfers.offer_transfer(site, current_user, nominee)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is offered the primary role and has 48 hours to accept. Until then nothing changes.",
+                    name=nominee.person.display_name), "success")
+            return redirect(url_for("primacy.transfer", site_id=site.id))
+    return _transfer_page(site, membership, form, status=422)
+
+
+@bp.post("/sites/<int:site_id>/primary/cancel")
+@login_required
+def cancel_transfer(site_id):
+    site, membership = _primary_only(site_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        transfers.cancel_transfer(site, current_user)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+    else:
+        db.session.commit()
+        flash(_("The offer is cancelled."), "success")
+    return redirect(url_for("primacy.transfer", site_id=site.id), 303)
+
+
+@bp.get("/primary-offers/<token>")
+@login_required
+def offer(token):
+    """The link in the offer mail: leads the nominee to the offer on the site."""
+    found = transfers.find_transfer(token)
+    if found is None:
+        abort(404)
+    return redirect(url_for("primacy.show_offer", site_id=found.site_id, offer_id=found.id))
+
+
+def _offer_of(site_id, offer_id):
+    found = db.session.get(PrimaryTransfer, offer_id)
+    if found is None or found.site_id != site_id:
+        abort(404)
+    return found
+
+
+@bp.get("/sites/<int:site_id>/primary/offers/<int:offer_id>")
+@login_required
+def show_offer(site_id, offer_id):
+    offer = _offer_of(site_id, offer_id)
+    if offer.to_person_id != current_user.id:
+        return render_template("primacy/offer.html", offer=offer, form=None, state="someone_else"), 403
+    usable = offer.accepted_at is None and offer.cancelled_at is None and offer.expires_at > utcnow()
+    return render_template("primacy/offer.html", offer=offer, form=ConfirmForm(formdata=None),
+                           state="open" if usable else "closed"), 200 if usable else 410
+
+
+@bp.post("/sites/<int:site_id>/primary/offers/<int:offer_id>")
+@login_required
+def accept(site_id, offer_id):
+    offer = _offer_of(site_id, offer_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        transfers.accept_transfer(offer, current_user)
+    except RuleViolation as violation:
+        db.session.rollback()
+        return render_template("primacy/offer.html", offer=offer, form=None, state="refused",
+                               reason=violation.message), 409
+    db.session.commit()
+    flash(_("You are now the primary contact of this site."), "success")
+    return redirect(url_for("sites.start", site_id=offer.site_id))
+
+
+@bp.post("/sites/<int:site_id>/leave")
+@login_required
+def leave(site_id):
+    site, membership = site_access(site_id)
+    if membership is None:
+        abort(404)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        members.leave_site(site, current_user)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+        return redirect(url_for("sites.start", site_id=site.id), 303)
+    db.session.commit()
+    flash(_("You left %(site)s.", site=site.name), "success")
+    if request.htmx:
+        return "", 200, {"HX-Redirect": url_for("sites.index")}
+    return redirect(url_for("sites.index"), 303)

@@ -1,0 +1,122 @@
+"""My settings (SPEC §6): name, password, language, notification email and preferences, login email."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from models import RuleViolation, db
+from models import person as people
+
+from .common import apply_rule_violation, start_session
+from .forms import ConfirmForm, EmailChangeForm, PasswordChangeForm, SettingsForm
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "id": "Bahasa Indonesia"}
+
+
+def _page(settings_form=None, password_form=None, email_form=None, status=200):
+    if settings_form is None:
+        prefs = current_user.notification_preferences or {}
+        settings_form = SettingsForm(formdata=None, first_name=current_user.first_name,
+                                     last_name=current_user.last_name, language=current_user.language or "",
+                                     notification_email=current_user.notification_email or "",
+                                     access_requests=prefs.get("access_requests", True),
+                                     privilege_changes=prefs.get("privilege_changes", True))
+    settings_form.language.choices = [SelectChoice("", _("As my browser prefers"))] + \
+        [SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
+    return render_template("settings/index.html", settings_form=settings_form,
+                           password_form=password_form or PasswordChangeForm(formdata=None),
+                           email_form=email_form or EmailChangeForm(formdata=None)), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    return _page()
+
+
+@bp.post("/")
+@login_required
+def save():
+    form = SettingsForm()
+    form.language.choices = []
+    if form.validate_on_submit():
+        try:
+            people.update_settings(current_user, form.first_name.data, form.last_name.data, form.language.data,
+                                   form.notification_email.data,
+                                   {"access_requests": form.access_requests.data,
+                                    "privilege_changes": form.privilege_changes.data},
+                                   current_app.config["LANGUAGES"])
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("settings.index"))
+    return _page(settings_form=form, status=422)
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            people.change_password(current_user, form.current_password.data, form.password.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            person = current_user._get_current_object()
+            db.session.commit()
+            # Every other session ended with the new session version; this one starts afresh.
+            start_session(person)
+            flash(_("Your password is changed; other sessions are signed out."), "success")
+            return redirect(url_for("settings.index"))
+    return _page(password_form=form, status=422)
+
+
+@bp.post("/email")
+@login_required
+def change_email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            people.request_email_change(current_user, form.new_email.data, form.current_password.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            flash(_("We sent a link to %(email)s. Your login email changes when you open it.",
+                    email=form.new_email.data), "success")
+            return redirect(url_for("settings.index"))
+    return _page(email_form=form, status=422)
+
+
+@bp.get("/email/<token>")
+def confirm_email_page(token):
+    found = people.find_account_token(token, "change_email")
+    usable = found is not None and found.is_usable()
+    return render_template("settings/confirm_email.html", form=ConfirmForm(), token=token, usable=usable,
+                           new_email=found.new_email if usable else None), 200 if usable else 410
+
+
+@bp.post("/email/<token>")
+def confirm_email(token):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("settings/confirm_email.html", form=form, token=token, usable=False), 400
+    try:
+        person = people.confirm_email_change(token)
+    except RuleViolation as violation:
+        db.session.rollback()
+        flash(violation.message, "error")
+        return render_template("settings/confirm_email.html", form=form, token=token, usable=False), 410
+    db.session.commit()
+    flash(_("Your login email is now %(email)s. Sign in with it.", email=person.email), "success")
+    return redirect(url_for("auth.sign_in"))
