@@ -195,6 +195,15 @@ def _claim(access_request, actor, status: str, **values) -> None:
         raise RuleViolation(already_decided(access_request))
 
 
+def _still_pending(access_request) -> None:
+    """Refuse at once, with who decided, a request that is no longer pending (before any other rule speaks)."""
+    from .errors import RuleViolation
+
+    db.session.refresh(access_request)
+    if access_request.status != PENDING:
+        raise RuleViolation(already_decided(access_request))
+
+
 def already_decided(access_request) -> str:
     """Say who decided a request that is no longer pending."""
     if access_request.status == WITHDRAWN:
@@ -234,6 +243,7 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
     if access_request.requester_id == actor.id:
         raise RuleViolation(_l("You cannot decide your own request."))
     lock_site(site.id)
+    _still_pending(access_request)
     tools = catalog()
     requester = access_request.requester
     if access_request.kind == MEMBERSHIP:
@@ -279,6 +289,9 @@ def reject_request(site, actor, access_request, reason: str, text: str = "", rem
     _require_decider(site, actor)
     if access_request.site_id != site.id:
         raise RuleViolation(_l("No such request on this site."))
+    if access_request.requester_id == actor.id:
+        raise RuleViolation(_l("You cannot decide your own request."))
+    _still_pending(access_request)
     if reason not in REJECTION_REASONS:
         raise RuleViolation(_l("Choose a reason."), "reason")
     text = (text or "").strip()
