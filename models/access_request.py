@@ -271,8 +271,10 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
             raise RuleViolation(_l("The requester is no longer a member of this site."))
         tool = next(t for t in tools if t.id == access_request.tool_id)
         _claim(access_request, actor, APPROVED)
+        # The decision mail tells the change: no second mail about it.
         update_member(site, actor, membership, membership.role,
-                      {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr, _tools=tools)
+                      {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr, _tools=tools,
+                      notify=False)
         after = {"tool": tool.key, "level": tool.level_name(access_request.requested_rank)}
     record(actor, "request.approved", site=site, target=("access_request", access_request.id, requester.email),
            before={"status": PENDING}, after={"status": APPROVED, **after}, remote_addr=remote_addr)

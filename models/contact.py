@@ -67,6 +67,7 @@ class ContactRecord(db.Model):
 # --- the rules of SPEC §6 -----------------------------------------------------------------------
 
 import re  # noqa: E402
+import unicodedata  # noqa: E402
 
 import phonenumbers  # noqa: E402
 import pycountry  # noqa: E402
@@ -77,7 +78,7 @@ from flask_babel import lazy_gettext as _l  # noqa: E402
 POSTAL_CODES = {
     "AT": r"\d{4}", "BE": r"\d{4}", "BG": r"\d{4}", "HR": r"\d{5}", "CY": r"\d{4}", "CZ": r"\d{3} ?\d{2}",
     "DK": r"\d{4}", "EE": r"\d{5}", "FI": r"\d{5}", "FR": r"\d{5}", "DE": r"\d{5}", "GR": r"\d{3} ?\d{2}",
-    "HU": r"\d{4}", "IE": r"[AC-FHKNPRTV-Y]\d{2}(?:\d|W) ?[0-9AC-FHKNPRTV-Y]{4}", "IT": r"\d{5}",
+    "HU": r"\d{4}", "IE": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}", "IT": r"\d{5}",
     "LV": r"(?:LV-)?\d{4}", "LT": r"(?:LT-)?\d{5}", "LU": r"(?:L-)?\d{4}", "MT": r"[A-Z]{3} ?\d{4}",
     "NL": r"\d{4} ?[A-Z]{2}", "PL": r"\d{2}-\d{3}", "PT": r"\d{4}-\d{3}", "RO": r"\d{6}", "SK": r"\d{3} ?\d{2}",
     "SI": r"(?:SI-)?\d{4}", "ES": r"\d{5}", "SE": r"\d{3} ?\d{2}",
@@ -100,6 +101,12 @@ def subdivisions_of(country: str) -> list[tuple[str, str]]:
     """Return (ISO 3166-2 code, name) of a country's subdivisions, by name."""
     found = pycountry.subdivisions.get(country_code=country) if country else None
     return sorted(((s.code, s.name) for s in (found or [])), key=lambda pair: pair[1])
+
+
+def _plain(text: str) -> str:
+    """Fold case and accents, so that "Maharashtra" matches pycountry's "Mahārāshtra"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def clean_contact(fields: dict) -> dict:
@@ -126,8 +133,8 @@ def clean_contact(fields: dict) -> dict:
     clean["country"] = country.alpha_2
     subdivisions = subdivisions_of(country.alpha_2)
     if subdivisions:
-        wanted = clean["subdivision"].casefold()
-        match = next((code for code, name in subdivisions if wanted in (code.casefold(), name.casefold())), None)
+        wanted = _plain(clean["subdivision"])
+        match = next((code for code, name in subdivisions if wanted in (_plain(code), _plain(name))), None)
         if match is None:
             raise RuleViolation(_l("Choose a state or province of %(country)s.", country=country.name), "subdivision")
         clean["subdivision"] = match

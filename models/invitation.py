@@ -157,6 +157,9 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
 
         old_person = replaced.person
         demoted_to = hand_over(site, replaced, membership)
+        record(person, "primary.recovered", site=site, target=person, before={"primary": old_person.email},
+               after={"primary": person.email, "old_primary_role": demoted_to,
+                      "justification": invitation.business_justification}, remote_addr=remote_addr)
         for recipient in (person, old_person):
             queue_mail(recipient, "primary_transferred", site=site, new_primary=person, old_primary=old_person,
                        old_role=demoted_to)

@@ -232,11 +232,13 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
 
 
 def update_member(site, actor, membership: Membership, role: str, levels: dict[int, int],
-                  remote_addr: str | None = None, *, _tools=None, _check_cap: bool = True) -> bool:
+                  remote_addr: str | None = None, *, _tools=None, _check_cap: bool = True,
+                  notify: bool = True) -> bool:
     """Change a member's role and levels; return whether anything changed.
 
     Nobody edits themself; the primary's membership changes only by transfer; a secondary demoted
-    to user loses the levels reserved to secondary contacts; at most four secondaries.
+    to user loses the levels reserved to secondary contacts; at most four secondaries. The member is
+    mailed the change when their preferences ask for it (and `notify` is left on).
     """
     from .audit import record
     from .errors import RuleViolation
@@ -273,6 +275,12 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
         return False
     record(actor, "membership.changed", site=site, target=membership.person, before=before, after=after,
            remote_addr=remote_addr)
+    person = membership.person
+    if notify and person.notification_preferences.get("privilege_changes", True):
+        from .outbox import queue_mail
+
+        queue_mail(person, "privilege_changed", site=site, membership=membership, tools=tools,
+                   changed_by=actor.display_name)
     return True
 
 

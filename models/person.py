@@ -388,7 +388,10 @@ def request_email_change(person: Person, new_email: str, password: str) -> None:
         raise RuleViolation(_l("This is already your login email."), "new_email")
     if find_person(new_email) is not None:
         raise RuleViolation(_l("Another account uses this address."), "new_email")
+    from .audit import record
+
     raw = issue_account_token(person, "change_email", EMAIL_CHANGE_VALIDITY, new_email=new_email)
+    record(person, "person.email_change_requested", target=person, after={"new_email": new_email})
     queue_mail(person, "email_change", to=new_email, token=raw, new_email=new_email)
     queue_mail(person, "email_change_notice", to=person.email, new_email=new_email)
 

@@ -201,6 +201,14 @@ def recover_site(site, operator, justification: str, membership=None, email: str
         return membership
     if not email:
         raise RuleViolation(_l("Choose a member or give an email address."), "email")
+    from .membership import membership_of
+    from .person import find_person, normalize_email
+
+    existing = find_person(normalize_email(email))
+    if existing is not None and membership_of(existing, site.id) is not None:
+        # Already on the site: no invitation to accept, the role moves at once.
+        return recover_site(site, operator, justification, membership=membership_of(existing, site.id),
+                            remote_addr=remote_addr)
     invitation, _raw = invite(site, email, "primary", operator, justification=justification, remote_addr=remote_addr)
     record(operator, "primary.recovery_invited", site=site, target=("invitation", invitation.id, invitation.email),
            before={"primary": old_person.email if old_person else None},

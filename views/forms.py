@@ -168,7 +168,8 @@ class PasswordChangeForm(FlaskForm):
 
 class EmailChangeForm(FlaskForm):
     new_email = EmailField(_l("New login email"), validators=[InputRequired(), Length(max=254)])
-    current_password = PasswordField(_l("Current password"), validators=[InputRequired()],
+    # Its own id: the password form on the same page has a field of the same name.
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired()], id="email-current-password",
                                      render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Send confirmation link"))
 
