@@ -232,7 +232,7 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
     from .audit import record
     from .errors import RuleViolation
     from .membership import (MAX_SECONDARIES, SECONDARY, USER, Membership, _count_secondaries, _set_levels,
-                             _snapshot, check_levels, levels_of, membership_of, update_member)
+                             check_levels, levels_of, membership_of, update_member)
     from .outbox import queue_mail
     from .site import lock_site
     from .tool import catalog
@@ -263,8 +263,8 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
                                 business_justification=justification, granted_by_id=actor.id)
         db.session.add(membership)
         _set_levels(membership, granted)
-        db.session.flush()
-        after = _snapshot(membership, tools)
+        from .membership import record_access
+        after = record_access(actor, "membership.added", site, membership, remote_addr=remote_addr).after
     else:
         membership = membership_of(requester, site.id)
         if membership is None:

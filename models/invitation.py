@@ -148,15 +148,15 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
             if tool is not None and 0 < int(rank) <= tool.top_rank and (role == "secondary" or not tool.secondary_only):
                 membership.privileges.append(Privilege(tool_id=tool.id, rank=int(rank)))
     db.session.add(membership)
-    db.session.flush()
-    record(person, "invitation.accepted", site=site, target=person,
-           after={"role": role, "invitation": invitation.id}, remote_addr=remote_addr)
+    from .membership import record_access
+    record_access(person, "invitation.accepted", site, membership, before={"invitation": invitation.id},
+                  remote_addr=remote_addr)
     if replaced is not None:
         from .outbox import queue_mail
         from .primary_transfer import hand_over
 
         old_person = replaced.person
-        demoted_to = hand_over(site, replaced, membership)
+        demoted_to = hand_over(site, replaced, membership, person, remote_addr)
         record(person, "primary.recovered", site=site, target=person, before={"primary": old_person.email},
                after={"primary": person.email, "old_primary_role": demoted_to,
                       "justification": invitation.business_justification}, remote_addr=remote_addr)

@@ -181,9 +181,33 @@ def _set_levels(membership: Membership, levels: dict[int, int]) -> None:
             privilege.rank = rank
 
 
-def _snapshot(membership: Membership, tools) -> dict:
-    return {"role": membership.role,
-            "levels": {tool.key: membership.level(tool) for tool in tools if membership.role != PRIMARY}}
+def _snapshot(membership: Membership, tools, grant: bool = False) -> dict:
+    """A membership's access as the audit log keeps it: role and levels, and for the event that grants
+    it who granted it and why (the reports rebuild the past from these)."""
+    snapshot = {"role": membership.role,
+                "levels": {tool.key: membership.level(tool) for tool in tools if membership.role != PRIMARY}}
+    if grant:
+        snapshot["granted_by"] = membership.granted_by.email if membership.granted_by else None
+        snapshot["justification"] = membership.business_justification or ""
+    return snapshot
+
+
+# The audit actions whose target is a person and whose `after` is that person's whole access on the
+# site (None when it ended): together they tell who held what at any moment.
+ACCESS_ACTIONS = ("membership.added", "membership.changed", "membership.removed", "membership.left",
+                  "membership.primary_granted", "invitation.accepted")
+GRANT_ACTIONS = ("membership.added", "membership.primary_granted", "invitation.accepted")
+
+
+def record_access(actor, action: str, site, membership: Membership, before=None, remote_addr: str | None = None):
+    """Audit a change of one person's access with its full snapshot."""
+    from .audit import record
+    from .tool import catalog
+
+    db.session.flush()
+    db.session.refresh(membership)
+    return record(actor, action, site=site, target=membership.person, before=before,
+                  after=_snapshot(membership, catalog(), grant=action in GRANT_ACTIONS), remote_addr=remote_addr)
 
 
 def add_member(site, actor, email: str, role: str, justification: str, levels: dict[int, int],
@@ -224,9 +248,7 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
                             granted_by_id=actor.id)
     db.session.add(membership)
     _set_levels(membership, granted)
-    db.session.flush()
-    record(actor, "membership.added", site=site, target=person, after=_snapshot(membership, tools),
-           remote_addr=remote_addr)
+    record_access(actor, "membership.added", site, membership, remote_addr=remote_addr)
     queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[role]))
     return membership
 

@@ -113,10 +113,15 @@ def find_transfer(raw: str) -> PrimaryTransfer | None:
     return db.session.scalar(sa_.select(PrimaryTransfer).where(PrimaryTransfer.token_hash == hash_token(raw or "")))
 
 
-def hand_over(site, old_membership, new_membership) -> str:
+def hand_over(site, old_membership, new_membership, actor=None, remote_addr: str | None = None) -> str:
     """Make new_membership the primary and old_membership a secondary (a user when four exist), in an
-    order the one-primary index accepts at every statement. Returns the old primary's new role."""
-    from .membership import MAX_SECONDARIES, PRIMARY, SECONDARY, USER, _count_secondaries
+    order the one-primary index accepts at every statement; both changes are audited. Returns the
+    old primary's new role."""
+    from .membership import MAX_SECONDARIES, PRIMARY, SECONDARY, USER, _count_secondaries, _snapshot, record_access
+    from .tool import catalog
+
+    tools = catalog()
+    before_old, before_new = _snapshot(old_membership, tools), _snapshot(new_membership, tools)
 
     secondaries = _count_secondaries(site.id) - (1 if new_membership.role == SECONDARY else 0)
     demoted_to = SECONDARY if secondaries < MAX_SECONDARIES else USER
@@ -125,6 +130,8 @@ def hand_over(site, old_membership, new_membership) -> str:
     new_membership.role = PRIMARY
     new_membership.privileges.clear()
     db.session.flush()
+    record_access(actor, "membership.changed", site, old_membership, before=before_old, remote_addr=remote_addr)
+    record_access(actor, "membership.changed", site, new_membership, before=before_new, remote_addr=remote_addr)
     return demoted_to
 
 
@@ -152,7 +159,7 @@ def accept_transfer(transfer: PrimaryTransfer, person, remote_addr: str | None =
     old_membership = membership_of(old_person, site.id)
     if new_membership is None or old_membership is None or old_membership.role != PRIMARY:
         raise RuleViolation(_l("The site changed since the offer was made; ask for a new one."))
-    demoted_to = hand_over(site, old_membership, new_membership)
+    demoted_to = hand_over(site, old_membership, new_membership, person, remote_addr)
     record(person, "primary.transferred", site=site, target=person,
            before={"primary": old_person.email}, after={"primary": person.email, "old_primary_role": demoted_to},
            remote_addr=remote_addr)
@@ -186,11 +193,15 @@ def recover_site(site, operator, justification: str, membership=None, email: str
             raise RuleViolation(_l("Choose a member of this site."), "membership_id")
         if old is not None and old.id == membership.id:
             raise RuleViolation(_l("This member is already the primary contact."), "membership_id")
-        demoted_to = hand_over(site, old, membership) if old is not None else None
+        demoted_to = hand_over(site, old, membership, operator, remote_addr) if old is not None else None
         if old is None:
+            from .membership import _snapshot, record_access
+            from .tool import catalog
+
+            before = _snapshot(membership, catalog())
             membership.role = "primary"
             membership.privileges.clear()
-            db.session.flush()
+            record_access(operator, "membership.changed", site, membership, before=before, remote_addr=remote_addr)
         record(operator, "primary.recovered", site=site, target=membership.person,
                before={"primary": old_person.email if old_person else None},
                after={"primary": membership.person.email, "justification": justification,

@@ -126,6 +126,7 @@ def grant_primary(site: Site, person, actor, justification: str = "", remote_add
 
     membership = membership_of(person, site.id)
     before = {"role": membership.role} if membership else None
+    from .membership import record_access
     if membership is None:
         membership = Membership(site_id=site.id, person_id=person.id, role=PRIMARY,
                                 business_justification=str(justification),
@@ -134,9 +135,7 @@ def grant_primary(site: Site, person, actor, justification: str = "", remote_add
     else:
         membership.role = PRIMARY
         membership.privileges.clear()
-    db.session.flush()
-    record(actor, "membership.primary_granted", site=site, target=person, before=before,
-           after={"role": PRIMARY}, remote_addr=remote_addr)
+    record_access(actor, "membership.primary_granted", site, membership, before=before, remote_addr=remote_addr)
     queue_mail(person, "welcome", site=site, role_label=str(_l("Primary contact")))
     return membership
 
