@@ -121,7 +121,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import auth, contacts, invitations, members, operator, primacy, requests, settings, sites
+    from views import auth, contacts, invitations, members, operator, primacy, reports, requests, settings, sites
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
@@ -130,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(primacy.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(requests.bp)
 

@@ -179,6 +179,7 @@ def register_security(app) -> None:
     app.jinja_env.globals["external_url"] = external_url
     from models.contact import subdivisions_of
     app.jinja_env.globals["subdivisions_of"] = subdivisions_of
+    app.jinja_env.globals["args_with"] = args_with
 
 
 def _site_nav() -> dict | None:
@@ -191,13 +192,23 @@ def _site_nav() -> dict | None:
     membership = g.membership
     operator = current_user.is_operator
     from models.access_request import pending_count
-    from models.tool import CONTACT_UPDATES
+    from models.tool import CONTACT_UPDATES, REPORTING
 
     manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
     return {"site": g.site, "member": membership is not None,
             "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
             "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
-            "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW)}
+            "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
+            "reporting": operator or holds(membership, REPORTING, VIEW)}
+
+
+def args_with(**changes) -> str:
+    """The current query string with some arguments replaced (for pagination links)."""
+    from urllib.parse import urlencode
+
+    args = request.args.to_dict()
+    args.update({key: value for key, value in changes.items()})
+    return urlencode({key: value for key, value in args.items() if value not in (None, "")})
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -91,6 +91,12 @@ def primary_only(allowed):
             OPERATOR: 403}
 
 
+def reporting_view(allowed):
+    """Reporting = View: the primary (and operators); nobody else in this world holds it."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: allowed}
+
+
 def manage_update(manager, primary=None):
     """Manage access = Update: the primary and a manager; operators change nothing through member pages."""
     return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: manager,
@@ -209,6 +215,13 @@ TABLE: dict[tuple[str, str], Case] = {
         Case("/sites/{site_a}/leave", {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: Redirect("/", 303),
                                        SECONDARY: Redirect("/", 303), MANAGER: Redirect("/", 303),
                                        PRIMARY: Redirect("/sites/{site_a}/", 303), OPERATOR: 404}),
+    # --- audit log and reports -------------------------------------------------------------------
+    ("/sites/<int:site_id>/audit", "GET"): Case("/sites/{site_a}/audit", manage_view(200)),
+    ("/sites/<int:site_id>/audit.csv", "GET"): Case("/sites/{site_a}/audit.csv", manage_view(200)),
+    ("/operator/audit", "GET"): Case("/operator/audit", operator_only(200)),
+    ("/operator/audit.csv", "GET"): Case("/operator/audit.csv", operator_only(200)),
+    ("/sites/<int:site_id>/reports", "GET"): Case("/sites/{site_a}/reports", reporting_view(200)),
+    ("/sites/<int:site_id>/reports.csv", "GET"): Case("/sites/{site_a}/reports.csv", reporting_view(200)),
     # --- operator console ---------------------------------------------------------------------
     ("/operator/", "GET"): Case("/operator/", operator_only(200)),
     ("/operator/customers", "POST"): Case("/operator/customers", operator_only(422)),

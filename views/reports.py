@@ -1,0 +1,131 @@
+"""Audit log and Reports (SPEC §8): filterable, paginated, exportable as CSV."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time
+
+from flask import Blueprint, Response, abort, request
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from models import db
+from models import report as reports
+from models.membership import ROLE_LABELS, VIEW
+from models.tool import MANAGE_ACCESS, REPORTING, catalog
+
+from .common import operator_required, page_number, render, site_permission
+
+bp = Blueprint("reports", __name__)
+
+
+def _date(name: str, end: bool = False):
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        abort(400)
+    return datetime.combine(day, time.max if end else time.min)
+
+
+def _filters():
+    return {"actor": request.args.get("actor", "").strip()[:100], "action": request.args.get("action", "").strip()[:64],
+            "member": request.args.get("member", "").strip()[:100], "since": _date("since"),
+            "until": _date("until", end=True)}
+
+
+def _csv(rows, header, filename):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        # A leading = + - @ would make a spreadsheet run the cell as a formula.
+        writer.writerow([("'" + str(v)) if str(v)[:1] in ("=", "+", "-", "@") else v for v in row])
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _event_rows(statement):
+    for event in db.session.scalars(statement.limit(100_000)):
+        yield [event.occurred_at.isoformat(timespec="seconds"), event.actor_label, event.action, event.target_label,
+               event.before, event.after, event.remote_addr or ""]
+
+
+EVENT_HEADER = ["time (UTC)", "actor", "action", "target", "before", "after", "remote address"]
+
+
+@bp.get("/sites/<int:site_id>/audit")
+@login_required
+def audit(site_id):
+    site, _membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+    filters = _filters()
+    page = db.paginate(reports.list_events(site.id, **filters), page=page_number(), per_page=50, error_out=False)
+    return render("reports/audit.html", "reports/_events.html", site=site, page=page, filters=filters,
+                  actions=reports.actions_in_log(site.id), args=request.args)
+
+
+@bp.get("/sites/<int:site_id>/audit.csv")
+@login_required
+def audit_csv(site_id):
+    site, _membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+    return _csv(_event_rows(reports.list_events(site.id, **_filters())), EVENT_HEADER,
+                f"audit-{site.site_number}.csv")
+
+
+@bp.get("/operator/audit")
+@operator_required
+def operator_audit():
+    filters = _filters()
+    page = db.paginate(reports.list_events(None, **filters), page=page_number(), per_page=50, error_out=False)
+    return render("reports/audit.html", "reports/_events.html", site=None, page=page, filters=filters,
+                  actions=reports.actions_in_log(None), args=request.args)
+
+
+@bp.get("/operator/audit.csv")
+@operator_required
+def operator_audit_csv():
+    return _csv(_event_rows(reports.list_events(None, **_filters())), EVENT_HEADER, "audit-all-sites.csv")
+
+
+def _moment():
+    raw = request.args.get("at", "").strip()
+    if not raw:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, pattern)
+        except ValueError:
+            continue
+    abort(400)
+
+
+def _access_rows(site, tools, moment):
+    return reports.access_at(site, moment, tools) if moment else reports.current_access(site, tools)
+
+
+@bp.get("/sites/<int:site_id>/reports")
+@login_required
+def access(site_id):
+    site, _membership = site_permission(site_id, REPORTING, VIEW)
+    tools = catalog()
+    moment = _moment()
+    return render("reports/access.html", None, site=site, tools=tools, moment=moment,
+                  rows=_access_rows(site, tools, moment), at=request.args.get("at", ""))
+
+
+@bp.get("/sites/<int:site_id>/reports.csv")
+@login_required
+def access_csv(site_id):
+    site, _membership = site_permission(site_id, REPORTING, VIEW)
+    tools = catalog()
+    moment = _moment()
+    rows = ([r["name"], r["email"], str(ROLE_LABELS[r["role"]])]
+            + [tool.level_name(r["levels"][tool.key]) for tool in tools]
+            + ["; ".join(r["contact_types"]), r["granted_by"], r["justification"]]
+            for r in _access_rows(site, tools, moment))
+    header = [_("Name"), _("Email"), _("Role")] + [tool.name for tool in tools] + \
+        [_("Contact types"), _("Granted by"), _("Business justification")]
+    stamp = moment.strftime("%Y%m%d-%H%M") if moment else "now"
+    return _csv(rows, header, f"access-{site.site_number}-{stamp}.csv")
