@@ -37,6 +37,7 @@ SUBJECTS = {
     "primary_transferred": _l("The primary contact of site %(site_number)s changed"),
     "email_change": _l("Confirm your new Sitepass login email"),
     "email_change_notice": _l("Your Sitepass login email is being changed"),
+    "coverage_reminder": _l("Support coverage of site %(site_number)s ends soon"),
     "privilege_changed": _l("Your access to site %(site_number)s changed"),
     "request_approved": _l("Your access request for site %(site_number)s is approved"),
     "request_rejected": _l("Your access request for site %(site_number)s is rejected"),

@@ -45,6 +45,9 @@ class Site(db.Model):
     contacts_reviewed_at: Mapped[datetime | None]
     # When the monthly review reminder last went out (keeps `send-reminders` from repeating itself).
     contacts_reminded_at: Mapped[datetime | None]
+    # The last coverage reminder sent (days before the end) and the end date it was about.
+    coverage_reminded_for: Mapped[date | None]
+    coverage_reminded_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="sites")
@@ -158,3 +161,45 @@ def lock_site(site_id: int) -> Site | None:
     row lock serialises concurrent changes to one site's memberships.
     """
     return db.session.scalar(sa.select(Site).where(Site.id == site_id).with_for_update())
+
+
+COVERAGE_REMINDER_DAYS = (90, 60, 30)
+
+
+def send_coverage_reminders(today: date | None = None) -> int:
+    """Mail each site's renewal contact (the primary where there is none) 90, 60 and 30 days before
+    its coverage ends, each reminder once; a new end date starts over. Returns how many mails."""
+    from datetime import timedelta
+
+    from .audit import record
+    from .contact import contacts_of
+    from .membership import primary_of
+    from .outbox import queue_mail
+
+    today = today or utcnow().date()
+    horizon = today + timedelta(days=max(COVERAGE_REMINDER_DAYS))
+    sent = 0
+    for site in db.session.scalars(sa.select(Site).where(Site.coverage_ends_on > today,
+                                                         Site.coverage_ends_on <= horizon)):
+        days_left = (site.coverage_ends_on - today).days
+        due = min(days for days in COVERAGE_REMINDER_DAYS if days >= days_left)
+        already = site.coverage_reminded_days if site.coverage_reminded_for == site.coverage_ends_on else None
+        if already is not None and already <= due:
+            continue
+        site.coverage_reminded_for, site.coverage_reminded_days = site.coverage_ends_on, due
+        renewal = [c for c in contacts_of(site.id) if any(t.key == "renewal" for t in c.types)]
+        context = dict(site=site, days_left=days_left, ends_on=site.coverage_ends_on)
+        if renewal:
+            for contact in renewal:
+                queue_mail(None, "coverage_reminder", to=contact.email,
+                           contact_name=f"{contact.first_name} {contact.last_name}", **context)
+                sent += 1
+        else:
+            primary = primary_of(site.id)
+            if primary is None:
+                continue
+            queue_mail(primary.person, "coverage_reminder", contact_name=primary.person.display_name, **context)
+            sent += 1
+        record(None, "site.coverage_reminded", site=site, target=site,
+               after={"days_before": due, "ends_on": site.coverage_ends_on.isoformat()})
+    return sent

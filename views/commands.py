@@ -120,8 +120,10 @@ def send_reminders():
 
     invitations = send_invitation_reminders()
     reviews = send_review_reminders()
+    coverage = sites.send_coverage_reminders()
     db.session.commit()
-    click.echo(f"invitation reminders: {invitations}, contact review reminders: {reviews}")
+    click.echo(f"invitation reminders: {invitations}, contact review reminders: {reviews}, "
+               f"coverage reminders: {coverage}")
 
 
 # --- seed-demo: a site full of realistic members, for demos and `make bench` ----------------------
