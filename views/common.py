@@ -171,10 +171,13 @@ def register_security(app) -> None:
         from models.invitation import STATE_LABELS
         from models.membership import ROLE_LABELS, memberships_of
 
-        signed_in = has_request_context() and current_user.is_authenticated
-        mine = memberships_of(current_user) if signed_in else []
-        return {"my_memberships": mine, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
-                "invitation_states": STATE_LABELS, "site_nav": _site_nav()}
+        def my_memberships():
+            signed_in = has_request_context() and current_user.is_authenticated
+            return memberships_of(current_user) if signed_in else []
+
+        # Functions, not values: only the full page's navigation calls them, never an htmx fragment.
+        return {"my_memberships": my_memberships, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
+                "invitation_states": STATE_LABELS, "site_nav": _site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
     from models.contact import subdivisions_of
