@@ -6,10 +6,7 @@ Every test gets a copy of one world built once for the module."""
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-import shutil
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -18,8 +15,8 @@ import sqlalchemy as sa
 from models import AuditEvent, ContactRecord, Membership, OutboxMail, Person, Site, db
 from models import contact as contacts
 from models.base import utcnow
-from tests.conftest import PASSWORD, POSTGRES_URL, Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer, link_in
+from tests.conftest import PASSWORD, Auth, SessionHelper, World, module_world_fixtures
+from tests.support import link_in
 
 PRIMARY = "primary@example.com"      # primary of site A
 EDITOR = "editor@example.com"        # secondary, Contact updates = Update
@@ -82,108 +79,7 @@ def build_world(world: World, app) -> dict:
     return ids
 
 
-@pytest.fixture(scope="module")
-def contacts_world(databases):
-    uri = databases.clone()
-    smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
-    app.test_client_class = Client
-    ids = build_world(World(app), app)
-    cookies = {}
-    for email in SIGNED_IN:
-        client = app.test_client()
-        Auth(client).sign_in(email)
-        token = client.csrf_token()  # kept in the session: valid for every later form of this session
-        cookies[email] = (client.get_cookie("session").value, token)
-    close_database(app)
-    smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
-    databases.drop(uri)
-
-
-@pytest.fixture(scope="module")
-def module_smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(module_smtp):
-    module_smtp.sink.messages.clear()
-    module_smtp.sink.mode = "accept"
-    return module_smtp
-
-
-def join_mail_threads():
-    for thread in threading.enumerate():
-        if thread.name == "sitepass-mail":
-            thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def shared_app(contacts_world, module_smtp, tmp_path_factory):
-    """One app for the module on SQLite, its database file put back to the world before each test."""
-    if POSTGRES_URL:
-        yield None
-        return
-    path = tmp_path_factory.mktemp("contacts") / "sitepass.sqlite3"
-    shutil.copyfile(contacts_world[2], path)
-    app = make_test_app(f"sqlite:///{path}", module_smtp)
-    yield app, path
-    join_mail_threads()
-    close_database(app)
-
-
-@pytest.fixture
-def app(shared_app, contacts_world, databases, smtp):
-    template = contacts_world[2]
-    if shared_app is None:
-        uri = databases.clone(template)
-        app = make_test_app(uri, smtp)
-        yield app
-        join_mail_threads()
-        close_database(app)
-        databases.drop(uri)
-        return
-    app, path = shared_app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    for leftover in (f"{path}-wal", f"{path}-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    shutil.copyfile(template, path)
-    yield app
-    join_mail_threads()
-
-
-class Helper:
-    def __init__(self, app, client, ids, cookies):
-        self.app, self.client, self.ids, self.cookies = app, client, ids, cookies
-        self.a, self.b = ids["site_a"], ids["site_b"]
-
-    def become(self, email, client=None):
-        client = client or self.client
-        cookie, token = self.cookies[email]
-        client.set_cookie("session", cookie)
-        client.sitepass_token = token
-        return client
-
-    def post(self, url, data=None, htmx=False, client=None):
-        client = client or self.client
-        data = dict(data or {})
-        headers = {}
-        if htmx:
-            headers = {"HX-Request": "true", "X-CSRFToken": client.sitepass_token}
-        else:
-            data["csrf_token"] = client.sitepass_token
-        return client.post(url, data=data, headers=headers)
-
-    def get(self, url, htmx=False, client=None):
-        client = client or self.client
-        return client.get(url, headers={"HX-Request": "true"} if htmx else {})
-
+class Helper(SessionHelper):
     def url(self, path="", site=None):
         return f"/sites/{site or self.a}/contacts{path}"
 
@@ -209,7 +105,7 @@ class Helper:
 
     def outbox(self, template=None) -> list[OutboxMail]:
         with self.app.app_context():
-            statement = sa.select(OutboxMail).where(OutboxMail.status != "sent" if template is None else
+            statement = sa.select(OutboxMail).where(OutboxMail.id > self.outbox_start if template is None else
                                                     OutboxMail.template == template).order_by(OutboxMail.id)
             rows = db.session.scalars(statement).all()
             db.session.expunge_all()
@@ -241,10 +137,7 @@ class Helper:
         return person
 
 
-@pytest.fixture
-def h(app, client, contacts_world):
-    ids, cookies, _template = contacts_world
-    return Helper(app, client, ids, cookies)
+module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
 
 
 def text(markup: str) -> str:

@@ -1,13 +1,11 @@
 """Manage access (SPEC §2-§4, issue 3) through the client: the user list, Add new user, invitations,
 inline edits, removal, bulk changes, the rules, cross-site ids, the audit log, access profiles and
-My access. Every test gets a copy of one world built once for the module (see members_world)."""
+My access. Every test gets a copy of one world built once for the module (see module_world_fixtures in
+tests/conftest.py)."""
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-import shutil
-import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +16,8 @@ from models import (AccessProfile, AuditEvent, Invitation, Membership, OutboxMai
 from models import membership as members
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog
-from tests.conftest import POSTGRES_URL, PASSWORD, Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer, body_text, link_in
+from tests.conftest import PASSWORD, Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
+from tests.support import body_text, link_in
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -94,111 +92,7 @@ def build_world(world: World, app) -> dict:
     return ids
 
 
-@pytest.fixture(scope="module")
-def members_world(databases):
-    uri = databases.clone()
-    smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
-    app.test_client_class = Client
-    ids = build_world(World(app), app)
-    cookies = {}
-    for email in SIGNED_IN:
-        client = app.test_client()
-        Auth(client).sign_in(email)
-        token = client.csrf_token()  # kept in the session: valid for every later form of this session
-        cookies[email] = (client.get_cookie("session").value, token)
-    close_database(app)
-    smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
-    databases.drop(uri)
-
-
-@pytest.fixture(scope="module")
-def module_smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(module_smtp):
-    """The module's SMTP server, emptied for each test (each test's mail threads are joined at its end)."""
-    module_smtp.sink.messages.clear()
-    module_smtp.sink.mode = "accept"
-    return module_smtp
-
-
-@pytest.fixture(scope="module")
-def shared_app(members_world, module_smtp, tmp_path_factory):
-    """One app for the module on SQLite (building an app per test costs more than most tests: URL
-    builders and SQL statements are compiled afresh for every app); its database file is put back to
-    the world before each test. On PostgreSQL each test gets its own app and database instead."""
-    if POSTGRES_URL:
-        yield None
-        return
-    path = tmp_path_factory.mktemp("members") / "sitepass.sqlite3"
-    shutil.copyfile(members_world[2], path)
-    app = make_test_app(f"sqlite:///{path}", module_smtp)
-    yield app, path
-    join_mail_threads()
-    close_database(app)
-
-
-@pytest.fixture
-def app(shared_app, members_world, databases, smtp):
-    template = members_world[2]
-    if shared_app is None:
-        uri = databases.clone(template)
-        app = make_test_app(uri, smtp)
-        yield app
-        join_mail_threads()
-        close_database(app)
-        databases.drop(uri)
-        return
-    app, path = shared_app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    for leftover in (f"{path}-wal", f"{path}-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    shutil.copyfile(template, path)
-    yield app
-    join_mail_threads()
-
-
-class Helper:
-    def __init__(self, app, client, ids, cookies):
-        self.app, self.client, self.ids, self.cookies = app, client, ids, cookies
-        self.a, self.b = ids["site_a"], ids["site_b"]
-
-    def become(self, email, client=None):
-        client = client or self.client
-        cookie, token = self.cookies[email]
-        client.set_cookie("session", cookie)
-        client.sitepass_token = token
-        return client
-
-    def post(self, url, data=None, htmx=False, client=None):
-        """POST as the browser does, with the session's CSRF token (header for htmx, field otherwise)."""
-        client = client or self.client
-        token = getattr(client, "sitepass_token", None)
-        if token is None:
-            return client.submit(url, data, htmx=htmx)
-        data = dict(data or {})
-        headers = {}
-        if htmx:
-            headers = {"HX-Request": "true", "X-CSRFToken": token}
-        else:
-            data["csrf_token"] = token
-        return client.post(url, data=data, headers=headers)
-
-    def new_client(self, email=None):
-        client = self.app.test_client()
-        if email:
-            self.become(email, client)
-        return client
-
+class Helper(SessionHelper):
     def url(self, path, site=None):
         return f"/sites/{site or self.a}/{path}"
 
@@ -274,16 +168,7 @@ class Helper:
             db.session.commit()
 
 
-@pytest.fixture
-def h(app, client, members_world):
-    ids, cookies, _template = members_world
-    return Helper(app, client, ids, cookies)
-
-
-def join_mail_threads():
-    for thread in threading.enumerate():
-        if thread.name == "sitepass-mail":
-            thread.join(timeout=15)
+module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
 
 
 # --- reading pages ------------------------------------------------------------------------------
@@ -820,7 +705,7 @@ def test_reminder_is_sent_once_with_a_working_link(h, smtp):
     [reminder] = smtp.sink.to(INVITEE)
     assert reminder["Subject"].startswith("Reminder: your invitation")
     assert "invitation reminders: 0" in _run(h.app, "send-reminders")
-    join_mail_threads()
+    _join_mail_threads()
     assert len(smtp.messages) == 1
     with h.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import html as htmllib
 import json
-import os
 import re
-import shutil
-import threading
 from datetime import timedelta
 
 import pytest
@@ -23,8 +20,8 @@ from models import primary_transfer as transfers
 from models.base import utcnow
 from models.membership import membership_of
 from models.person import find_person
-from tests.conftest import PASSWORD, POSTGRES_URL, Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer, link_in
+from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
+from tests.support import link_in
 
 PAT = "pat@example.com"            # primary of site A
 SAM = "sam@example.com"            # secondary, Manage access = Update (can do a lot, but not transfer)
@@ -65,113 +62,14 @@ def build_world(world: World, app) -> dict:
     return ids
 
 
-@pytest.fixture(scope="module")
-def primacy_world(databases):
-    uri = databases.clone()
-    smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
-    app.test_client_class = Client
-    ids = build_world(World(app), app)
-    cookies = {}
-    for email in SIGNED_IN:
-        client = app.test_client()
-        Auth(client).sign_in(email)
-        token = client.csrf_token()  # kept in the session: valid for every later form of this session
-        cookies[email] = (client.get_cookie("session").value, token)
-    close_database(app)
-    smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
-    databases.drop(uri)
-
-
-@pytest.fixture(scope="module")
-def module_smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(module_smtp):
-    module_smtp.sink.messages.clear()
-    module_smtp.sink.mode = "accept"
-    return module_smtp
-
-
-def join_mail_threads():
-    for thread in threading.enumerate():
-        if thread.name == "sitepass-mail":
-            thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def shared_app(primacy_world, module_smtp, tmp_path_factory):
-    if POSTGRES_URL:
-        yield None
-        return
-    path = tmp_path_factory.mktemp("primacy") / "sitepass.sqlite3"
-    shutil.copyfile(primacy_world[2], path)
-    app = make_test_app(f"sqlite:///{path}", module_smtp)
-    yield app, path
-    join_mail_threads()
-    close_database(app)
-
-
-@pytest.fixture
-def app(shared_app, primacy_world, databases, smtp):
-    template = primacy_world[2]
-    if shared_app is None:
-        uri = databases.clone(template)
-        app = make_test_app(uri, smtp)
-        yield app
-        join_mail_threads()
-        close_database(app)
-        databases.drop(uri)
-        return
-    app, path = shared_app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    for leftover in (f"{path}-wal", f"{path}-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    shutil.copyfile(template, path)
-    yield app
-    join_mail_threads()
-
-
-class Helper:
+class Helper(SessionHelper):
     def __init__(self, app, client, ids, cookies):
-        self.app, self.client, self.ids, self.cookies = app, client, ids, cookies
-        self.a, self.b = ids["site_a"], ids["site_b"]
+        super().__init__(app, client, ids, cookies)
         # A connection of its own, outside every request's transaction: what everyone else sees.
         self.observer = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
 
-    def become(self, email, client=None):
-        client = client or self.client
-        cookie, token = self.cookies[email]
-        client.set_cookie("session", cookie)
-        client.sitepass_token = token
-        return client
-
-    def new_client(self, email=None):
-        client = self.app.test_client()
-        if email:
-            self.become(email, client)
-        return client
-
-    def post(self, url, data=None, htmx=False, client=None):
-        client = client or self.client
-        token = getattr(client, "sitepass_token", None)
-        if token is None:
-            return client.submit(url, data, htmx=htmx)
-        data = dict(data or {})
-        headers = {}
-        if htmx:
-            headers = {"HX-Request": "true", "X-CSRFToken": token}
-        else:
-            data["csrf_token"] = token
-        return client.post(url, data=data, headers=headers)
+    def close(self):
+        self.observer.dispose()
 
     def primaries(self, site=None) -> list[str]:
         """The emails holding the primary role of a site, as another connection sees them."""
@@ -219,7 +117,7 @@ class Helper:
 
     def outbox(self, template=None) -> list[OutboxMail]:
         with self.app.app_context():
-            statement = sa.select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id) \
+            statement = sa.select(OutboxMail).where(OutboxMail.id > self.outbox_start).order_by(OutboxMail.id) \
                 if template is None else \
                 sa.select(OutboxMail).where(OutboxMail.template == template).order_by(OutboxMail.id)
             rows = db.session.scalars(statement).all()
@@ -273,12 +171,7 @@ class Helper:
             db.session.commit()
 
 
-@pytest.fixture
-def h(app, client, primacy_world):
-    ids, cookies, _template = primacy_world
-    helper = Helper(app, client, ids, cookies)
-    yield helper
-    helper.observer.dispose()
+module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
 
 
 def text(markup: str) -> str:

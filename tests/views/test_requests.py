@@ -3,15 +3,13 @@ mail, the Requests page and its badge, approving (role, profile, levels, grant r
 reason, decision mails, the requester's own list and withdrawal, privilege requests from My access,
 authorization, ids of another site, and the audit trail.
 
-Every test gets a copy of one world built once for the module (see requests_world), as in
-tests/views/test_members.py. The races of two approvers are in tests/unit/test_request_races.py."""
+Every test gets a copy of one world built once for the module (see module_world_fixtures in
+tests/conftest.py), as in tests/views/test_members.py. The races of two approvers are in
+tests/unit/test_request_races.py."""
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-import shutil
-import threading
 from datetime import timedelta
 
 import pytest
@@ -21,8 +19,8 @@ from models import AccessProfile, AccessRequest, AuditEvent, Membership, OutboxM
 from models import access_request as requests
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
-from tests.conftest import POSTGRES_URL, Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer, body_text, html_text
+from tests.conftest import Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
+from tests.support import body_text, html_text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -117,113 +115,7 @@ def build_world(world: World, app) -> dict:
     return ids
 
 
-@pytest.fixture(scope="module")
-def requests_world(databases):
-    uri = databases.clone()
-    smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
-    app.test_client_class = Client
-    ids = build_world(World(app), app)
-    cookies = {}
-    for email in SIGNED_IN:
-        client = app.test_client()
-        Auth(client).sign_in(email)
-        token = client.csrf_token()  # kept in the session: valid for every later form of this session
-        cookies[email] = (client.get_cookie("session").value, token)
-    close_database(app)
-    smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
-    databases.drop(uri)
-
-
-@pytest.fixture(scope="module")
-def module_smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(module_smtp):
-    """The module's SMTP server, emptied for each test (each test's mail threads are joined at its end)."""
-    module_smtp.sink.messages.clear()
-    module_smtp.sink.mode = "accept"
-    return module_smtp
-
-
-def join_mail_threads():
-    for thread in threading.enumerate():
-        if thread.name == "sitepass-mail":
-            thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def shared_app(requests_world, module_smtp, tmp_path_factory):
-    """One app for the module on SQLite, its database file put back to the world before each test;
-    on PostgreSQL each test gets its own app and database instead."""
-    if POSTGRES_URL:
-        yield None
-        return
-    path = tmp_path_factory.mktemp("requests") / "sitepass.sqlite3"
-    shutil.copyfile(requests_world[2], path)
-    app = make_test_app(f"sqlite:///{path}", module_smtp)
-    yield app, path
-    join_mail_threads()
-    close_database(app)
-
-
-@pytest.fixture
-def app(shared_app, requests_world, databases, smtp):
-    template = requests_world[2]
-    if shared_app is None:
-        uri = databases.clone(template)
-        app = make_test_app(uri, smtp)
-        yield app
-        join_mail_threads()
-        close_database(app)
-        databases.drop(uri)
-        return
-    app, path = shared_app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    for leftover in (f"{path}-wal", f"{path}-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    shutil.copyfile(template, path)
-    yield app
-    join_mail_threads()
-
-
-class Helper:
-    def __init__(self, app, client, ids, cookies):
-        self.app, self.client, self.ids, self.cookies = app, client, ids, cookies
-        self.a, self.b = ids["site_a"], ids["site_b"]
-
-    def become(self, email, client=None):
-        client = client or self.client
-        cookie, token = self.cookies[email]
-        client.set_cookie("session", cookie)
-        client.sitepass_token = token
-        return client
-
-    def new_client(self, email=None):
-        client = self.app.test_client()
-        if email:
-            self.become(email, client)
-        return client
-
-    def post(self, url, data=None, htmx=False, client=None):
-        """POST as the browser does, with the session's CSRF token (header for htmx, field otherwise)."""
-        client = client or self.client
-        data = dict(data or {})
-        headers = {}
-        if htmx:
-            headers = {"HX-Request": "true", "X-CSRFToken": client.sitepass_token}
-        else:
-            data["csrf_token"] = client.sitepass_token
-        return client.post(url, data=data, headers=headers)
-
+class Helper(SessionHelper):
     def url(self, path, site=None):
         return f"/sites/{site or self.a}/{path}"
 
@@ -325,10 +217,7 @@ class Helper:
             db.session.commit()
 
 
-@pytest.fixture
-def h(app, client, requests_world):
-    ids, cookies, _template = requests_world
-    return Helper(app, client, ids, cookies)
+module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
 
 
 # --- reading pages ------------------------------------------------------------------------------
@@ -378,7 +267,7 @@ def mails_to(smtp, address):
 def settle(smtp, count):
     """Wait for `count` mails, then for every delivery of this test to end: no more arrive."""
     smtp.wait_for(count)
-    join_mail_threads()
+    _join_mail_threads()
     assert len(smtp.messages) == count, [(m["To"], m["Subject"]) for m in smtp.messages]
     return list(smtp.messages)
 
@@ -801,7 +690,7 @@ def test_approve_refusals_are_shown_in_place_and_change_nothing(h, smtp, actor, 
     assert "Request from Frank Fisher" in page_text(response)   # the review, shown again
     assert h.state() == before
     assert h.request_row(h.ids["frank"])["status"] == "pending"
-    join_mail_threads()
+    _join_mail_threads()
     assert not smtp.messages
 
 
@@ -887,7 +776,7 @@ def test_reject_requires_a_reason_and_other_a_text(h, smtp, form, field, message
     assert response.status_code == 422
     assert message in page_text(response)
     assert h.state() == before
-    join_mail_threads()
+    _join_mail_threads()
     assert not smtp.messages
 
 
@@ -933,7 +822,7 @@ def test_a_decided_request_is_not_decided_again(h, smtp):
         assert response.status_code == 409
         assert "This request was already decided by Pat Primary (Rejected)." in page_text(response)
     assert h.state() == before
-    join_mail_threads()
+    _join_mail_threads()
     assert len(smtp.messages) == 1
 
 
@@ -973,7 +862,7 @@ def test_withdrawn_request_cannot_be_decided(h, smtp):
         assert "The requester withdrew this request." in page_text(refused)
     assert h.state() == before
     assert FRANK not in h.memberships()
-    join_mail_threads()
+    _join_mail_threads()
     assert not smtp.messages
     # Withdrawing again tells why and changes nothing.
     h.become(FRANK)

@@ -6,10 +6,7 @@ gets a copy of one world built once for the module."""
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-import shutil
-import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -18,8 +15,8 @@ import sqlalchemy as sa
 
 from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
-from tests.conftest import PASSWORD, POSTGRES_URL, Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer, body_text, link_in
+from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
+from tests.support import body_text, link_in
 
 PAT = "pat@example.com"              # primary of the site, an approver of its requests
 MIA = "mia@example.com"              # secondary with Manage access = Update: the other approver
@@ -41,108 +38,7 @@ def build_world(world: World, app) -> dict:
     return {"site": site, "site_number": number}
 
 
-@pytest.fixture(scope="module")
-def settings_world(databases):
-    uri = databases.clone()
-    smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
-    app.test_client_class = Client
-    ids = build_world(World(app), app)
-    cookies = {}
-    for email in NAMES:
-        client = app.test_client()
-        Auth(client).sign_in(email)
-        token = client.csrf_token()  # kept in the session: valid for every later form of this session
-        cookies[email] = (client.get_cookie("session").value, token)
-    close_database(app)
-    smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
-    databases.drop(uri)
-
-
-@pytest.fixture(scope="module")
-def module_smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(module_smtp):
-    module_smtp.sink.messages.clear()
-    module_smtp.sink.mode = "accept"
-    return module_smtp
-
-
-def join_mail_threads():
-    for thread in threading.enumerate():
-        if thread.name == "sitepass-mail":
-            thread.join(timeout=15)
-
-
-APP_CONFIG = {"LANGUAGES": ["en", "de"]}
-
-
-@pytest.fixture(scope="module")
-def shared_app(settings_world, module_smtp, tmp_path_factory):
-    if POSTGRES_URL:
-        yield None
-        return
-    path = tmp_path_factory.mktemp("settings") / "sitepass.sqlite3"
-    shutil.copyfile(settings_world[2], path)
-    app = make_test_app(f"sqlite:///{path}", module_smtp, **APP_CONFIG)
-    yield app, path
-    join_mail_threads()
-    close_database(app)
-
-
-@pytest.fixture
-def app(shared_app, settings_world, databases, smtp):
-    template = settings_world[2]
-    if shared_app is None:
-        uri = databases.clone(template)
-        app = make_test_app(uri, smtp, **APP_CONFIG)
-        yield app
-        join_mail_threads()
-        close_database(app)
-        databases.drop(uri)
-        return
-    app, path = shared_app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    for leftover in (f"{path}-wal", f"{path}-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
-    shutil.copyfile(template, path)
-    yield app
-    join_mail_threads()
-
-
-class Helper:
-    def __init__(self, app, client, ids, cookies):
-        self.app, self.client, self.ids, self.cookies = app, client, ids, cookies
-
-    def become(self, email, client=None):
-        client = client or self.client
-        cookie, token = self.cookies[email]
-        client.set_cookie("session", cookie)
-        client.sitepass_token = token
-        return client
-
-    def new_client(self, email=None):
-        client = self.app.test_client()
-        if email:
-            self.become(email, client)
-        return client
-
-    def post(self, url, data=None, client=None):
-        client = client or self.client
-        token = getattr(client, "sitepass_token", None)
-        if token is None:
-            return client.submit(url, data)
-        return client.post(url, data={**(data or {}), "csrf_token": token})
-
+class Helper(SessionHelper):
     def person(self, email) -> Person | None:
         with self.app.app_context():
             person = db.session.scalar(sa.select(Person).where(Person.email == email))
@@ -159,9 +55,9 @@ class Helper:
         return list(events)
 
     def outbox(self, template=None) -> list[OutboxMail]:
-        """Mail queued by the test (the world's own is marked sent)."""
+        """Mail queued by the test (whatever the deliverer has done with it since)."""
         with self.app.app_context():
-            statement = sa.select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)
+            statement = sa.select(OutboxMail).where(OutboxMail.id > self.outbox_start).order_by(OutboxMail.id)
             if template:
                 statement = sa.select(OutboxMail).where(OutboxMail.template == template).order_by(OutboxMail.id)
             rows = db.session.scalars(statement).all()
@@ -203,10 +99,9 @@ class Helper:
         return [(m.recipient, m.template) for m in self.outbox("access_request_received")]
 
 
-@pytest.fixture
-def h(app, client, settings_world):
-    ids, cookies, _template = settings_world
-    return Helper(app, client, ids, cookies)
+# Every person of the world is signed in; the tests' apps offer German as well.
+module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, NAMES, Helper,
+                                                                            LANGUAGES=["en", "de"])
 
 
 def text(markup: str) -> str:
