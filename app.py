@@ -44,6 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="en",
         PAGE_SIZE=25,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # Uploaded account documents; None means instance/documents/, outside the served tree.
+        DOCUMENTS_DIR=None,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -65,6 +67,8 @@ def derive_settings(app: Flask) -> None:
     config = app.config
     if not config["SQLALCHEMY_DATABASE_URI"]:
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "sitepass.sqlite3")
+    if not config["DOCUMENTS_DIR"]:
+        config["DOCUMENTS_DIR"] = os.path.join(app.instance_path, "documents")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app)
     base = urlparse(config["BASE_URL"])
@@ -97,6 +101,7 @@ def _instance_secret_key(app: Flask) -> str:
 def register_extensions(app: Flask) -> None:
     from models import db
     from models.base import configure_sqlite
+    from models.document import install_file_cleanup
     from models.outbox import install_delivery_after_commit, mail
     from views.extensions import babel, csrf, htmx, login_manager, migrate, select_locale
 
@@ -112,6 +117,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     htmx.init_app(app)
     install_delivery_after_commit()
+    install_file_cleanup()
     app.jinja_env.add_extension("jinja2.ext.do")
     app.logger.setLevel(logging.INFO)
     with app.app_context():
@@ -121,12 +127,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import auth, contacts, invitations, members, operator, primacy, reports, requests, settings, sites
+    from views import (auth, contacts, documents, invitations, members, operator, primacy, reports, requests,
+                       settings, sites)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
     app.register_blueprint(sites.bp)
     app.register_blueprint(contacts.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(primacy.bp)

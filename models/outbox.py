@@ -41,6 +41,7 @@ SUBJECTS = {
     "privilege_changed": _l("Your access to site %(site_number)s changed"),
     "request_approved": _l("Your access request for site %(site_number)s is approved"),
     "request_rejected": _l("Your access request for site %(site_number)s is rejected"),
+    "document_uploaded": _l("A new account document for site %(site_number)s"),
 }
 
 

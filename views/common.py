@@ -195,14 +195,15 @@ def _site_nav() -> dict | None:
     membership = g.membership
     operator = current_user.is_operator
     from models.access_request import pending_count
-    from models.tool import CONTACT_UPDATES, REPORTING
+    from models.tool import CONTACT_UPDATES, DOCUMENTS, REPORTING
 
     manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
     return {"site": g.site, "member": membership is not None,
             "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
             "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
             "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
-            "reporting": operator or holds(membership, REPORTING, VIEW)}
+            "reporting": operator or holds(membership, REPORTING, VIEW),
+            "documents": operator or holds(membership, DOCUMENTS, VIEW)}
 
 
 def args_with(**changes) -> str:

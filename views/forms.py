@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField,
                      SubmitField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
+from models.document import ACCEPTED_EXTENSIONS, DOCUMENT_TYPE_LABELS
 from models.person import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from models.site import ADDITIONAL, ORIGINATING
 
@@ -184,3 +186,13 @@ class RecoveryForm(FlaskForm):
     email = EmailField(_l("Or invite this email as primary"), validators=[Optional(), Length(max=254)])
     justification = TextAreaField(_l("Justification"), validators=[InputRequired(), Length(max=2000)])
     submit = SubmitField(_l("Name new primary contact"))
+
+
+class DocumentForm(FlaskForm):
+    doc_type = SelectField(_l("Document type"), validators=[InputRequired(_l("Choose a document type."))],
+                           choices=[SelectChoice("", _l("— choose a type —"))]
+                           + [SelectChoice(key, label) for key, label in DOCUMENT_TYPE_LABELS.items()])
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file to upload."))],
+                     description=_l("PDF, PNG, JPEG, text, CSV, Word (.docx) or Excel (.xlsx), at most 10 MB."),
+                     render_kw={"accept": ",".join(ACCEPTED_EXTENSIONS)})
+    submit = SubmitField(_l("Upload"))

@@ -6,6 +6,7 @@ A rule or method registered in the app but missing from TABLE fails
 from __future__ import annotations
 
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -93,6 +94,18 @@ def primary_only(allowed):
 
 def reporting_view(allowed):
     """Reporting = View: the primary (and operators); nobody else in this world holds it."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: allowed}
+
+
+def documents_view(allowed):
+    """Account-related documents = View: the primary (and operators); nobody else in this world holds it."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: allowed}
+
+
+def uploaders(allowed):
+    """Operators and the site's primary contact upload and delete documents; other members 403."""
     return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
             OPERATOR: allowed}
 
@@ -222,6 +235,13 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/operator/audit.csv", "GET"): Case("/operator/audit.csv", operator_only(200)),
     ("/sites/<int:site_id>/reports", "GET"): Case("/sites/{site_a}/reports", reporting_view(200)),
     ("/sites/<int:site_id>/reports.csv", "GET"): Case("/sites/{site_a}/reports.csv", reporting_view(200)),
+    # --- account documents -------------------------------------------------------------------------
+    ("/sites/<int:site_id>/documents", "GET"): Case("/sites/{site_a}/documents", documents_view(200)),
+    ("/sites/<int:site_id>/documents", "POST"): Case("/sites/{site_a}/documents", uploaders(422)),
+    ("/sites/<int:site_id>/documents/<int:document_id>/download", "GET"):
+        Case("/sites/{site_a}/documents/{document_a}/download", documents_view(200)),
+    ("/sites/<int:site_id>/documents/<int:document_id>/delete", "POST"):
+        Case("/sites/{site_a}/documents/{document_a}/delete", uploaders(Redirect("/sites/{site_a}/documents", 303))),
     # --- operator console ---------------------------------------------------------------------
     ("/operator/", "GET"): Case("/operator/", operator_only(200)),
     ("/operator/customers", "POST"): Case("/operator/customers", operator_only(422)),
@@ -270,19 +290,24 @@ def build_world(world, app) -> dict:
             "address": "Hauptstr. 1", "city": "Berlin", "subdivision": "DE-BE", "postal_code": "10115",
             "country": "DE"}, ["billing"]).id
         offer_a = offer_transfer(site, primary, db.session.get(Membership, member_a)).id
+        from models.document import upload_document
+        document_a = upload_document(site, primary, "invoice", "invoice.pdf", b"%PDF-1.4\n%%EOF\n",
+                                     "application/pdf").id
         customer_b = db.session.get(Site, site_b).customer_id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
             "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
-            "contact_a": contact_a, "offer_a": offer_a, "token": secrets.token_urlsafe(32)}
+            "contact_a": contact_a, "offer_a": offer_a, "document_a": document_a, "token": secrets.token_urlsafe(32)}
 
 
 @pytest.fixture(scope="module")
-def authz_world(databases):
-    """The world and each persona's signed-in session cookie, built once; tests get a copy of its database."""
+def authz_world(databases, tmp_path_factory):
+    """The world and each persona's signed-in session cookie, built once; tests get a copy of its database
+    and of its documents' files."""
     uri = databases.clone()
     smtp = SMTPServer().start()
-    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
+    documents = tmp_path_factory.mktemp("authz-documents")
+    app = make_test_app(uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False, DOCUMENTS_DIR=str(documents))
     app.test_client_class = Client
     ids = build_world(World(app), app)
     cookies = {}
@@ -292,7 +317,7 @@ def authz_world(databases):
         cookies[persona] = client.get_cookie("session").value
     close_database(app)
     smtp.stop()
-    yield ids, cookies, databases.snapshot(uri)
+    yield ids, cookies, databases.snapshot(uri), documents
     databases.drop(uri)
 
 
@@ -303,10 +328,18 @@ def database_uri(databases, authz_world):
     databases.drop(uri)
 
 
+@pytest.fixture(autouse=True)
+def documents_dir(app, authz_world, tmp_path):
+    """The world's document files, copied for each test like its database: a delete reaches no other test."""
+    copy = tmp_path / "documents"
+    shutil.copytree(authz_world[3], copy)
+    app.config["DOCUMENTS_DIR"] = str(copy)
+
+
 @pytest.fixture
 def as_persona(client, authz_world):
     """Return the world's ids after making the client the given persona (anonymous: no cookie)."""
-    ids, cookies, _template = authz_world
+    ids, cookies, _template, _documents = authz_world
 
     def become(persona):
         if persona != ANONYMOUS:
@@ -356,7 +389,7 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     case = TABLE[rule, method]
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
-           "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "token": "abc"}
+           "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "document_a": 9, "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
@@ -420,7 +453,8 @@ OPERATOR_ROUTES_WITH_IDS = [(rule, method) for (rule, method) in TABLE
 def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, method):
     as_persona(OPERATOR)
     case = TABLE[rule, method]
-    unknown = dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
-                             "profile_a", "request_a", "contact_a", "offer_a"], UNKNOWN_ID) | {"token": "x"}
+    unknown = (dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
+                              "profile_a", "request_a", "contact_a", "offer_a", "document_a"], UNKNOWN_ID)
+               | {"token": "x"})
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404
