@@ -196,9 +196,15 @@ def _claim(access_request, actor, status: str, **values) -> None:
 
 
 def _still_pending(access_request) -> None:
-    """Refuse at once, with who decided, a request that is no longer pending (before any other rule speaks)."""
-    from .errors import RuleViolation
+    """Refuse at once, with who decided, a request that is no longer pending (before any other rule speaks).
 
+    Takes the site's lock first, as every decision does: on PostgreSQL a decider holding the request
+    row while another holds the site row would deadlock (the audit insert needs a share lock on the site).
+    """
+    from .errors import RuleViolation
+    from .site import lock_site
+
+    lock_site(access_request.site_id)
     db.session.refresh(access_request)
     if access_request.status != PENDING:
         raise RuleViolation(already_decided(access_request))
@@ -316,6 +322,7 @@ def withdraw_request(person, access_request, remote_addr: str | None = None) -> 
 
     if access_request.requester_id != person.id:
         raise RuleViolation(_l("No such request."))
+    _still_pending(access_request)
     _claim(access_request, person, WITHDRAWN)
     record(person, "request.withdrawn", site=access_request.site_id,
            target=("access_request", access_request.id, person.email),
