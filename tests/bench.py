@@ -86,17 +86,20 @@ def start_gunicorn(env, port: int, log_path: Path) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {process.returncode}; see {log_path}")
+        # Ready when every worker has said it booted and the app answers.
+        booted = log_path.read_text(errors="replace").count("Booting worker")
         try:
-            status, _headers, _body = request(port, "GET", "/sign-in")
-            if status == 200:
-                # All workers boot alike; give the others a moment after the first answers.
-                time.sleep(1.0)
-                return process
+            answered = booted >= WORKERS and request(port, "GET", "/sign-in")[0] == 200
         except OSError:
-            pass
-        time.sleep(0.2)
+            answered = False
+        if answered:
+            return process
+        try:
+            # Waits for gunicorn to exit (then fails at once), checking again every 0.2 s.
+            process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise SystemExit(f"gunicorn exited with {process.returncode}; see {log_path}")
     stop(process)
     raise SystemExit(f"gunicorn did not answer within 30 s; see {log_path}")
 

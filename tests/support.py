@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email
+import html as htmllib
 import email.policy
 import re
 import socket
@@ -9,7 +10,6 @@ import threading
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPProtocol
 from werkzeug.serving import make_server
 
 
@@ -117,3 +117,13 @@ class LiveServer:
     def stop(self):
         self.server.shutdown()
         self.thread.join(timeout=10)
+
+
+def text(markup: str) -> str:
+    """The words of an HTML page or fragment, tags dropped and entities decoded."""
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def page_text(response) -> str:
+    """The words of a response's HTML."""
+    return text(response.get_data(as_text=True))

@@ -16,7 +16,7 @@ from models import AuditEvent, ContactRecord, Membership, OutboxMail, Person, Si
 from models import contact as contacts
 from models.base import utcnow
 from tests.conftest import PASSWORD, Auth, SessionHelper, World, module_world_fixtures
-from tests.support import link_in
+from tests.support import link_in, page_text, text
 
 PRIMARY = "primary@example.com"      # primary of site A
 EDITOR = "editor@example.com"        # secondary, Contact updates = Update
@@ -138,14 +138,6 @@ class Helper(SessionHelper):
 
 
 module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
-
-
-def text(markup: str) -> str:
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def page_text(response) -> str:
-    return text(response.get_data(as_text=True))
 
 
 def field_error(markup: str, prefix: str, field: str) -> str:

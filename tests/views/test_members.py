@@ -17,7 +17,7 @@ from models import membership as members
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog
 from tests.conftest import PASSWORD, Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, link_in
+from tests.support import body_text, link_in, page_text, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -172,14 +172,6 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 
 
 # --- reading pages ------------------------------------------------------------------------------
-
-def text(markup: str) -> str:
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def page_text(response) -> str:
-    return text(response.get_data(as_text=True))
-
 
 def member_rows(markup: str) -> dict[int, dict[str, str]]:
     """Rows of the user list by membership id, in page order, with their cells by column."""

@@ -6,7 +6,6 @@ partial unique index), Leave site, and the operator's orphaned-site recovery. Ev
 audited. Every test gets a copy of one world built once for the module."""
 from __future__ import annotations
 
-import html as htmllib
 import json
 import re
 from datetime import timedelta
@@ -21,7 +20,7 @@ from models.base import utcnow
 from models.membership import membership_of
 from models.person import find_person
 from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import link_in
+from tests.support import link_in, page_text, text
 
 PAT = "pat@example.com"            # primary of site A
 SAM = "sam@example.com"            # secondary, Manage access = Update (can do a lot, but not transfer)
@@ -172,14 +171,6 @@ class Helper(SessionHelper):
 
 
 module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
-
-
-def text(markup: str) -> str:
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def page_text(response) -> str:
-    return text(response.get_data(as_text=True))
 
 
 def field_error(markup: str, field_id: str) -> str:

@@ -8,7 +8,6 @@ tests/conftest.py), as in tests/views/test_members.py. The races of two approver
 tests/unit/test_request_races.py."""
 from __future__ import annotations
 
-import html as htmllib
 import re
 from datetime import timedelta
 
@@ -20,7 +19,7 @@ from models import access_request as requests
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
 from tests.conftest import Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, html_text
+from tests.support import body_text, html_text, page_text, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -221,14 +220,6 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 
 
 # --- reading pages ------------------------------------------------------------------------------
-
-def text(markup: str) -> str:
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def page_text(response) -> str:
-    return text(response.get_data(as_text=True))
-
 
 def field_error(response, field) -> str:
     match = re.search(rf'<small id="{field}-error" class="field-error">(.*?)</small>', response.get_data(as_text=True),

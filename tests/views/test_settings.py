@@ -5,7 +5,6 @@ to the new address, a notice to the old one, old sessions end). Every change is 
 gets a copy of one world built once for the module."""
 from __future__ import annotations
 
-import html as htmllib
 import re
 from collections import Counter
 from datetime import timedelta
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
 from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import body_text, link_in
+from tests.support import body_text, link_in, text
 
 PAT = "pat@example.com"              # primary of the site, an approver of its requests
 MIA = "mia@example.com"              # secondary with Manage access = Update: the other approver
@@ -102,10 +101,6 @@ class Helper(SessionHelper):
 # Every person of the world is signed in; the tests' apps offer German as well.
 module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, NAMES, Helper,
                                                                             LANGUAGES=["en", "de"])
-
-
-def text(markup: str) -> str:
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
 
 
 def section(markup: str, heading: str) -> str:
