@@ -94,10 +94,20 @@ def approvers_of(site_id: int) -> list:
     return [m.person for m in deciders if holds(m, MANAGE_ACCESS, UPDATE)]
 
 
+def deciders_of(site_id: int, access_request) -> list:
+    """Return who decides this request: the support managers for a support level (SPEC §7), the
+    approvers otherwise."""
+    from .support import is_support_request, support_managers_of
+
+    return support_managers_of(site_id) if is_support_request(access_request) else approvers_of(site_id)
+
+
 def _notify_approvers(site, access_request) -> None:
     from .outbox import queue_mail
 
-    for person in approvers_of(site.id):
+    for person in deciders_of(site.id, access_request):
+        if person.id == access_request.requester_id:
+            continue
         if person.notification_preferences.get("access_requests", True):
             queue_mail(person, "access_request_received", site=site, access_request=access_request,
                        requester=access_request.requester)
@@ -220,13 +230,18 @@ def already_decided(access_request) -> str:
     return str(_l("This request is no longer pending."))
 
 
-def _require_decider(site, actor):
+def _require_decider(site, actor, access_request):
     from .errors import RuleViolation
     from .membership import UPDATE, holds, membership_of
+    from .support import is_support_request, may_manage_support
     from .tool import MANAGE_ACCESS
 
     membership = membership_of(actor, site.id)
-    if not holds(membership, MANAGE_ACCESS, UPDATE):
+    if is_support_request(access_request):
+        if not may_manage_support(membership):
+            raise RuleViolation(_l("Support-level requests are decided by the primary contact, the site technical "
+                                   "contacts and support Administrators."))
+    elif not holds(membership, MANAGE_ACCESS, UPDATE):
         raise RuleViolation(_l("You need Manage access = Update to decide requests."))
     return membership
 
@@ -241,9 +256,10 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
                              check_levels, levels_of, membership_of, update_member)
     from .outbox import queue_mail
     from .site import lock_site
+    from .support import is_support_request, set_support_level
     from .tool import catalog
 
-    actor_membership = _require_decider(site, actor)
+    actor_membership = _require_decider(site, actor, access_request)
     if access_request.site_id != site.id:
         raise RuleViolation(_l("No such request on this site."))
     if access_request.requester_id == actor.id:
@@ -278,9 +294,12 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
         tool = next(t for t in tools if t.id == access_request.tool_id)
         _claim(access_request, actor, APPROVED)
         # The decision mail tells the change: no second mail about it.
-        update_member(site, actor, membership, membership.role,
-                      {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr, _tools=tools,
-                      notify=False)
+        if is_support_request(access_request):
+            set_support_level(site, actor, membership, access_request.requested_rank, remote_addr, notify=False)
+        else:
+            update_member(site, actor, membership, membership.role,
+                          {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr,
+                          _tools=tools, notify=False)
         after = {"tool": tool.key, "level": tool.level_name(access_request.requested_rank)}
     record(actor, "request.approved", site=site, target=("access_request", access_request.id, requester.email),
            before={"status": PENDING}, after={"status": APPROVED, **after}, remote_addr=remote_addr)
@@ -294,7 +313,7 @@ def reject_request(site, actor, access_request, reason: str, text: str = "", rem
     from .errors import RuleViolation
     from .outbox import queue_mail
 
-    _require_decider(site, actor)
+    _require_decider(site, actor, access_request)
     if access_request.site_id != site.id:
         raise RuleViolation(_l("No such request on this site."))
     if access_request.requester_id == actor.id:
@@ -329,15 +348,23 @@ def withdraw_request(person, access_request, remote_addr: str | None = None) -> 
            before={"status": PENDING}, after={"status": WITHDRAWN}, remote_addr=remote_addr)
 
 
+def _not_support():
+    """Leave out the requests for a support level: they have their own deciders and page (SPEC §7)."""
+    from .tool import SUPPORT, tool_by_key
+
+    return sa.or_(AccessRequest.tool_id.is_(None), AccessRequest.tool_id != tool_by_key(SUPPORT).id)
+
+
 def pending_count(site_id: int) -> int:
-    """Return how many requests of a site wait for a decision."""
+    """Return how many requests of a site wait for the approvers' decision (support levels apart)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
-        AccessRequest.site_id == site_id, AccessRequest.status == PENDING)) or 0
+        AccessRequest.site_id == site_id, AccessRequest.status == PENDING, _not_support())) or 0
 
 
 def list_requests(site_id: int, status: str = "", kind: str = "", page: int = 1, per_page: int = 25):
-    """Return a page of a site's requests, pending first, then the decided ones newest first."""
-    statement = sa.select(AccessRequest).where(AccessRequest.site_id == site_id)
+    """Return a page of a site's requests for the approvers (support levels apart), pending first, then
+    the decided ones newest first."""
+    statement = sa.select(AccessRequest).where(AccessRequest.site_id == site_id, _not_support())
     if status in STATUS_LABELS:
         statement = statement.where(AccessRequest.status == status)
     if kind in KIND_LABELS:

@@ -114,6 +114,7 @@ def primary_of(site_id: int) -> Membership | None:
 # --- the rules of SPEC §3 and §4 ----------------------------------------------------------------
 
 VIEW, UPDATE = 1, 2  # ranks of Manage access and Contact updates
+SUPPORT = "support"  # the key of the Support cases tool (models.tool.SUPPORT), whose levels §7 governs
 
 
 def levels_of(membership: Membership, tools) -> dict[int, int]:
@@ -164,6 +165,10 @@ def check_levels(actor_membership: Membership, role: str, levels: dict[int, int]
         if rank > actor_membership.level(tool) and rank != current.get(tool.id, 0):
             raise RuleViolation(_l("You cannot grant %(level)s on %(tool)s: it is above your own level.",
                                    level=tool.level_name(rank), tool=tool.name), f"tool_{tool.id}")
+        if tool.key == SUPPORT and rank != current.get(tool.id, 0):
+            from .support import check_support_change
+
+            check_support_change(actor_membership, tool, current.get(tool.id, 0), rank)
         result[tool.id] = rank
     return result
 
@@ -290,6 +295,15 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     before = _snapshot(membership, tools)
     membership.role = role
     _set_levels(membership, granted)
+    return _record_change(site, actor, membership, before, tools, notify, remote_addr)
+
+
+def _record_change(site, actor, membership: Membership, before: dict, tools, notify: bool,
+                   remote_addr: str | None) -> bool:
+    """Audit a changed membership against its snapshot from before, and mail the member when their
+    preferences ask for it; return False (nothing recorded) when nothing changed."""
+    from .audit import record
+
     db.session.flush()
     db.session.expire(membership, ["privileges"])
     after = _snapshot(membership, tools)
@@ -342,7 +356,8 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
     from .site import lock_site
     from .tool import AccessProfile, catalog
 
-    _require_manage_update(membership_of(actor, site.id))
+    actor_membership = membership_of(actor, site.id)
+    _require_manage_update(actor_membership)
     lock_site(site.id)
     tools = catalog()
     errors: dict[int, str] = {}
@@ -364,7 +379,7 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
                 profile = db.session.get(AccessProfile, int(change["profile_id"]))
                 if profile is None or profile.site_id != site.id:
                     raise RuleViolation(_l("No such access profile on this site."))
-                levels = profile_levels(profile, tools, role)
+                levels = {**levels, **profile_levels(profile, tools, role, actor_membership)}
             if update_member(site, actor, membership, role, levels, remote_addr, _tools=tools, _check_cap=False):
                 changed += 1
         except RuleViolation as violation:
@@ -378,11 +393,21 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
     return changed
 
 
-def profile_levels(profile, tools, role: str) -> dict[int, int]:
-    """Return the levels a profile sets for a member with `role` (secondary-only tools kept for secondaries)."""
+def profile_levels(profile, tools, role: str, actor_membership: Membership | None = None) -> dict[int, int]:
+    """Return the levels a profile sets for a member with `role` (secondary-only tools kept for secondaries).
+
+    Given the membership of the person applying it, a profile leaves out the support level when that
+    person may not set support levels (SPEC §7): the member keeps the one they hold.
+    """
+    from .support import may_manage_support
+
     ranks = profile.ranks()
-    return {tool.id: (ranks.get(tool.id, 0) if (role == SECONDARY or not tool.secondary_only) else 0)
-            for tool in tools}
+    levels = {tool.id: (ranks.get(tool.id, 0) if (role == SECONDARY or not tool.secondary_only) else 0)
+              for tool in tools}
+    if actor_membership is not None and not may_manage_support(actor_membership):
+        levels = {tool_id: rank for tool_id, rank in levels.items()
+                  if tool_id not in {tool.id for tool in tools if tool.key == SUPPORT}}
+    return levels
 
 
 def matching_profile(levels: dict[int, int], profiles, tools, role: str):

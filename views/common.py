@@ -176,7 +176,12 @@ def register_security(app) -> None:
             return memberships_of(current_user) if signed_in else []
 
         # Functions, not values: only the full page's navigation calls them, never an htmx fragment.
-        return {"my_memberships": my_memberships, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
+        def sets_support():
+            from models.support import may_manage_support
+
+            return may_manage_support(g.get("membership"))
+
+        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en"), "role_labels": ROLE_LABELS,
                 "invitation_states": STATE_LABELS, "site_nav": _site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
@@ -195,6 +200,7 @@ def _site_nav() -> dict | None:
     membership = g.membership
     operator = current_user.is_operator
     from models.access_request import pending_count
+    from models.support import may_manage_support
     from models.tool import CONTACT_UPDATES, DOCUMENTS, REPORTING
 
     manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
@@ -203,7 +209,9 @@ def _site_nav() -> dict | None:
             "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
             "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
             "reporting": operator or holds(membership, REPORTING, VIEW),
-            "documents": operator or holds(membership, DOCUMENTS, VIEW)}
+            "documents": operator or holds(membership, DOCUMENTS, VIEW),
+            "support": operator or may_manage_support(membership),
+            "review": operator or holds(membership, MANAGE_ACCESS, VIEW)}
 
 
 def args_with(**changes) -> str:

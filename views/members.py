@@ -119,7 +119,7 @@ def edit(site_id, membership_id):
         profile = db.session.get(AccessProfile, profile_id)
         if profile is None or profile.site_id != site.id:
             abort(404)
-        levels = members.profile_levels(profile, tools, role)
+        levels = {**levels, **members.profile_levels(profile, tools, role, membership)}
     return render("members/row.html", "members/_edit.html",
                   **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
 
@@ -255,7 +255,7 @@ def levels(site_id):
         profile = db.session.get(AccessProfile, profile_id)
         if profile is None or profile.site_id != site.id:
             abort(404)
-        chosen = members.profile_levels(profile, tools, role)
+        chosen = members.profile_levels(profile, tools, role, membership)
     return render("members/_levels.html", "members/_levels.html", site=site, tools=tools, levels=chosen,
                   role=role, errors={}, fieldset_id="levels")
 
@@ -295,7 +295,7 @@ def create(site_id):
     levels = {}
     if form.validate_on_submit():
         try:
-            levels = _profile_then_form_levels(site, form, tools)
+            levels = _profile_then_form_levels(site, membership, form, tools)
             outcome = members.add_member(site, current_user, form.email.data, form.role.data,
                                          form.business_justification.data, levels)
         except RuleViolation as violation:
@@ -316,14 +316,14 @@ def create(site_id):
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
 
 
-def _profile_then_form_levels(site, form, tools):
+def _profile_then_form_levels(site, membership, form, tools):
     """The chosen profile's levels, overlaid with the levels chosen one by one."""
     levels = {}
     if form.profile_id.data:
         profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
         if profile is None or profile.site_id != site.id:
             raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
-        levels = members.profile_levels(profile, tools, form.role.data)
+        levels = members.profile_levels(profile, tools, form.role.data, membership)
     return {**levels, **levels_from_form(request.form, tools)}
 
 

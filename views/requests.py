@@ -10,7 +10,7 @@ from models import AccessProfile, AccessRequest, RuleViolation, db
 from models import access_request as requests
 from models import membership as members
 from models.membership import membership_of
-from models.tool import MANAGE_ACCESS, catalog, profiles_of
+from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
 from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
                      site_permission)
@@ -91,7 +91,11 @@ def request_privilege(site_id):
             apply_rule_violation(form, violation)
         else:
             db.session.commit()
-            flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
+            if tool.key == SUPPORT:
+                flash(_("Your request for %(tool)s is sent to the site technical contacts, support Administrators "
+                        "and the primary contact.", tool=tool.name), "success")
+            else:
+                flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
             return redirect(url_for("members.my_access", site_id=site.id))
     from .members import my_access_page
     return my_access_page(site, membership, form, status=422)
@@ -101,6 +105,30 @@ def request_privilege(site_id):
 
 def _deciders_only(site_id):
     return site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
+
+
+def _decider_of(site_id, request_id):
+    """Return (site, membership, request) for one who decides this request: the support managers for
+    a support level (SPEC §7), those with Manage access = Update otherwise."""
+    from models.support import is_support_request
+
+    site, membership = site_access(site_id)
+    access_request = of_site(AccessRequest, request_id, site)
+    if is_support_request(access_request):
+        from .support import support_managers_only
+
+        support_managers_only(site_id, change=True)
+    else:
+        _deciders_only(site_id)
+    return site, membership, access_request
+
+
+def _back_to_list(site, access_request):
+    from models.support import is_support_request
+
+    if is_support_request(access_request):
+        return url_for("support.index", site_id=site.id)
+    return url_for("requests.index", site_id=site.id)
 
 
 @bp.get("/sites/<int:site_id>/requests")
@@ -139,7 +167,7 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
         elif profiles:
             # A profile pre-selected: the most modest one, the last in the site's order.
             approve_form.profile_id.data = approve_form.profile_id.data or str(profiles[-1].id)
-            levels = members.profile_levels(profiles[-1], tools, approve_form.role.data or "user")
+            levels = members.profile_levels(profiles[-1], tools, approve_form.role.data or "user", membership)
     reject_form = reject_form or RejectForm(formdata=None)
     reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     return render_template("requests/review.html", site=site, access_request=access_request, tools=tools,
@@ -147,21 +175,21 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
                            role=approve_form.role.data or "user", fieldset_id="levels",
                            status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
                            already=None if access_request.status == requests.PENDING
-                           else requests.already_decided(access_request)), status
+                           else requests.already_decided(access_request),
+                           back_url=_back_to_list(site, access_request)), status
 
 
 @bp.get("/sites/<int:site_id>/requests/<int:request_id>")
 @login_required
 def review(site_id, request_id):
-    site, membership = _deciders_only(site_id)
-    return _review(site, membership, of_site(AccessRequest, request_id, site))
+    site, membership, access_request = _decider_of(site_id, request_id)
+    return _review(site, membership, access_request)
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/approve")
 @login_required
 def approve(site_id, request_id):
-    site, membership = _deciders_only(site_id)
-    access_request = of_site(AccessRequest, request_id, site)
+    site, membership, access_request = _decider_of(site_id, request_id)
     form = ApproveForm()
     form.profile_id.choices = [SelectChoice("", "")] + [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
     tools = catalog()
@@ -173,7 +201,7 @@ def approve(site_id, request_id):
             profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
             if profile is None or profile.site_id != site.id:
                 raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
-            levels = members.profile_levels(profile, tools, form.role.data or "user")
+            levels = members.profile_levels(profile, tools, form.role.data or "user", membership)
         levels = {**levels, **levels_from_form(request.form, tools)}
         requests.approve_request(site, current_user, access_request, form.role.data or "user", levels,
                                  form.business_justification.data or "")
@@ -187,14 +215,13 @@ def approve(site_id, request_id):
     db.session.commit()
     flash(_("Approved: %(name)s has what was asked for, and we mailed them.",
             name=access_request.requester.display_name), "success")
-    return redirect(url_for("requests.index", site_id=site.id), 303)
+    return redirect(_back_to_list(site, access_request), 303)
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/reject")
 @login_required
 def reject(site_id, request_id):
-    site, membership = _deciders_only(site_id)
-    access_request = of_site(AccessRequest, request_id, site)
+    site, membership, access_request = _decider_of(site_id, request_id)
     form = RejectForm()
     form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     try:
@@ -208,4 +235,4 @@ def reject(site_id, request_id):
                        status=409 if access_request.status != requests.PENDING else 422)
     db.session.commit()
     flash(_("Rejected; we mailed %(name)s the reason.", name=access_request.requester.display_name), "success")
-    return redirect(url_for("requests.index", site_id=site.id), 303)
+    return redirect(_back_to_list(site, access_request), 303)

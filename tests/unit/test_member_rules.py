@@ -45,7 +45,7 @@ MANAGER = member("secondary", manage_access=2, software=1, support=2)   # Report
     # allowed
     (PRIMARY, "user", dict(reporting=1, software=3, support=3), None, None, None),
     (PRIMARY, "secondary", dict(manage_access=2, contact_updates=2), None, None, None),
-    (MANAGER, "user", dict(software=1, support=2), None, None, None),           # exactly their own
+    (MANAGER, "user", dict(software=1), None, None, None),                      # exactly their own
     (MANAGER, "secondary", dict(manage_access=2), None, None, None),
     (MANAGER, "user", dict(support=3), dict(support=3), None, None),            # unchanged, above their own
     (MANAGER, "user", dict(software=0), dict(software=3), None, None),          # lowering is not granting
@@ -57,7 +57,7 @@ MANAGER = member("secondary", manage_access=2, software=1, support=2)   # Report
     (MANAGER, "user", dict(reporting=1), None, "reporting", "You cannot grant View on Reporting"),
     (MANAGER, "user", dict(software=2), None, "software", "it is above your own level"),
     (MANAGER, "secondary", dict(contact_updates=1), None, "contact_updates", "it is above your own level"),
-    (MANAGER, "user", dict(support=3), dict(support=1), "support", "it is above your own level"),
+    (MANAGER, "user", dict(allocation=2), dict(allocation=1), "allocation", "it is above your own level"),
     (member("secondary", manage_access=1), "user", dict(documents=1), None, "documents", "above your own level"),
     # no such level
     (PRIMARY, "user", dict(reporting=2), None, "reporting", "Reporting has no such level."),

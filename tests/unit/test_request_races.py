@@ -62,7 +62,7 @@ def _prepare(world, app, rounds: int) -> dict:
 
 def _form(decision: str) -> dict[str, str]:
     if decision == "approve":
-        return {"role": "user", "tool_1": "1", "tool_8": "1"}
+        return {"role": "user", "tool_1": "1"}
     return {"reason": "no_business_relationship"}
 
 
@@ -216,7 +216,7 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
                         if decision == "approve":
                             tools = {tool.key: tool.id for tool in catalog()}
                             requests.approve_request(site, actor, access_request, "user",
-                                                     {tools["software"]: 1, tools["support"]: 1})
+                                                     {tools["software"]: 1})
                         else:
                             requests.reject_request(site, actor, access_request, "no_business_relationship")
                         db.session.commit()

@@ -110,6 +110,12 @@ def uploaders(allowed):
             OPERATOR: allowed}
 
 
+def support_managers(allowed, operator=None):
+    """The primary, site technical contacts and support Administrators (here: the primary); operators look."""
+    return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: 403, PRIMARY: allowed,
+            OPERATOR: allowed if operator is None else operator}
+
+
 def manage_update(manager, primary=None):
     """Manage access = Update: the primary and a manager; operators change nothing through member pages."""
     return {ANONYMOUS: SIGN_IN, REQUESTER: 404, USER: 403, SECONDARY: 403, MANAGER: manager,
@@ -188,6 +194,11 @@ TABLE: dict[tuple[str, str], Case] = {
              form={"role": "user"}),
     ("/sites/<int:site_id>/requests/<int:request_id>/reject", "POST"):
         Case("/sites/{site_a}/requests/{request_a}/reject", manage_update(422)),
+    # --- support access ------------------------------------------------------------------------
+    ("/sites/<int:site_id>/support", "GET"): Case("/sites/{site_a}/support", support_managers(200)),
+    # No level given: refused in place for a support manager; operators change nothing.
+    ("/sites/<int:site_id>/support/<int:membership_id>", "POST"):
+        Case("/sites/{site_a}/support/{member_a}", support_managers(422, operator=403)),
     # --- contacts ------------------------------------------------------------------------------
     ("/sites/<int:site_id>/contacts", "GET"): Case("/sites/{site_a}/contacts", site_members(200)),
     ("/sites/<int:site_id>/contacts", "POST"): Case("/sites/{site_a}/contacts", contact_updates(422, operator=403)),

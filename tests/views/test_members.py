@@ -484,7 +484,7 @@ def _membership_id(h, email, site=None):
 def test_unknown_email_gets_an_invitation_whose_link_makes_them_a_member(h, smtp):
     h.become(MANAGER)
     response = h.post(h.url("members"),
-                               add_form("Newbie@Example.com", "secondary", software=1, support=2, contact_updates=0))
+                               add_form("Newbie@Example.com", "secondary", software=1, contact_updates=0))
     assert response.status_code in REDIRECT
     assert "newbie@example.com" not in h.memberships()
     [invitation] = [i for i in h.invitations().values() if i[0] == "newbie@example.com"]
@@ -502,7 +502,7 @@ def test_unknown_email_gets_an_invitation_whose_link_makes_them_a_member(h, smtp
     accepted = newbie.submit(link, {"first_name": "Nora", "last_name": "Newbie", "password": PASSWORD,
                                     "confirm": PASSWORD})
     assert accepted.status_code in REDIRECT and accepted.location == f"/sites/{h.a}/"
-    assert h.memberships()["newbie@example.com"] == ("secondary", {"software": 1, "support": 2})
+    assert h.memberships()["newbie@example.com"] == ("secondary", {"software": 1})
     mine = page_text(newbie.get(h.url("my-access")))
     assert "Your role on this site: Secondary contact" in mine and "Downloads only" in mine
     assert newbie.get(link).status_code == 410  # single use
@@ -579,7 +579,7 @@ def test_add_is_refused_in_place_and_writes_nothing(h, form, message):
 @pytest.mark.parametrize("actor, ranks, allowed", [
     (MANAGER, {"reporting": 1}, False),            # the manager holds Reporting = None
     (MANAGER, {"software": 2}, False),             # holds Downloads only
-    (MANAGER, {"software": 1, "support": 2}, True),  # exactly their own levels
+    (MANAGER, {"software": 1}, True),              # exactly their own level (support levels: test_support.py)
     (MANAGER, {"manage_access": 2}, True),         # for a secondary: their own Update
     (PRIMARY, {"reporting": 1, "software": 3, "support": 3}, True),
 ])
@@ -867,7 +867,7 @@ def test_promoting_a_user_to_secondary_keeps_their_privileges(h):
 
 
 def test_inline_edit_and_save(h):
-    h.become(MANAGER)
+    h.become(PRIMARY)
     edit = h.client.htmx_get(h.url(f"members/{h.ids[BOB]}/edit"))
     assert edit.status_code == 200
     assert_fragment(edit, f'<tr id="member-{h.ids[BOB]}"')
@@ -1178,7 +1178,7 @@ def test_member_of_site_a_cannot_reach_site_b_pages(h):
 
 AUDITED = [
     # (actor, method path, form, htmx, action, before required, after required)
-    ("update", MANAGER, "members/{bob}", update_form("user", support=1), True, "membership.changed", True, True),
+    ("update", MANAGER, "members/{bob}", update_form("user", software=1), True, "membership.changed", True, True),
     ("promote", PRIMARY, "members/{alice}", {"role": "secondary"}, True, "membership.changed", True, True),
     ("remove", PRIMARY, "members/{bob}/remove", {}, False, "membership.removed", True, False),
     ("add existing", PRIMARY, "members", add_form(ERIN, reporting=1), False, "membership.added", False, True),

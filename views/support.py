@@ -1,0 +1,78 @@
+"""Support access (SPEC §7): the site's support levels, set by the primary, the site technical contacts
+and support Administrators, and the requests for a higher support level they decide."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from models import Membership, RuleViolation, db
+from models import membership as members
+from models.access_request import STATUS_LABELS
+from models.support import may_manage_support, set_support_level, support_requests
+from models.tool import SUPPORT, tool_by_key
+
+from .common import of_site, page_number, render, site_access
+
+bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
+
+PER_PAGE = 25
+
+
+def support_managers_only(site_id: int, change: bool = False):
+    """Return (site, membership) for a support manager of the site; operators may look, not change."""
+    site, membership = site_access(site_id)
+    if membership is None and not change:
+        return site, None
+    if not may_manage_support(membership):
+        abort(403)
+    return site, membership
+
+
+def _page_context(site, membership, errors=None):
+    query = request.args.get("q", "").strip()[:100]
+    page = page_number()
+    rows, total = members.list_members(site.id, query, page=page, per_page=PER_PAGE)
+    tool = tool_by_key(SUPPORT)
+    return dict(site=site, membership=membership, rows=rows, total=total, q=query, page=page,
+                pages=max(1, -(-total // PER_PAGE)), tool=tool, errors=errors or {},
+                own_rank=membership.level(tool) if membership else -1,
+                requests=support_requests(site.id, limit=50), request_status_labels=STATUS_LABELS)
+
+
+@bp.get("/support")
+@login_required
+def index(site_id):
+    site, membership = support_managers_only(site_id)
+    return render("support/index.html", "support/_list.html", **_page_context(site, membership))
+
+
+@bp.post("/support/<int:membership_id>")
+@login_required
+def update(site_id, membership_id):
+    site, membership = support_managers_only(site_id, change=True)
+    row = of_site(Membership, membership_id, site)
+    raw = request.form.get("level", "")
+    try:
+        if not raw.isdigit():
+            raise RuleViolation(_("Choose a level."), "level")
+        changed = set_support_level(site, current_user, row, int(raw))
+    except RuleViolation as violation:
+        db.session.rollback()
+        row = of_site(Membership, membership_id, site)
+        tool = tool_by_key(SUPPORT)
+        context = dict(site=site, membership=membership, row=row, tool=tool, own_rank=membership.level(tool),
+                       errors={row.id: str(violation.message)}, chosen=raw)
+        if request.htmx:
+            return render("support/_row.html", "support/_row.html", status=422, **context)
+        return render("support/index.html", None, status=422,
+                      **{**_page_context(site, membership, errors=context["errors"])})
+    db.session.commit()
+    message = (_("%(name)s now holds %(level)s.", name=row.person.display_name,
+                 level=tool_by_key(SUPPORT).level_name(int(raw))) if changed else _("Nothing changed."))
+    if request.htmx:
+        tool = tool_by_key(SUPPORT)
+        return render("support/_row.html", "support/_row.html", site=site, membership=membership, row=row, tool=tool,
+                      own_rank=membership.level(tool), errors={}, saved=message)
+    flash(message, "success")
+    return redirect(url_for("support.index", site_id=site.id), 303)
