@@ -128,7 +128,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from views import (auth, contacts, documents, invitations, members, operator, primacy, reports, requests,
-                       settings, sites, support)
+                       review, settings, sites, support)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
@@ -142,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(settings.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(support.bp)
+    app.register_blueprint(review.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

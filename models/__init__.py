@@ -14,6 +14,7 @@ from .contact import ContactRecord, ContactType  # noqa: F401
 from .access_request import AccessRequest  # noqa: F401
 from .invitation import Invitation  # noqa: F401
 from .primary_transfer import PrimaryTransfer  # noqa: F401
-from .document import AccessReview, AccessReviewItem, Document  # noqa: F401
+from .document import Document  # noqa: F401
+from .review import AccessReview, AccessReviewItem  # noqa: F401
 from .audit import AuditEvent, record  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401

@@ -72,36 +72,6 @@ class Document(db.Model):
         return str(DOCUMENT_TYPE_LABELS[self.doc_type])
 
 
-class AccessReview(db.Model):
-    __tablename__ = "access_review"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
-    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None]
-
-    def __repr__(self) -> str:
-        return f"<AccessReview {self.id} site={self.site_id}>"
-
-
-class AccessReviewItem(db.Model):
-    """One member's line in a review: confirmed or revoked, by whom and when."""
-
-    __tablename__ = "access_review_item"
-    __table_args__ = (
-        sa.UniqueConstraint("review_id", "person_id"),
-        sa.CheckConstraint("decision IS NULL OR decision IN ('confirmed', 'revoked')", name="decision"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(sa.ForeignKey("access_review.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"))
-    decision: Mapped[str | None] = mapped_column(sa.String(16))
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    decided_at: Mapped[datetime | None]
-
-
 # --- the rules of SPEC §8: account documents ----------------------------------------------------
 
 def _is_text(data: bytes) -> bool:

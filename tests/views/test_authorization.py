@@ -199,6 +199,14 @@ TABLE: dict[tuple[str, str], Case] = {
     # No level given: refused in place for a support manager; operators change nothing.
     ("/sites/<int:site_id>/support/<int:membership_id>", "POST"):
         Case("/sites/{site_a}/support/{member_a}", support_managers(422, operator=403)),
+    # --- access review -------------------------------------------------------------------------
+    ("/sites/<int:site_id>/review", "GET"): Case("/sites/{site_a}/review", manage_view(200)),
+    ("/sites/<int:site_id>/review", "POST"):
+        Case("/sites/{site_a}/review", primary_only(Redirect("/sites/{site_a}/review", 303))),
+    # No review is in progress in this world: the primary is told so.
+    ("/sites/<int:site_id>/review/finish", "POST"): Case("/sites/{site_a}/review/finish", primary_only(409)),
+    ("/sites/<int:site_id>/review/<int:membership_id>", "POST"):
+        Case("/sites/{site_a}/review/{member_a}", manage_update(409), form={"decision": "confirmed"}),
     # --- contacts ------------------------------------------------------------------------------
     ("/sites/<int:site_id>/contacts", "GET"): Case("/sites/{site_a}/contacts", site_members(200)),
     ("/sites/<int:site_id>/contacts", "POST"): Case("/sites/{site_a}/contacts", contact_updates(422, operator=403)),

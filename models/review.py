@@ -1,0 +1,259 @@
+"""Access review (SPEC §8): the primary starts a review of every membership of a site; the primary and
+the secondaries with Manage access = Update confirm or revoke each one; the site keeps when each
+membership was last confirmed."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import db, utcnow
+
+CONFIRMED, REVOKED = "confirmed", "revoked"
+DECISION_LABELS = {CONFIRMED: _l("Confirmed"), REVOKED: _l("Revoked")}
+# The filters of the review list: still to decide, confirmed in this review, joined after it started.
+TO_REVIEW, NOT_IN_REVIEW = "to_review", "not_in_review"
+REVIEW_FILTERS = (TO_REVIEW, CONFIRMED, NOT_IN_REVIEW)
+
+
+class AccessReview(db.Model):
+    __tablename__ = "access_review"
+    __table_args__ = (
+        # One review in progress per site at a time (migration 0006).
+        sa.Index("uq_access_review_open", "site_id", unique=True,
+                 sqlite_where=sa.text("completed_at IS NULL"), postgresql_where=sa.text("completed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    started_by: Mapped["Person | None"] = relationship()  # noqa: F821
+
+    def __repr__(self) -> str:
+        return f"<AccessReview {self.id} site={self.site_id}>"
+
+
+class AccessReviewItem(db.Model):
+    """One member's line in a review: confirmed or revoked, by whom and when."""
+
+    __tablename__ = "access_review_item"
+    __table_args__ = (
+        sa.UniqueConstraint("review_id", "person_id"),
+        sa.CheckConstraint("decision IS NULL OR decision IN ('confirmed', 'revoked')", name="decision"),
+        sa.Index("ix_access_review_item_review_decision", "review_id", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(sa.ForeignKey("access_review.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"))
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+
+    person: Mapped["Person"] = relationship(foreign_keys=[person_id])  # noqa: F821
+    decided_by: Mapped["Person | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
+
+    def __repr__(self) -> str:
+        return f"<AccessReviewItem review={self.review_id} person={self.person_id} {self.decision}>"
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+def open_review(site_id: int) -> AccessReview | None:
+    """Return the site's review in progress, if any."""
+    return db.session.scalar(sa.select(AccessReview).where(AccessReview.site_id == site_id,
+                                                           AccessReview.completed_at.is_(None)))
+
+
+def last_review(site_id: int) -> AccessReview | None:
+    """Return the site's most recent review, in progress or finished."""
+    return db.session.scalar(sa.select(AccessReview).where(AccessReview.site_id == site_id)
+                             .order_by(AccessReview.started_at.desc(), AccessReview.id.desc()).limit(1))
+
+
+def start_review(site, actor, remote_addr: str | None = None) -> AccessReview:
+    """Start a review of every membership but the primary's (which changes only by transfer); only
+    the primary starts one, and one at a time."""
+    from .audit import record
+    from .errors import RuleViolation
+    from .membership import PRIMARY, Membership, membership_of
+    from .site import lock_site
+
+    actor_membership = membership_of(actor, site.id)
+    if actor_membership is None or actor_membership.role != PRIMARY:
+        raise RuleViolation(_l("Only the primary contact starts an access review."))
+    lock_site(site.id)
+    if open_review(site.id) is not None:
+        raise RuleViolation(_l("An access review is already in progress."))
+    review = AccessReview(site_id=site.id, started_by_id=actor.id, started_at=utcnow())
+    db.session.add(review)
+    db.session.flush()
+    # One statement, so that a site of 100,000 members starts its review at once.
+    db.session.execute(sa.insert(AccessReviewItem).from_select(
+        ["review_id", "person_id"],
+        sa.select(sa.literal(review.id), Membership.person_id).where(Membership.site_id == site.id,
+                                                                     Membership.role != PRIMARY)))
+    progress = review_progress(review)
+    record(actor, "review.started", site=site, target=("access_review", review.id, ""),
+           after={"members": progress["total"]}, remote_addr=remote_addr)
+    if progress["total"] == 0:
+        _complete(site, review, actor, remote_addr)
+    return review
+
+
+def review_progress(review: AccessReview) -> dict:
+    """How far a review has got: members to decide, confirmed, revoked, and their total.
+
+    Members who left or were removed otherwise while the review ran drop out of it.
+    """
+    from .membership import Membership
+
+    still_member = sa.exists().where(Membership.site_id == review.site_id,
+                                     Membership.person_id == AccessReviewItem.person_id)
+    counts = db.session.execute(sa.select(
+        sa.func.count().filter(sa.and_(AccessReviewItem.decision.is_(None), still_member)),
+        sa.func.count().filter(AccessReviewItem.decision == CONFIRMED),
+        sa.func.count().filter(AccessReviewItem.decision == REVOKED),
+    ).where(AccessReviewItem.review_id == review.id)).one()
+    to_review, confirmed, revoked = (int(n or 0) for n in counts)
+    total = to_review + confirmed + revoked
+    return {"to_review": to_review, "confirmed": confirmed, "revoked": revoked, "total": total,
+            "decided": confirmed + revoked, "percent": round(100 * (confirmed + revoked) / total) if total else 100}
+
+
+def decide_review_item(site, actor, membership, decision: str, remote_addr: str | None = None) -> AccessReviewItem:
+    """Confirm a membership (it records when) or revoke it (the member loses access at once), once.
+
+    Reviewers are the primary and the secondaries with Manage access = Update; nobody decides their
+    own membership; of two reviewers deciding the same line at the same moment, one wins and the
+    other is told who decided.
+    """
+    from .audit import record
+    from .errors import RuleViolation
+    from .membership import PRIMARY, _require_manage_update, membership_of, remove_member
+    from .site import lock_site
+
+    _require_manage_update(membership_of(actor, site.id))
+    if decision not in (CONFIRMED, REVOKED):
+        raise RuleViolation(_l("Choose Confirm or Revoke."), "decision")
+    if membership.site_id != site.id:
+        raise RuleViolation(_l("No such member on this site."))
+    lock_site(site.id)
+    review = open_review(site.id)
+    if review is None:
+        raise RuleViolation(_l("No access review is in progress."))
+    if membership.person_id == actor.id:
+        raise RuleViolation(_l("You cannot review your own access."))
+    if membership.role == PRIMARY:
+        raise RuleViolation(_l("The primary contact's access is not reviewed; it changes only by transfer."))
+    item = review_line(review, membership.person_id)
+    if item is None:
+        raise RuleViolation(_l("%(name)s was given access after this review started.",
+                               name=membership.person.display_name))
+    now = utcnow()
+    won = db.session.execute(
+        sa.update(AccessReviewItem).where(AccessReviewItem.id == item.id, AccessReviewItem.decision.is_(None))
+        .values(decision=decision, decided_by_id=actor.id, decided_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(item)
+    if won != 1:
+        raise RuleViolation(already_reviewed(item))
+    person = membership.person
+    if decision == CONFIRMED:
+        membership.last_confirmed_at = now
+        record(actor, "review.confirmed", site=site, target=person, after={"review": review.id},
+               remote_addr=remote_addr)
+    else:
+        record(actor, "review.revoked", site=site, target=person, after={"review": review.id},
+               remote_addr=remote_addr)
+        remove_member(site, actor, membership, remote_addr)
+    db.session.flush()
+    if review_progress(review)["to_review"] == 0:
+        _complete(site, review, actor, remote_addr)
+    return item
+
+
+def review_line(review: AccessReview | None, person_id: int) -> AccessReviewItem | None:
+    """Return a person's line in a review, if they are part of it."""
+    if review is None:
+        return None
+    return db.session.scalar(sa.select(AccessReviewItem).where(AccessReviewItem.review_id == review.id,
+                                                              AccessReviewItem.person_id == person_id))
+
+
+def already_reviewed(item: AccessReviewItem) -> str:
+    """Say who already decided a review line."""
+    who = item.decided_by.display_name if item.decided_by else str(_l("another reviewer"))
+    return str(_l("%(who)s already decided this one (%(decision)s).", who=who,
+                  decision=DECISION_LABELS[item.decision]))
+
+
+def finish_review(site, actor, remote_addr: str | None = None) -> AccessReview:
+    """End the review in progress before every line is decided; the undecided stay unconfirmed.
+    Only the primary does this."""
+    from .errors import RuleViolation
+    from .membership import PRIMARY, membership_of
+    from .site import lock_site
+
+    actor_membership = membership_of(actor, site.id)
+    if actor_membership is None or actor_membership.role != PRIMARY:
+        raise RuleViolation(_l("Only the primary contact ends an access review."))
+    lock_site(site.id)
+    review = open_review(site.id)
+    if review is None:
+        raise RuleViolation(_l("No access review is in progress."))
+    _complete(site, review, actor, remote_addr)
+    return review
+
+
+def _complete(site, review: AccessReview, actor, remote_addr: str | None) -> None:
+    from .audit import record
+
+    review.completed_at = utcnow()
+    progress = review_progress(review)
+    record(actor, "review.completed", site=site, target=("access_review", review.id, ""),
+           after={key: progress[key] for key in ("total", "confirmed", "revoked", "to_review")},
+           remote_addr=remote_addr)
+
+
+def review_rows(site_id: int, review: AccessReview | None, query: str = "", show: str = "", page: int = 1,
+                per_page: int = 25):
+    """Return one page of (membership, review line or None) for every member but the primary, by name,
+    and how many match; `show` narrows to those still to review, confirmed, or not in the review."""
+    from .membership import PRIMARY, Membership, _like
+
+    item = sa.orm.aliased(AccessReviewItem)
+    statement = sa.select(Membership, item).where(Membership.site_id == site_id, Membership.role != PRIMARY)
+    if review is not None:
+        statement = statement.outerjoin(item, sa.and_(item.review_id == review.id,
+                                                      item.person_id == Membership.person_id))
+        if show == TO_REVIEW:
+            statement = statement.where(item.id.is_not(None), item.decision.is_(None))
+        elif show == CONFIRMED:
+            statement = statement.where(item.decision == CONFIRMED)
+        elif show == NOT_IN_REVIEW:
+            statement = statement.where(item.id.is_(None))
+    else:
+        statement = statement.outerjoin(item, sa.false())
+    query = (query or "").strip()
+    if query:
+        statement = statement.where(Membership.search_text.like(_like(query), escape="\\"))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    rows = db.session.execute(statement.order_by(Membership.sort_name, Membership.id)
+                              .limit(per_page).offset((page - 1) * per_page)
+                              .options(sa.orm.joinedload(Membership.person))).all()
+    return [(membership, line) for membership, line in rows], total
+
+
+def revoked_in(review: AccessReview, limit: int = 100) -> list[AccessReviewItem]:
+    """Return the lines of a review whose membership was revoked, newest first."""
+    return list(db.session.scalars(
+        sa.select(AccessReviewItem).where(AccessReviewItem.review_id == review.id,
+                                          AccessReviewItem.decision == REVOKED)
+        .order_by(AccessReviewItem.decided_at.desc()).limit(limit)
+        .options(sa.orm.selectinload(AccessReviewItem.person), sa.orm.selectinload(AccessReviewItem.decided_by))))

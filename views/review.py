@@ -1,0 +1,123 @@
+"""Access review (SPEC §8): start, confirm or revoke each membership, see how far it has got."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from models import Membership, RuleViolation, db
+from models import membership as members
+from models import review as reviews
+from models.tool import MANAGE_ACCESS
+
+from .common import of_site, page_number, render, site_permission
+
+bp = Blueprint("review", __name__, url_prefix="/sites/<int:site_id>/review")
+
+PER_PAGE = 25
+
+
+def _state():
+    show = request.args.get("show", "")
+    return {"q": request.args.get("q", "").strip()[:100], "show": show if show in reviews.REVIEW_FILTERS else "",
+            "page": page_number()}
+
+
+def _context(site, membership, errors=None, **extra):
+    state = _state()
+    review = reviews.open_review(site.id)
+    rows, total = reviews.review_rows(site.id, review, state["q"], state["show"], state["page"], PER_PAGE)
+    last = review or reviews.last_review(site.id)
+    return dict(site=site, membership=membership, review=review, last=last, rows=rows, total=total, state=state,
+                pages=max(1, -(-total // PER_PAGE)), errors=errors or {},
+                progress=reviews.review_progress(last) if last else None,
+                revoked=reviews.revoked_in(last) if last else [],
+                can_decide=review is not None and members.holds(membership, MANAGE_ACCESS, members.UPDATE),
+                is_primary=membership is not None and membership.role == members.PRIMARY,
+                decision_labels=reviews.DECISION_LABELS, **extra)
+
+
+@bp.get("")
+@login_required
+def index(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, members.VIEW)
+    return render("review/index.html", "review/_list.html", **_context(site, membership))
+
+
+def _primary_only(site_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
+    if membership.role != members.PRIMARY:
+        abort(403)
+    return site, membership
+
+
+@bp.post("")
+@login_required
+def start(site_id):
+    site, membership = _primary_only(site_id)
+    try:
+        reviews.start_review(site, current_user)
+    except RuleViolation as violation:
+        db.session.rollback()
+        return render("review/index.html", None, status=409,
+                      **_context(site, membership, page_error=str(violation.message)))
+    db.session.commit()
+    flash(_("The access review has started: confirm or revoke each member below."), "success")
+    return redirect(url_for("review.index", site_id=site.id), 303)
+
+
+@bp.post("/finish")
+@login_required
+def finish(site_id):
+    site, membership = _primary_only(site_id)
+    try:
+        reviews.finish_review(site, current_user)
+    except RuleViolation as violation:
+        db.session.rollback()
+        return render("review/index.html", None, status=409,
+                      **_context(site, membership, page_error=str(violation.message)))
+    db.session.commit()
+    flash(_("The access review is finished."), "success")
+    return redirect(url_for("review.index", site_id=site.id), 303)
+
+
+@bp.post("/<int:membership_id>")
+@login_required
+def decide(site_id, membership_id):
+    site, membership = site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
+    target = of_site(Membership, membership_id, site)
+    name, person_id = target.person.display_name, target.person_id
+    decision = request.form.get("decision", "")
+    try:
+        reviews.decide_review_item(site, current_user, target, decision)
+    except RuleViolation as violation:
+        db.session.rollback()
+        review = reviews.open_review(site.id)
+        line = reviews.review_line(review, target.person_id)
+        # A line decided meanwhile, or a review no longer running: a conflict, not a bad form.
+        status = 409 if review is None or (line is not None and line.decision) else 422
+        if request.htmx:
+            return _row_response(site, membership, membership_id, person_id, status, error=str(violation.message))
+        return render("review/index.html", None, status=status,
+                      **_context(site, membership, errors={membership_id: str(violation.message)}))
+    db.session.commit()
+    message = (_("%(name)s is confirmed.", name=name) if decision == reviews.CONFIRMED
+               else _("%(name)s no longer has access to this site.", name=name))
+    if request.htmx:
+        return _row_response(site, membership, membership_id, person_id, 200, message=message)
+    flash(message, "success")
+    return redirect(url_for("review.index", site_id=site.id, **{k: v for k, v in _state().items() if v and k != "page"}),
+                    303)
+
+
+def _row_response(site, membership, membership_id, person_id, status, error=None, message=None):
+    """The decided row (what is left of it, when revoked) with the progress and status updated out of band."""
+    review = reviews.open_review(site.id) or reviews.last_review(site.id)
+    target = db.session.get(Membership, membership_id)
+    line = reviews.review_line(review, person_id)
+    return render("review/_decided.html", "review/_decided.html", status=status, site=site, membership=membership,
+                  row=target, line=line, review=review, last=review,
+                  progress=reviews.review_progress(review) if review else None,
+                  can_decide=reviews.open_review(site.id) is not None,
+                  errors={membership_id: error} if error else {}, message=message,
+                  decision_labels=reviews.DECISION_LABELS, membership_id=membership_id)
