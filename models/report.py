@@ -78,11 +78,39 @@ def access_at(site, moment: datetime, tools) -> list[dict]:
                      "justification": event.after.get("justification", "")}
         entry.update(email=event.target_label, role=event.after["role"], levels=event.after.get("levels", {}))
         state[event.target_id] = entry
+    from .person import Person
+
+    types_by_email = _contact_types_at(site, moment)
+    # Names as they are now (the log keeps emails); someone since deleted is named by their email.
+    names = {person.id: person.display_name for person in db.session.scalars(
+        sa.select(Person).where(Person.id.in_(list(state))))} if state else {}
     rows = []
-    for entry in sorted(state.values(), key=lambda e: e["email"]):
+    for person_id, entry in state.items():
         levels = {tool.key: (tool.top_rank if entry["role"] == PRIMARY else int(entry["levels"].get(tool.key, 0)))
                   for tool in tools}
-        rows.append({"name": entry["email"], "email": entry["email"], "role": entry["role"], "levels": levels,
-                     "contact_types": [], "granted_by": entry["granted_by"] or "",
-                     "justification": entry["justification"]})
-    return rows
+        rows.append({"name": names.get(person_id, entry["email"]), "email": entry["email"], "role": entry["role"],
+                     "levels": levels, "contact_types": sorted(types_by_email.get(entry["email"].lower(), ())),
+                     "granted_by": entry["granted_by"] or "", "justification": entry["justification"]})
+    return sorted(rows, key=lambda row: (row["name"].lower(), row["email"]))
+
+
+def _contact_types_at(site, moment: datetime) -> dict[str, set[str]]:
+    """Email → the names of the contact types held at a past moment, replayed from the contact events
+    (each carries the contact's whole record with its types)."""
+    from .contact import contact_types
+
+    names = {contact_type.key: contact_type.name for contact_type in contact_types()}
+    contacts: dict[int, dict] = {}
+    for event in db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.site_id == site.id, AuditEvent.target_type == "contact",
+            AuditEvent.action.in_(("contact.added", "contact.saved", "contact.deleted")),
+            AuditEvent.occurred_at <= moment).order_by(AuditEvent.occurred_at, AuditEvent.id)):
+        if event.after is None:
+            contacts.pop(event.target_id, None)
+        else:
+            contacts[event.target_id] = event.after
+    types_by_email: dict[str, set[str]] = {}
+    for contact in contacts.values():
+        types_by_email.setdefault((contact.get("email") or "").lower(), set()).update(
+            names.get(key, key) for key in contact.get("types", []))
+    return types_by_email

@@ -127,5 +127,5 @@ def access_csv(site_id):
             for r in _access_rows(site, tools, moment))
     header = [_("Name"), _("Email"), _("Role")] + [tool.name for tool in tools] + \
         [_("Contact types"), _("Granted by"), _("Business justification")]
-    stamp = moment.strftime("%Y%m%d-%H%M") if moment else "now"
+    stamp = moment.strftime("%Y%m%d-%H%M%S") if moment else "now"
     return _csv(rows, header, f"access-{site.site_number}-{stamp}.csv")

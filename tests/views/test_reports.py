@@ -87,6 +87,46 @@ def test_report_on_three_past_moments(client, auth, world, app):
     assert page.status_code == 200 and "kim@example.com" in page.get_data(as_text=True)
 
 
+CONTACT_FIELDS = {"first_name": "Kim", "last_name": "Tester", "phone": "+49 30 1234567", "email": "kim@example.com",
+                  "address": "Hauptstr. 1", "city": "Berlin", "subdivision": "DE-BE", "postal_code": "10115",
+                  "country": "DE"}
+
+
+def test_report_on_past_moments_shows_the_contact_types_then_held(client, auth, world, app):
+    """Kim is billing contact, then also technical contact, then no contact at all: each past moment
+    shows the types held then (replayed from the contact events), the current report none."""
+    site_id = world.site("primary@example.com")
+    auth.sign_in("primary@example.com")
+    world.person("kim@example.com")
+    client.submit(f"/sites/{site_id}/members", {"email": "kim@example.com", "business_justification": "billing",
+                                                "role": "user", "tool_1": "1"})
+    form = {**CONTACT_FIELDS, "types": ["billing"]}
+    assert client.submit(f"/sites/{site_id}/contacts", form).status_code in (200, 302, 303)
+    with app.app_context():
+        from models import ContactRecord
+        contact_id = db.session.scalar(sa.select(ContactRecord.id).where(ContactRecord.email == "kim@example.com"))
+    _shift_history(app, 0, 3 * MOMENTS_APART)
+    start = _last_event_id(app)
+    saved = client.submit(f"/sites/{site_id}/contacts/{contact_id}", {**CONTACT_FIELDS, "types": ["billing", "technical"]})
+    assert saved.status_code in (200, 302, 303)
+    _shift_history(app, start, 2 * MOMENTS_APART)
+    start = _last_event_id(app)
+    assert client.submit(f"/sites/{site_id}/contacts/{contact_id}/delete").status_code in (302, 303)
+    _shift_history(app, start, MOMENTS_APART)
+    now = utcnow()
+
+    def types_at(hours_ago):
+        moment = (now - timedelta(hours=hours_ago, minutes=-30)).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = {row["Email"]: row for row in _rows(client.get(f"/sites/{site_id}/reports.csv?at={moment}"))}
+        return rows["kim@example.com"]["Contact types"]
+
+    assert types_at(3) == "Billing contact"
+    assert types_at(2) == "Billing contact; Site technical contact"
+    assert types_at(1) == ""
+    current = {row["Email"]: row for row in _rows(client.get(f"/sites/{site_id}/reports.csv"))}
+    assert current["kim@example.com"]["Contact types"] == ""
+
+
 def test_current_report_lists_roles_levels_and_contact_types(client, auth, world, app):
     site_id = world.site("primary@example.com")
     world.member(site_id, "ulla@example.com", levels={"reporting": 1, "support": 2})
