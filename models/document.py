@@ -1,4 +1,4 @@
-"""Account documents uploaded to a site (SPEC §8) and access reviews of its memberships.
+"""Account documents uploaded to a site (SPEC §8).
 
 A document's file lives under DOCUMENTS_DIR (instance/documents/ by default) with a random name;
 the name it was uploaded with is only its displayed title. Files follow the transaction: a file
@@ -335,3 +335,42 @@ def install_file_cleanup() -> None:
                             ("after_transaction_end", _files_after_transaction_end)):
         if not sa.event.contains(db.session, event, listener):
             sa.event.listen(db.session, event, listener)
+
+
+def copy_document_files(stored_names, destination: str) -> list[str]:
+    """Copy the files of these stored names into a folder (for a backup); return the names whose file
+    is missing (deleted since the list was read)."""
+    import shutil
+
+    os.makedirs(destination, mode=0o700, exist_ok=True)
+    missing = []
+    for name in stored_names:
+        if not re.fullmatch(r"[0-9a-f]{64}", name or ""):
+            continue
+        try:
+            shutil.copy2(os.path.join(documents_dir(), name), os.path.join(destination, name))
+        except FileNotFoundError:
+            missing.append(name)
+    return missing
+
+
+ORPHAN_AGE_SECONDS = 3600  # younger files may belong to an upload whose transaction is still open
+
+
+def sweep_orphan_files(now: float | None = None) -> list[str]:
+    """Remove files in the documents folder that no document names and that are older than an hour
+    (left by a process that died between writing a file and committing); return their names."""
+    import time
+
+    folder = documents_dir()
+    if not os.path.isdir(folder):
+        return []
+    now = time.time() if now is None else now
+    known = set(db.session.scalars(sa.select(Document.stored_name)))
+    removed = []
+    for entry in os.scandir(folder):
+        if (entry.is_file() and re.fullmatch(r"[0-9a-f]{64}", entry.name) and entry.name not in known
+                and now - entry.stat().st_mtime > ORPHAN_AGE_SECONDS):
+            os.remove(entry.path)
+            removed.append(entry.name)
+    return removed

@@ -21,6 +21,7 @@ def register(app) -> None:
     app.cli.add_command(create_site)
     app.cli.add_command(deliver_mail)
     app.cli.add_command(backup)
+    app.cli.add_command(sweep_documents)
     app.cli.add_command(send_reminders)
     app.cli.add_command(seed_demo)
 
@@ -108,6 +109,28 @@ def backup(destination):
     if result != "ok":
         raise click.ClickException(f"backup written to {destination} but its integrity check said: {result}")
     click.echo(f"Backup written to {destination} (SQLite {sqlite3.sqlite_version}, integrity ok).")
+    # The documents the copy lists, beside it: a database without its files restores half a site.
+    from models.document import copy_document_files
+
+    copy = sqlite3.connect(destination)
+    try:
+        stored_names = [row[0] for row in copy.execute("SELECT stored_name FROM document")]
+    finally:
+        copy.close()
+    folder = os.path.splitext(destination)[0] + "-documents"
+    missing = copy_document_files(stored_names, folder)
+    click.echo(f"Documents: {len(stored_names) - len(missing)} file(s) copied to {folder}"
+               + (f"; {len(missing)} deleted meanwhile" if missing else "") + ".")
+
+
+@click.command("sweep-documents")
+@with_appcontext
+def sweep_documents():
+    """Remove document files that no document names (left by a crash between writing and committing)."""
+    from models.document import sweep_orphan_files
+
+    removed = sweep_orphan_files()
+    click.echo(f"Removed {len(removed)} orphan document file(s).")
 
 
 @click.command("send-reminders")

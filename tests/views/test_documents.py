@@ -406,6 +406,52 @@ def test_files_follow_the_transaction(app, world, documents_dir):
         assert not os.path.exists(path)
 
 
+def test_backup_copies_the_files_of_the_documents_beside_the_database(app, world, documents_dir, tmp_path):
+    import hashlib as _hashlib
+    import sqlite3
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite backup")
+    site_id = world.site(PRIMARY)
+    with app.app_context():
+        site, primary = db.session.get(Site, site_id), find_person(PRIMARY)
+        kept = documents.upload_document(site, primary, "invoice", "a.pdf", PDF, "application/pdf").stored_name
+        gone = documents.upload_document(site, primary, "agreement", "b.png", PNG, "image/png")
+        db.session.commit()
+        documents.delete_document(site, primary, gone)
+        db.session.commit()
+    target = tmp_path / "backups" / "copy.sqlite3"
+    result = app.test_cli_runner().invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) copied" in result.output
+    copy = sqlite3.connect(target)
+    assert [row[0] for row in copy.execute("select stored_name from document")] == [kept]
+    copy.close()
+    folder = tmp_path / "backups" / "copy-documents"
+    assert files_in(folder) == [kept]
+    assert _hashlib.sha256((folder / kept).read_bytes()).hexdigest() == _hashlib.sha256(PDF).hexdigest()
+
+
+def test_sweep_removes_only_old_files_no_document_names(app, world, documents_dir):
+    site_id = world.site(PRIMARY)
+    with app.app_context():
+        kept = documents.upload_document(db.session.get(Site, site_id), find_person(PRIMARY), "invoice", "a.pdf",
+                                         PDF, "application/pdf").stored_name
+        db.session.commit()
+    old_orphan, young_orphan = "a" * 64, "b" * 64
+    for name in (old_orphan, young_orphan):
+        (documents_dir / name).write_bytes(PDF)
+    two_hours_ago = os.path.getmtime(documents_dir / kept) - 7200
+    os.utime(documents_dir / old_orphan, (two_hours_ago, two_hours_ago))
+    os.utime(documents_dir / kept, (two_hours_ago, two_hours_ago))
+    (documents_dir / "README").write_text("not a stored name: left alone")
+    os.utime(documents_dir / "README", (two_hours_ago, two_hours_ago))
+    result = app.test_cli_runner().invoke(args=["sweep-documents"])
+    assert result.exit_code == 0 and "Removed 1 orphan document file(s)." in result.output, result.output
+    assert files_in(documents_dir) == sorted([kept, young_orphan, "README"])
+
+
 def test_operator_sees_documents_of_every_site_and_uploads(app, client, auth, site):
     ids = site()
     auth.sign_in(OPERATOR)
