@@ -454,5 +454,8 @@ def my_access_page(site, membership, form=None, status=200):
                            for tool in wanted for level in tool.levels if level.rank > levels[tool.id]]
     pending = [r for r in requests.requests_of(membership.person)
                if r.site_id == site.id and r.status == requests.PENDING and r.kind == requests.PRIVILEGE]
+    from models.support import support_managers_of
+
     return render("members/my_access.html", None, status=status, site=site, membership=membership, tools=tools,
-                  levels=levels, form=form, wanted=wanted, pending=pending)
+                  levels=levels, form=form, wanted=wanted, pending=pending,
+                  support_managers=support_managers_of(site.id))
