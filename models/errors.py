@@ -9,3 +9,7 @@ class RuleViolation(Exception):
         super().__init__(str(message))
         self.message = message
         self.field = field
+
+
+class Conflict(RuleViolation):
+    """A change that came too late: someone decided or ended the thing first (answered with 409)."""

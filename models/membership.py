@@ -339,6 +339,9 @@ def remove_member(site, actor, membership: Membership, remote_addr: str | None =
     db.session.delete(membership)
     db.session.flush()
     record(actor, "membership.removed", site=site, target=person, before=before, remote_addr=remote_addr)
+    from .review import settle_review
+
+    settle_review(site, actor, remote_addr)
 
 
 class BulkRefused(Exception):
@@ -529,3 +532,6 @@ def leave_site(site, person, remote_addr: str | None = None) -> None:
     record(person, "membership.left", site=site, target=person, before=_snapshot(membership, catalog()),
            remote_addr=remote_addr)
     db.session.delete(membership)
+    from .review import settle_review
+
+    settle_review(site, person, remote_addr)

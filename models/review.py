@@ -57,9 +57,15 @@ class AccessReviewItem(db.Model):
 
     person: Mapped["Person"] = relationship(foreign_keys=[person_id])  # noqa: F821
     decided_by: Mapped["Person | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
+    review: Mapped[AccessReview] = relationship()
 
     def __repr__(self) -> str:
         return f"<AccessReviewItem review={self.review_id} person={self.person_id} {self.decision}>"
+
+    @property
+    def site_id(self) -> int:
+        """The site of the line's review (so that a line from the URL is checked like any site object)."""
+        return self.review.site_id
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -114,7 +120,8 @@ def review_progress(review: AccessReview) -> dict:
     from .membership import Membership
 
     still_member = sa.exists().where(Membership.site_id == review.site_id,
-                                     Membership.person_id == AccessReviewItem.person_id)
+                                     Membership.person_id == AccessReviewItem.person_id,
+                                     Membership.granted_at <= review.started_at)
     counts = db.session.execute(sa.select(
         sa.func.count().filter(sa.and_(AccessReviewItem.decision.is_(None), still_member)),
         sa.func.count().filter(AccessReviewItem.decision == CONFIRMED),
@@ -126,44 +133,52 @@ def review_progress(review: AccessReview) -> dict:
             "decided": confirmed + revoked, "percent": round(100 * (confirmed + revoked) / total) if total else 100}
 
 
-def decide_review_item(site, actor, membership, decision: str, remote_addr: str | None = None) -> AccessReviewItem:
-    """Confirm a membership (it records when) or revoke it (the member loses access at once), once.
+def decide_review_item(site, actor, line: AccessReviewItem, decision: str,
+                       remote_addr: str | None = None) -> AccessReviewItem:
+    """Confirm a member's line (the membership records when) or revoke it (the member loses access at
+    once), once.
 
     Reviewers are the primary and the secondaries with Manage access = Update; nobody decides their
-    own membership; of two reviewers deciding the same line at the same moment, one wins and the
-    other is told who decided.
+    own line; of two reviewers deciding the same line at the same moment, one wins and the other is
+    told who decided (also after a revocation took the membership away).
     """
     from .audit import record
-    from .errors import RuleViolation
+    from .errors import Conflict, RuleViolation
     from .membership import PRIMARY, _require_manage_update, membership_of, remove_member
     from .site import lock_site
 
     _require_manage_update(membership_of(actor, site.id))
     if decision not in (CONFIRMED, REVOKED):
         raise RuleViolation(_l("Choose Confirm or Revoke."), "decision")
-    if membership.site_id != site.id:
+    review = db.session.get(AccessReview, line.review_id)
+    if review is None or review.site_id != site.id:
         raise RuleViolation(_l("No such member on this site."))
     lock_site(site.id)
-    review = open_review(site.id)
-    if review is None:
-        raise RuleViolation(_l("No access review is in progress."))
-    if membership.person_id == actor.id:
+    db.session.refresh(review)
+    db.session.refresh(line)
+    if line.decision:
+        raise Conflict(already_reviewed(line))
+    if review.completed_at is not None:
+        raise Conflict(_l("This access review is finished."))
+    person = line.person
+    if person.id == actor.id:
         raise RuleViolation(_l("You cannot review your own access."))
+    membership = membership_of(person, site.id)
+    if membership is None or membership.granted_at > review.started_at:
+        # Gone since the review started (or gone and given access again: a new grant, not reviewed here).
+        raise Conflict(_l("%(name)s is no longer a member of this site.", name=person.display_name)
+                             if membership is None else
+                             _l("%(name)s was given access after this review started.", name=person.display_name))
     if membership.role == PRIMARY:
         raise RuleViolation(_l("The primary contact's access is not reviewed; it changes only by transfer."))
-    item = review_line(review, membership.person_id)
-    if item is None:
-        raise RuleViolation(_l("%(name)s was given access after this review started.",
-                               name=membership.person.display_name))
     now = utcnow()
     won = db.session.execute(
-        sa.update(AccessReviewItem).where(AccessReviewItem.id == item.id, AccessReviewItem.decision.is_(None))
+        sa.update(AccessReviewItem).where(AccessReviewItem.id == line.id, AccessReviewItem.decision.is_(None))
         .values(decision=decision, decided_by_id=actor.id, decided_at=now)
         .execution_options(synchronize_session=False)).rowcount
-    db.session.refresh(item)
+    db.session.refresh(line)
     if won != 1:
-        raise RuleViolation(already_reviewed(item))
-    person = membership.person
+        raise Conflict(already_reviewed(line))
     if decision == CONFIRMED:
         membership.last_confirmed_at = now
         record(actor, "review.confirmed", site=site, target=person, after={"review": review.id},
@@ -172,10 +187,17 @@ def decide_review_item(site, actor, membership, decision: str, remote_addr: str 
         record(actor, "review.revoked", site=site, target=person, after={"review": review.id},
                remote_addr=remote_addr)
         remove_member(site, actor, membership, remote_addr)
+    settle_review(site, actor, remote_addr)
+    return line
+
+
+def settle_review(site, actor=None, remote_addr: str | None = None) -> None:
+    """Complete the site's review in progress once nobody is left to decide (after a decision, and
+    after a member left or was removed while it ran)."""
     db.session.flush()
-    if review_progress(review)["to_review"] == 0:
+    review = open_review(site.id)
+    if review is not None and review_progress(review)["to_review"] == 0:
         _complete(site, review, actor, remote_addr)
-    return item
 
 
 def review_line(review: AccessReview | None, person_id: int) -> AccessReviewItem | None:
@@ -230,8 +252,11 @@ def review_rows(site_id: int, review: AccessReview | None, query: str = "", show
     item = sa.orm.aliased(AccessReviewItem)
     statement = sa.select(Membership, item).where(Membership.site_id == site_id, Membership.role != PRIMARY)
     if review is not None:
+        # A membership granted after the start is not part of the review, even if the same person's
+        # earlier membership was (removed and given access again meanwhile).
         statement = statement.outerjoin(item, sa.and_(item.review_id == review.id,
-                                                      item.person_id == Membership.person_id))
+                                                      item.person_id == Membership.person_id,
+                                                      Membership.granted_at <= review.started_at))
         if show == TO_REVIEW:
             statement = statement.where(item.id.is_not(None), item.decision.is_(None))
         elif show == CONFIRMED:

@@ -5,9 +5,10 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from models import Membership, RuleViolation, db
+from models import AccessReviewItem, RuleViolation, db
 from models import membership as members
 from models import review as reviews
+from models.errors import Conflict
 from models.tool import MANAGE_ACCESS
 
 from .common import of_site, page_number, render, site_permission
@@ -23,18 +24,23 @@ def _state():
             "page": page_number()}
 
 
-def _context(site, membership, errors=None, **extra):
-    state = _state()
+def _review_context(site, membership) -> dict:
+    """What the progress section needs: the review running (or the last one) and how far it got."""
     review = reviews.open_review(site.id)
-    rows, total = reviews.review_rows(site.id, review, state["q"], state["show"], state["page"], PER_PAGE)
     last = review or reviews.last_review(site.id)
-    return dict(site=site, membership=membership, review=review, last=last, rows=rows, total=total, state=state,
-                pages=max(1, -(-total // PER_PAGE)), errors=errors or {},
+    return dict(site=site, membership=membership, review=review, last=last,
                 progress=reviews.review_progress(last) if last else None,
-                revoked=reviews.revoked_in(last) if last else [],
                 can_decide=review is not None and members.holds(membership, MANAGE_ACCESS, members.UPDATE),
                 is_primary=membership is not None and membership.role == members.PRIMARY,
-                decision_labels=reviews.DECISION_LABELS, **extra)
+                decision_labels=reviews.DECISION_LABELS)
+
+
+def _context(site, membership, errors=None, **extra):
+    state = _state()
+    context = _review_context(site, membership)
+    rows, total = reviews.review_rows(site.id, context["review"], state["q"], state["show"], state["page"], PER_PAGE)
+    return dict(context, rows=rows, total=total, state=state, pages=max(1, -(-total // PER_PAGE)),
+                errors=errors or {}, revoked=reviews.revoked_in(context["last"]) if context["last"] else [], **extra)
 
 
 @bp.get("")
@@ -81,43 +87,40 @@ def finish(site_id):
     return redirect(url_for("review.index", site_id=site.id), 303)
 
 
-@bp.post("/<int:membership_id>")
+@bp.post("/lines/<int:line_id>")
 @login_required
-def decide(site_id, membership_id):
+def decide(site_id, line_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
-    target = of_site(Membership, membership_id, site)
-    name, person_id = target.person.display_name, target.person_id
+    line = of_site(AccessReviewItem, line_id, site)
+    name = line.person.display_name
     decision = request.form.get("decision", "")
     try:
-        reviews.decide_review_item(site, current_user, target, decision)
+        reviews.decide_review_item(site, current_user, line, decision)
     except RuleViolation as violation:
         db.session.rollback()
-        review = reviews.open_review(site.id)
-        line = reviews.review_line(review, target.person_id)
-        # A line decided meanwhile, or a review no longer running: a conflict, not a bad form.
-        status = 409 if review is None or (line is not None and line.decision) else 422
+        status = 409 if isinstance(violation, Conflict) else 422
         if request.htmx:
-            return _row_response(site, membership, membership_id, person_id, status, error=str(violation.message))
+            return _line_response(site, membership, line_id, status, error=str(violation.message))
         return render("review/index.html", None, status=status,
-                      **_context(site, membership, errors={membership_id: str(violation.message)}))
+                      **_context(site, membership, errors={line_id: str(violation.message)},
+                                 page_error=str(violation.message)))
     db.session.commit()
     message = (_("%(name)s is confirmed.", name=name) if decision == reviews.CONFIRMED
                else _("%(name)s no longer has access to this site.", name=name))
     if request.htmx:
-        return _row_response(site, membership, membership_id, person_id, 200, message=message)
+        return _line_response(site, membership, line_id, 200, message=message)
     flash(message, "success")
     return redirect(url_for("review.index", site_id=site.id, **{k: v for k, v in _state().items() if v and k != "page"}),
                     303)
 
 
-def _row_response(site, membership, membership_id, person_id, status, error=None, message=None):
-    """The decided row (what is left of it, when revoked) with the progress and status updated out of band."""
-    review = reviews.open_review(site.id) or reviews.last_review(site.id)
-    target = db.session.get(Membership, membership_id)
-    line = reviews.review_line(review, person_id)
-    return render("review/_decided.html", "review/_decided.html", status=status, site=site, membership=membership,
-                  row=target, line=line, review=review, last=review,
-                  progress=reviews.review_progress(review) if review else None,
-                  can_decide=reviews.open_review(site.id) is not None,
-                  errors={membership_id: error} if error else {}, message=message,
-                  decision_labels=reviews.DECISION_LABELS, membership_id=membership_id)
+def _line_response(site, membership, line_id, status, error=None, message=None):
+    """The decided line's row (what is left of it, when revoked), with the progress (and the buttons to
+    start or finish a review) and the status updated out of band."""
+    line = db.session.get(AccessReviewItem, line_id)
+    row = members.membership_of(line.person, site.id)
+    if row is not None and row.granted_at > line.review.started_at:
+        row = None
+    return render("review/_decided.html", "review/_decided.html", status=status, row=row, line=line,
+                  errors={line_id: error} if error else {}, message=message or error, line_response=True,
+                  **_review_context(site, membership))

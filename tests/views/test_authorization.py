@@ -201,12 +201,13 @@ TABLE: dict[tuple[str, str], Case] = {
         Case("/sites/{site_a}/support/{member_a}", support_managers(422, operator=403)),
     # --- access review -------------------------------------------------------------------------
     ("/sites/<int:site_id>/review", "GET"): Case("/sites/{site_a}/review", manage_view(200)),
-    ("/sites/<int:site_id>/review", "POST"):
-        Case("/sites/{site_a}/review", primary_only(Redirect("/sites/{site_a}/review", 303))),
-    # No review is in progress in this world: the primary is told so.
-    ("/sites/<int:site_id>/review/finish", "POST"): Case("/sites/{site_a}/review/finish", primary_only(409)),
-    ("/sites/<int:site_id>/review/<int:membership_id>", "POST"):
-        Case("/sites/{site_a}/review/{member_a}", manage_update(409), form={"decision": "confirmed"}),
+    # A review is in progress in this world: the primary is told so.
+    ("/sites/<int:site_id>/review", "POST"): Case("/sites/{site_a}/review", primary_only(409)),
+    ("/sites/<int:site_id>/review/finish", "POST"):
+        Case("/sites/{site_a}/review/finish", primary_only(Redirect("/sites/{site_a}/review", 303))),
+    ("/sites/<int:site_id>/review/lines/<int:line_id>", "POST"):
+        Case("/sites/{site_a}/review/lines/{line_a}", manage_update(Redirect("/sites/{site_a}/review", 303)),
+             form={"decision": "confirmed"}),
     # --- contacts ------------------------------------------------------------------------------
     ("/sites/<int:site_id>/contacts", "GET"): Case("/sites/{site_a}/contacts", site_members(200)),
     ("/sites/<int:site_id>/contacts", "POST"): Case("/sites/{site_a}/contacts", contact_updates(422, operator=403)),
@@ -313,10 +314,14 @@ def build_world(world, app) -> dict:
         document_a = upload_document(site, primary, "invoice", "invoice.pdf", b"%PDF-1.4\n%%EOF\n",
                                      "application/pdf").id
         customer_b = db.session.get(Site, site_b).customer_id
+        from models.review import review_line, start_review
+        review = start_review(site, primary)
+        line_a = review_line(review, db.session.get(Membership, member_a).person_id).id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
             "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
-            "contact_a": contact_a, "offer_a": offer_a, "document_a": document_a, "token": secrets.token_urlsafe(32)}
+            "contact_a": contact_a, "offer_a": offer_a, "document_a": document_a, "line_a": line_a,
+            "token": secrets.token_urlsafe(32)}
 
 
 @pytest.fixture(scope="module")
@@ -408,7 +413,8 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     case = TABLE[rule, method]
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
-           "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "document_a": 9, "token": "abc"}
+           "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "document_a": 9, "line_a": 10,
+           "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"

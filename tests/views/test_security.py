@@ -118,7 +118,7 @@ def test_every_post_route_refuses_a_request_without_its_csrf_token(app, client, 
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1}
+              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1}
     form = dict(PLAUSIBLE_FORM)
     if token == "garbage":
         form["csrf_token"] = "IjNhZjQ1Ig.garbage.token"
@@ -144,7 +144,7 @@ def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, pers
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1}
+              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1}
     before = snapshot(app)
     refreshed = 0
     for rule in rules:
