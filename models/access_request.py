@@ -293,8 +293,11 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
             raise RuleViolation(_l("The requester is no longer a member of this site."))
         tool = next(t for t in tools if t.id == access_request.tool_id)
         _claim(access_request, actor, APPROVED)
-        # The decision mail tells the change: no second mail about it.
-        if is_support_request(access_request):
+        # The decision mail tells the change: no second mail about it. A member raised to the level
+        # (or above) meanwhile keeps what they hold: approving never lowers.
+        if membership.level(tool) >= access_request.requested_rank:
+            pass
+        elif is_support_request(access_request):
             set_support_level(site, actor, membership, access_request.requested_rank, remote_addr, notify=False)
         else:
             update_member(site, actor, membership, membership.role,

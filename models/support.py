@@ -148,3 +148,13 @@ def support_requests(site_id: int, pending_only: bool = False, limit: int = 100)
                                    AccessRequest.id.desc())
     return list(db.session.scalars(statement.limit(limit).options(sa.orm.selectinload(AccessRequest.requester),
                                                                   sa.orm.selectinload(AccessRequest.decided_by))))
+
+
+def pending_support_count(site_id: int) -> int:
+    """Return how many requests for a higher support level wait for a decision."""
+    from .access_request import PENDING, PRIVILEGE, AccessRequest
+    from .tool import SUPPORT, tool_by_key
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
+        AccessRequest.site_id == site_id, AccessRequest.kind == PRIVILEGE, AccessRequest.status == PENDING,
+        AccessRequest.tool_id == tool_by_key(SUPPORT).id)) or 0

@@ -200,7 +200,7 @@ def _site_nav() -> dict | None:
     membership = g.membership
     operator = current_user.is_operator
     from models.access_request import pending_count
-    from models.support import may_manage_support
+    from models.support import may_manage_support, pending_support_count
     from models.tool import CONTACT_UPDATES, DOCUMENTS, REPORTING
 
     manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
@@ -210,7 +210,8 @@ def _site_nav() -> dict | None:
             "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
             "reporting": operator or holds(membership, REPORTING, VIEW),
             "documents": operator or holds(membership, DOCUMENTS, VIEW),
-            "support": operator or may_manage_support(membership),
+            "support": (support := operator or may_manage_support(membership)),
+            "support_pending": pending_support_count(g.site.id) if support else 0,
             "review": operator or holds(membership, MANAGE_ACCESS, VIEW)}
 
 

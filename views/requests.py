@@ -176,7 +176,9 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
                            status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
                            already=None if access_request.status == requests.PENDING
                            else requests.already_decided(access_request),
-                           back_url=_back_to_list(site, access_request)), status
+                           back_url=_back_to_list(site, access_request),
+                           own_rank=membership.level(access_request.tool) if membership and access_request.tool else None
+                           ), status
 
 
 @bp.get("/sites/<int:site_id>/requests/<int:request_id>")
