@@ -132,6 +132,10 @@ def hand_over(site, old_membership, new_membership, actor=None, remote_addr: str
     db.session.flush()
     record_access(actor, "membership.changed", site, old_membership, before=before_old, remote_addr=remote_addr)
     record_access(actor, "membership.changed", site, new_membership, before=before_new, remote_addr=remote_addr)
+    from .review import include_former_primary, settle_review
+
+    include_former_primary(site, old_membership.person_id)
+    settle_review(site, actor, remote_addr)
     return demoted_to
 
 

@@ -117,11 +117,12 @@ def review_progress(review: AccessReview) -> dict:
 
     Members who left or were removed otherwise while the review ran drop out of it.
     """
-    from .membership import Membership
+    from .membership import PRIMARY, Membership
 
+    # The primary is never reviewed: a member who became primary while the review ran drops out.
     still_member = sa.exists().where(Membership.site_id == review.site_id,
                                      Membership.person_id == AccessReviewItem.person_id,
-                                     Membership.granted_at <= review.started_at)
+                                     Membership.granted_at <= review.started_at, Membership.role != PRIMARY)
     counts = db.session.execute(sa.select(
         sa.func.count().filter(sa.and_(AccessReviewItem.decision.is_(None), still_member)),
         sa.func.count().filter(AccessReviewItem.decision == CONFIRMED),
@@ -198,6 +199,15 @@ def settle_review(site, actor=None, remote_addr: str | None = None) -> None:
     review = open_review(site.id)
     if review is not None and review_progress(review)["to_review"] == 0:
         _complete(site, review, actor, remote_addr)
+
+
+def include_former_primary(site, person_id: int) -> None:
+    """Give the review in progress a line for a primary contact who just handed the role on: the
+    review covers every membership but the primary's, and they are no longer primary."""
+    review = open_review(site.id)
+    if review is not None and review_line(review, person_id) is None:
+        db.session.add(AccessReviewItem(review_id=review.id, person_id=person_id))
+        db.session.flush()
 
 
 def review_line(review: AccessReview | None, person_id: int) -> AccessReviewItem | None:

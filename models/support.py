@@ -55,7 +55,7 @@ def may_manage_support(membership) -> bool:
 
 def support_managers_of(site_id: int) -> list:
     """Return the people who manage a site's support levels, primary first."""
-    from .membership import PRIMARY, Membership
+    from .membership import PRIMARY, Membership, Privilege
     from .tool import SUPPORT, tool_by_key
 
     tool = tool_by_key(SUPPORT)
@@ -64,8 +64,7 @@ def support_managers_of(site_id: int) -> list:
         sa.select(Membership).where(Membership.site_id == site_id).where(sa.or_(
             Membership.role == PRIMARY,
             Membership.person_id.in_(technical) if technical else sa.false(),
-            Membership.privileges.any(sa.and_(sa.literal_column("privilege.tool_id") == tool.id,
-                                              sa.literal_column("privilege.rank") >= tool.top_rank)),
+            Membership.privileges.any(sa.and_(Privilege.tool_id == tool.id, Privilege.rank >= tool.top_rank)),
         )).options(sa.orm.selectinload(Membership.person))).all()
     return [m.person for m in sorted(members, key=lambda m: (m.role != PRIMARY, m.person.display_name.lower()))]
 
