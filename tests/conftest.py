@@ -337,6 +337,29 @@ class SessionHelper:
         client = client or self.client
         return client.get(url, headers={"HX-Request": "true"} if htmx else {})
 
+    def read(self, function):
+        """Call function() in an app context and return its result, leaving no transaction open."""
+        with self.app.app_context():
+            try:
+                return function()
+            finally:
+                db.session.rollback()
+
+    def audit(self, action=None, site=None) -> list:
+        """The audit events of a site (site A by default; site=False: every site), oldest first."""
+        from models import AuditEvent
+
+        def read():
+            statement = sa.select(AuditEvent).order_by(AuditEvent.id)
+            if site is not False:
+                statement = statement.where(AuditEvent.site_id == (site or self.a))
+            if action:
+                statement = statement.where(AuditEvent.action == action)
+            events = db.session.scalars(statement).all()
+            db.session.expunge_all()
+            return list(events)
+        return self.read(read)
+
     def close(self):
         pass
 

@@ -11,6 +11,14 @@ from tests.conftest import PASSWORD
 from tests.support import link_in
 
 
+def sign_in_on_this_page(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in on the Sign in page a link led to (keeping where it goes next)."""
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
     """Open Sign in and submit email and password (the caller asserts where it lands)."""
     page.goto(f"{base_url}/sign-in")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
 from tests.e2e.members_steps import (PRIMARY_EMAIL, SITE_NAME, SITE_NUMBER, open_site_page, sign_in_as_primary,
                                      site_with_primary)
-from tests.e2e.steps import another_browser, expect_site_start
+from tests.e2e.steps import another_browser, expect_site_start, sign_in_on_this_page
 from tests.support import body_text, link_in
 
 NOMINEE_EMAIL = "nadia@example.com"
@@ -31,14 +30,6 @@ def add_contact(live_server, site_id: int, types: list[str], **fields) -> None:
     with live_server.app.app_context():
         contacts.save_contact(db.session.get(Site, site_id), find_person(PRIMARY_EMAIL), {**CONTACT, **fields}, types)
         db.session.commit()
-
-
-def sign_in_on_this_page(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Sign in on the Sign in page a link led to (keeping where it goes next)."""
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("textbox", name="Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_primary_transfers_role_nominee_accepts_from_mail_and_old_primary_leaves(live_server, smtp, page):

@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
 from tests.e2e.members_steps import (PRIMARY_EMAIL, SITE_NAME, SITE_NUMBER, open_site_page, sign_in_as_primary,
                                      site_with_primary)
-from tests.e2e.steps import another_browser, expect_site_start, sign_in
+from tests.e2e.steps import another_browser, expect_site_start, sign_in, sign_in_on_this_page
 from tests.support import body_text, link_in
 
 VIEWER_EMAIL = "vera@example.com"  # user with Account-related documents = View
@@ -40,14 +39,6 @@ def add_billing_contact(live_server, site_id: int) -> None:
     with live_server.app.app_context():
         save_contact(db.session.get(Site, site_id), find_person(PRIMARY_EMAIL), BILLING, ["billing"])
         db.session.commit()
-
-
-def sign_in_on_this_page(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Sign in on the Sign in page a link led to (keeping where it goes next)."""
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("textbox", name="Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_invoice_upload_mails_billing_contact_viewer_downloads_and_member_without_view_is_refused(

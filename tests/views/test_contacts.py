@@ -92,17 +92,6 @@ class Helper(SessionHelper):
             db.session.rollback()
         return result
 
-    def audit(self, action=None, site=None) -> list[AuditEvent]:
-        with self.app.app_context():
-            statement = sa.select(AuditEvent).order_by(AuditEvent.id)
-            if site is not False:
-                statement = statement.where(AuditEvent.site_id == (site or self.a))
-            if action:
-                statement = statement.where(AuditEvent.action == action)
-            events = db.session.scalars(statement).all()
-            db.session.expunge_all()
-        return list(events)
-
     def outbox(self, template=None) -> list[OutboxMail]:
         with self.app.app_context():
             statement = sa.select(OutboxMail).where(OutboxMail.id > self.outbox_start if template is None else

@@ -122,15 +122,6 @@ class Helper(SessionHelper):
             db.session.rollback()
         return result
 
-    def audit(self, action=None, site=None) -> list[AuditEvent]:
-        with self.app.app_context():
-            statement = sa.select(AuditEvent).where(AuditEvent.site_id == (site or self.a)).order_by(AuditEvent.id)
-            if action:
-                statement = statement.where(AuditEvent.action == action)
-            events = db.session.scalars(statement).all()
-            db.session.expunge_all()
-        return list(events)
-
     def outbox_count(self) -> int:
         with self.app.app_context():
             count = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail))

@@ -121,13 +121,6 @@ class Helper(SessionHelper):
     def review_url(self, request_id, action="", site=None):
         return self.url(f"requests/{request_id}" + (f"/{action}" if action else ""), site)
 
-    def read(self, function):
-        with self.app.app_context():
-            try:
-                return function()
-            finally:
-                db.session.rollback()
-
     @staticmethod
     def _row(r) -> dict:
         return dict(id=r.id, site_id=r.site_id, requester=r.requester.email, kind=r.kind, status=r.status,
@@ -162,16 +155,6 @@ class Helper(SessionHelper):
             return None if found is None else dict(
                 role=found.role, granted_by=found.granted_by.email if found.granted_by else None,
                 justification=found.business_justification)
-        return self.read(read)
-
-    def audit(self, action=None, site=None) -> list[AuditEvent]:
-        def read():
-            statement = sa.select(AuditEvent).where(AuditEvent.site_id == (site or self.a)).order_by(AuditEvent.id)
-            if action:
-                statement = statement.where(AuditEvent.action == action)
-            events = db.session.scalars(statement).all()
-            db.session.expunge_all()
-            return list(events)
         return self.read(read)
 
     def outbox(self, template=None) -> list[OutboxMail]:

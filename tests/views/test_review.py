@@ -152,13 +152,6 @@ class Helper(SessionHelper):
         query = "&".join(f"{key}={value}" for key, value in args.items())
         return self.client.get(self.url(site=site) + (f"?{query}" if query else ""))
 
-    def read(self, function):
-        with self.app.app_context():
-            try:
-                return function()
-            finally:
-                db.session.rollback()
-
     def reviews(self, site=None) -> list[dict]:
         return self.read(lambda: [
             dict(id=r.id, started_by=r.started_by.email if r.started_by else None, completed=r.completed_at is not None)
@@ -188,16 +181,6 @@ class Helper(SessionHelper):
                 Person.email == email, Membership.site_id == (site or self.a)))
             return None if found is None else dict(id=found.id, role=found.role,
                                                    last_confirmed_at=found.last_confirmed_at)
-        return self.read(read)
-
-    def audit(self, action=None, site=None) -> list[AuditEvent]:
-        def read():
-            statement = sa.select(AuditEvent).where(AuditEvent.site_id == (site or self.a)).order_by(AuditEvent.id)
-            if action:
-                statement = statement.where(AuditEvent.action == action)
-            events = db.session.scalars(statement).all()
-            db.session.expunge_all()
-            return list(events)
         return self.read(read)
 
     def actions(self, site=None) -> list[tuple[str, str, str]]:

@@ -151,13 +151,6 @@ class Helper(SessionHelper):
     def review_url(self, request_id, action="", site=None):
         return self.url(f"requests/{request_id}" + (f"/{action}" if action else ""), site)
 
-    def read(self, function):
-        with self.app.app_context():
-            try:
-                return function()
-            finally:
-                db.session.rollback()
-
     def support(self, email, site=None) -> int | None:
         """The support level a person holds on a site, read from the database."""
         found = self.memberships(site).get(email)
@@ -184,16 +177,6 @@ class Helper(SessionHelper):
                          status=r.status, justification=r.business_justification)
                     for r in db.session.scalars(sa.select(AccessRequest).join(AccessRequest.requester)
                                                 .where(Person.email == email).order_by(AccessRequest.id))]
-        return self.read(read)
-
-    def audit(self, action=None, site=None) -> list[AuditEvent]:
-        def read():
-            statement = sa.select(AuditEvent).where(AuditEvent.site_id == (site or self.a)).order_by(AuditEvent.id)
-            if action:
-                statement = statement.where(AuditEvent.action == action)
-            events = db.session.scalars(statement).all()
-            db.session.expunge_all()
-            return list(events)
         return self.read(read)
 
     def state(self):
