@@ -60,30 +60,27 @@ def _primary_only(site_id):
 @bp.post("")
 @login_required
 def start(site_id):
-    site, membership = _primary_only(site_id)
-    try:
-        reviews.start_review(site, current_user)
-    except RuleViolation as violation:
-        db.session.rollback()
-        return render("review/index.html", None, status=409,
-                      **_context(site, membership, page_error=str(violation.message)))
-    db.session.commit()
-    flash(_("The access review has started: confirm or revoke each member below."), "success")
-    return redirect(url_for("review.index", site_id=site.id), 303)
+    return _primary_step(site_id, reviews.start_review,
+                         _("The access review has started: confirm or revoke each member below."))
 
 
 @bp.post("/finish")
 @login_required
 def finish(site_id):
+    return _primary_step(site_id, reviews.finish_review, _("The access review is finished."))
+
+
+def _primary_step(site_id, step, done_message):
+    """Start or finish the review (the primary's steps); a conflict shows the page with why."""
     site, membership = _primary_only(site_id)
     try:
-        reviews.finish_review(site, current_user)
+        step(site, current_user)
     except RuleViolation as violation:
         db.session.rollback()
         return render("review/index.html", None, status=409,
                       **_context(site, membership, page_error=str(violation.message)))
     db.session.commit()
-    flash(_("The access review is finished."), "success")
+    flash(done_message, "success")
     return redirect(url_for("review.index", site_id=site.id), 303)
 
 
