@@ -1066,3 +1066,15 @@ def test_a_review_completes_after_the_primary_role_changed_hands(h):
     # Every member the list offered is decided: the review ends by itself.
     assert h.progress()["to_review"] == 0
     assert h.reviews()[0]["completed"]
+
+
+def test_a_decision_without_htmx_comes_back_to_the_same_search_and_filter(h):
+    h.started()
+    page = h.page(PRIMARY, show="to_review", q="alice")
+    action = re.search(rf'<form method="post" action="([^"]*/review/lines/{h.line(ALICE)}[^"]*)"',
+                       page.get_data(as_text=True)).group(1).replace("&amp;", "&")
+    assert "show=to_review" in action and "q=alice" in action
+    response = h.post(action, {"decision": "confirmed"})
+    assert response.status_code == 303
+    location = response.location
+    assert "show=to_review" in location and "q=alice" in location and "/review/lines/" not in location
