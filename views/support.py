@@ -47,6 +47,12 @@ def index(site_id):
     return render("support/index.html", "support/_list.html", **_page_context(site, membership))
 
 
+def _row_context(site, membership, row, **extra):
+    tool = tool_by_key(SUPPORT)
+    return dict(site=site, membership=membership, row=row, tool=tool, own_rank=membership.level(tool), errors={},
+                **extra)
+
+
 @bp.post("/support/<int:membership_id>")
 @login_required
 def update(site_id, membership_id):
@@ -59,20 +65,15 @@ def update(site_id, membership_id):
         changed = set_support_level(site, current_user, row, int(raw))
     except RuleViolation as violation:
         db.session.rollback()
-        row = of_site(Membership, membership_id, site)
-        tool = tool_by_key(SUPPORT)
-        context = dict(site=site, membership=membership, row=row, tool=tool, own_rank=membership.level(tool),
-                       errors={row.id: str(violation.message)}, chosen=raw)
+        errors = {membership_id: str(violation.message)}
         if request.htmx:
-            return render("support/_row.html", "support/_row.html", status=422, **context)
-        return render("support/index.html", None, status=422,
-                      **{**_page_context(site, membership, errors=context["errors"])})
+            context = _row_context(site, membership, of_site(Membership, membership_id, site), chosen=raw)
+            return render("support/_row.html", "support/_row.html", status=422, **{**context, "errors": errors})
+        return render("support/index.html", None, status=422, **_page_context(site, membership, errors=errors))
     db.session.commit()
     message = (_("%(name)s now holds %(level)s.", name=row.person.display_name,
                  level=tool_by_key(SUPPORT).level_name(int(raw))) if changed else _("Nothing changed."))
     if request.htmx:
-        tool = tool_by_key(SUPPORT)
-        return render("support/_row.html", "support/_row.html", site=site, membership=membership, row=row, tool=tool,
-                      own_rank=membership.level(tool), errors={}, saved=message)
+        return render("support/_row.html", "support/_row.html", **_row_context(site, membership, row, saved=message))
     flash(message, "success")
     return redirect(url_for("support.index", site_id=site.id), 303)
