@@ -219,7 +219,6 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
                remote_addr: str | None = None):
     """Give a person access to a site: an existing account at once with a Welcome mail, an unknown
     email through an invitation (single use, 48 hours). Returns the membership or the invitation."""
-    from .audit import record
     from .errors import RuleViolation
     from .invitation import invite
     from .outbox import queue_mail
@@ -267,7 +266,6 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     to user loses the levels reserved to secondary contacts; at most four secondaries. The member is
     mailed the change when their preferences ask for it (and `notify` is left on).
     """
-    from .audit import record
     from .errors import RuleViolation
     from .site import lock_site
     from .tool import catalog

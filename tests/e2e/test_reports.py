@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
@@ -58,12 +57,11 @@ def field_value(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M" if moment.second == 0 else INPUT_FORMAT)
 
 
-def wait_until_after(moment: datetime) -> None:
-    """Sleep until the clock the app stamps audit events with (naive UTC) has passed the moment."""
-    from models.base import utcnow
-
-    while (left := (moment - utcnow()).total_seconds() + 0.2) > 0:
-        time.sleep(min(left, 1.0))
+def wait_until_after(page: Page, moment: datetime) -> None:
+    """Wait until the clock the app stamps audit events with (naive UTC, the browser's machine) has
+    passed the moment, with a margin."""
+    deadline_ms = int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000) + 200
+    page.wait_for_function(f"() => Date.now() > {deadline_ms}", timeout=5000)
 
 
 # --- the Reports page -----------------------------------------------------------------------------
@@ -125,7 +123,7 @@ def test_reports_show_access_as_it_stood_at_a_past_moment_with_grantor_and_justi
     expect(report_row(page, MEMBER_EMAIL).get_by_role("rowheader")).to_contain_text(MEMBER_NAME)
 
     # Change 2, in a later second: the primary edits Rita's levels inline in the User list.
-    wait_until_after(after_added)
+    wait_until_after(page, after_added)
     open_site_page(page, "User list")
     row = member_row(page, MEMBER_EMAIL)
     row.get_by_role("button", name=f"Edit {MEMBER_NAME}").click()

@@ -151,6 +151,10 @@ class Helper(SessionHelper):
     def review_url(self, request_id, action="", site=None):
         return self.url(f"requests/{request_id}" + (f"/{action}" if action else ""), site)
 
+    def send(self, method, url, form):
+        """GET the URL, or POST the form to it."""
+        return self.client.get(url) if method == "GET" else self.post(url, form)
+
     def support(self, email, site=None) -> int | None:
         """The support level a person holds on a site, read from the database."""
         found = self.memberships(site).get(email)
@@ -947,7 +951,7 @@ def test_only_support_managers_decide_support_requests(h, smtp, actor, status, m
     h.become(actor)
     before = h.state()
     url = h.review_url(h.ids["alice_support"], action)
-    response = h.client.get(url) if method == "GET" else h.post(url, form)
+    response = h.send(method, url, form)
     assert response.status_code == status
     assert "Follows every case" not in page_text(response)
     assert h.state() == before
@@ -980,7 +984,7 @@ def test_a_support_manager_does_not_decide_the_approvers_requests(h, method, act
     h.become(TECH)
     before = h.state()
     url = h.review_url(h.ids["bob_documents"], action)
-    response = h.client.get(url) if method == "GET" else h.post(url, form)
+    response = h.send(method, url, form)
     assert response.status_code == 403
     assert h.state() == before
 
@@ -990,12 +994,12 @@ def test_another_sites_support_request_is_404_and_untouched(h, method, action, f
     h.become(TECH)
     before = h.state()
     url = h.review_url(h.ids["ben_support"], action)
-    response = h.client.get(url) if method == "GET" else h.post(url, form)
+    response = h.send(method, url, form)
     assert response.status_code == 404
     assert "Ben Other" not in page_text(response)
     # Through site B, where she is a plain user: 403.
     url = h.review_url(h.ids["ben_support"], action, site=h.b)
-    assert (h.client.get(url) if method == "GET" else h.post(url, form)).status_code == 403
+    assert (h.send(method, url, form)).status_code == 403
     assert h.state() == before
 
 
