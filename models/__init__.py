@@ -17,4 +17,5 @@ from .primary_transfer import PrimaryTransfer  # noqa: F401
 from .document import Document  # noqa: F401
 from .review import AccessReview, AccessReviewItem  # noqa: F401
 from .audit import AuditEvent, record  # noqa: F401
+from .throttle import ThrottleEvent  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401

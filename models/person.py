@@ -94,11 +94,12 @@ class Person(db.Model):
 
 
 class AccountToken(db.Model):
-    """A single-use link sent to a person: email verification, password reset, email change."""
+    """A single-use link sent to a person: email verification, password reset, email change, notification email."""
 
     __tablename__ = "account_token"
     __table_args__ = (
-        sa.CheckConstraint("purpose IN ('verify_email', 'reset_password', 'change_email')", name="purpose"),
+        sa.CheckConstraint("purpose IN ('verify_email', 'reset_password', 'change_email', 'notification_email')",
+                           name="purpose"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
