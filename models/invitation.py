@@ -109,7 +109,6 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     """
     from .audit import record
     from .site import lock_site
-    from .tool import catalog
 
     if invitation.status() != OPEN:
         raise RuleViolation(_l("This invitation can no longer be used."))
@@ -123,13 +122,14 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     ).rowcount
     if spent != 1:
         raise RuleViolation(_l("This invitation can no longer be used."))
-    if person.email_verified_at is None:
-        # Following the link proves the person reads this mailbox.
-        person.email_verified_at = utcnow()
+    if not person.is_verified:
+        # The link proves the mailbox only together with claim_account, which sets name and password anew.
+        raise RuleViolation(_l("Confirm your email address first."))
 
     if membership_of(person, site.id) is not None:
         raise RuleViolation(_l("You are already a member of this site."))
     role = invitation.role
+    levels = _grant_of_inviter(invitation)
     # An operator's recovery invitation replaces a primary who is still there (SPEC §2).
     replaced = primary_of(site.id) if role == PRIMARY else None
     if role == "secondary":
@@ -142,11 +142,9 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
                             business_justification=invitation.business_justification,
                             granted_by_id=invitation.invited_by_id)
     if role != PRIMARY:
-        tools = {str(tool.id): tool for tool in catalog()}
-        for tool_id, rank in invitation.levels.items():
-            tool = tools.get(str(tool_id))
-            if tool is not None and 0 < int(rank) <= tool.top_rank and (role == "secondary" or not tool.secondary_only):
-                membership.privileges.append(Privilege(tool_id=tool.id, rank=int(rank)))
+        for tool_id, rank in levels.items():
+            if rank:
+                membership.privileges.append(Privilege(tool_id=tool_id, rank=rank))
     db.session.add(membership)
     from .membership import record_access
     record_access(person, "invitation.accepted", site, membership, before={"invitation": invitation.id},
@@ -164,6 +162,51 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
             queue_mail(recipient, "primary_transferred", site=site, new_primary=person, old_primary=old_person,
                        old_role=demoted_to)
     return membership
+
+
+def _grant_of_inviter(invitation: Invitation) -> dict[int, int]:
+    """Return the levels an invitation grants, checked against what its inviter may grant today.
+
+    An invitation is a grant made in the inviter's name: if they were removed or demoted since, or
+    their own levels were lowered, it is refused rather than handing on rights they no longer have.
+    A primary contact's invitation comes from an operator, who must still be one. An invitation with
+    no inviter was made on the command line by whoever runs the server, and is granted as made.
+    """
+    from .membership import SECONDARY, UPDATE, check_levels, holds
+    from .tool import MANAGE_ACCESS, catalog
+
+    inviter = invitation.invited_by
+    levels = {int(k): int(v) for k, v in invitation.levels.items()}
+    if inviter is None:
+        # Still only what the catalog has today, and nothing a user may not hold.
+        return {tool.id: levels[tool.id] for tool in catalog()
+                if 0 < levels.get(tool.id, 0) <= tool.top_rank
+                and (invitation.role == SECONDARY or not tool.secondary_only)}
+    refused = RuleViolation(_l("The person who invited you may no longer grant this access. Ask the site's "
+                               "primary contact to invite you again."))
+    if invitation.role == PRIMARY:
+        if not (inviter.is_operator and inviter.active):
+            raise refused
+        return {}
+    inviter_membership = membership_of(inviter, invitation.site_id)
+    if not inviter.active or not holds(inviter_membership, MANAGE_ACCESS, UPDATE):
+        raise refused
+    try:
+        return check_levels(inviter_membership, invitation.role, levels, catalog())
+    except RuleViolation:
+        raise refused from None
+
+
+def accept_invitation_as_invitee(invitation: Invitation, password: str, first_name: str, last_name: str,
+                                 remote_addr: str | None = None) -> Membership:
+    """Accept an invitation by its link without signing in: the link proves the mailbox, so the one who
+    accepts gets the account of the invited email (created, or an unverified one taken over)."""
+    from .person import claim_account
+
+    if invitation.status() != OPEN:
+        raise RuleViolation(_l("This invitation can no longer be used."))
+    person = claim_account(invitation.email, password, first_name, last_name)
+    return accept_invitation(invitation, person, remote_addr)
 
 
 def _require_manage_update(site, actor):

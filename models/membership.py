@@ -222,7 +222,7 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
     from .errors import RuleViolation
     from .invitation import invite
     from .outbox import queue_mail
-    from .person import find_person, normalize_email
+    from .person import find_proven_person, normalize_email
     from .site import lock_site
     from .tool import catalog
 
@@ -237,7 +237,8 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
     tools = catalog()
     granted = check_levels(actor_membership, role, levels, tools)
     lock_site(site.id)
-    person = find_person(email)
+    # An unverified account with this email is a stranger's: the mailbox's owner gets an invitation.
+    person = find_proven_person(email)
     if person is not None and membership_of(person, site.id) is not None:
         raise RuleViolation(_l("%(email)s is already a member of this site.", email=email), "email")
     if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:

@@ -72,6 +72,11 @@ class Person(db.Model):
         return name or self.email
 
     @property
+    def is_verified(self) -> bool:
+        """Whether the person proved they read the mailbox of their login email (until then a stranger)."""
+        return self.email_verified_at is not None
+
+    @property
     def mail_address(self) -> str:
         """Where mail for this person goes: the notification email when set, else the login email."""
         return self.notification_email or self.email
@@ -151,6 +156,46 @@ def set_password(person: Person, password: str) -> None:
 def find_person(email: str) -> Person | None:
     """Return the person with this login email (case-insensitive), if any."""
     return db.session.scalar(sa.select(Person).where(sa.func.lower(Person.email) == email.strip().lower()))
+
+
+def find_proven_person(email: str) -> Person | None:
+    """Return the person whose login email this is only when they proved that mailbox.
+
+    Everywhere access is granted, an account whose email is not verified is treated as unknown:
+    whoever registered an address first does not own what is later given to that address.
+    """
+    person = find_person(email)
+    return person if person is not None and person.is_verified else None
+
+
+def claim_account(email: str, password: str, first_name: str, last_name: str) -> Person:
+    """Give the account of an email to whoever just proved its mailbox (an invitation link).
+
+    A new account is created; an unverified one is taken over: its name and password are set anew,
+    every session of it ends and every link sent for it stops working, so that someone who
+    registered the address before its owner keeps nothing. A verified account is not touched here:
+    its owner signs in.
+    """
+    from .audit import record
+
+    person = find_person(email)
+    if person is None:
+        person = create_person(email, password, first_name, last_name, verified=True)
+        record(person, "person.created_by_invitation", target=person, after={"email": person.email})
+        return person
+    if person.is_verified:
+        raise RuleViolation(_l("An account with this email address exists. Sign in to accept."))
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    before = {"first_name": person.first_name, "last_name": person.last_name}
+    set_password(person, password)
+    person.first_name, person.last_name = first_name, last_name
+    person.email_verified_at = utcnow()
+    person.failed_sign_ins, person.failed_window_started_at, person.locked_until = 0, None, None
+    db.session.execute(sa.update(AccountToken).where(AccountToken.person_id == person.id,
+                                                     AccountToken.used_at.is_(None)).values(used_at=utcnow()))
+    record(person, "person.claimed", target=person, before=before,
+           after={"first_name": first_name, "last_name": last_name, "email_verified": True})
+    return person
 
 
 def create_person(email: str, password: str | None, first_name: str = "", last_name: str = "",

@@ -197,6 +197,9 @@ def recover_site(site, operator, justification: str, membership=None, email: str
             raise RuleViolation(_l("Choose a member of this site."), "membership_id")
         if old is not None and old.id == membership.id:
             raise RuleViolation(_l("This member is already the primary contact."), "membership_id")
+        if not membership.person.is_verified:
+            raise RuleViolation(_l("This member has not confirmed their email address: name them by email, "
+                                   "so that they get an invitation."), "membership_id")
         demoted_to = hand_over(site, old, membership, operator, remote_addr) if old is not None else None
         if old is None:
             from .membership import _snapshot, record_access
@@ -217,9 +220,9 @@ def recover_site(site, operator, justification: str, membership=None, email: str
     if not email:
         raise RuleViolation(_l("Choose a member or give an email address."), "email")
     from .membership import membership_of
-    from .person import find_person, normalize_email
+    from .person import find_proven_person, normalize_email
 
-    existing = find_person(normalize_email(email))
+    existing = find_proven_person(normalize_email(email))
     if existing is not None and membership_of(existing, site.id) is not None:
         # Already on the site: no invitation to accept, the role moves at once.
         return recover_site(site, operator, justification, membership=membership_of(existing, site.id),

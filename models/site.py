@@ -86,7 +86,7 @@ def create_site(customer: Customer, site_number: str, name: str, kind: str, prim
     once, an unknown email an invitation to become primary (single use, 48 hours)."""
     from .audit import record
     from .invitation import invite
-    from .person import find_person, normalize_email
+    from .person import find_proven_person, normalize_email
     from .membership import PRIMARY
     from .tool import create_default_profiles
 
@@ -112,7 +112,8 @@ def create_site(customer: Customer, site_number: str, name: str, kind: str, prim
     record(actor, "site.created", site=site, target=site,
            after={"site_number": site_number, "name": name, "kind": kind, "customer": customer.name},
            remote_addr=remote_addr)
-    person = find_person(email)
+    # Only a proven mailbox becomes primary at once; anyone else proves it through the invitation.
+    person = find_proven_person(email)
     if person is not None:
         grant_primary(site, person, actor, remote_addr=remote_addr)
     else:

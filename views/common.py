@@ -127,6 +127,19 @@ def start_session(person: Person) -> None:
     session.permanent = True
 
 
+# What an account whose email is not verified may use: its own account and the ways to prove the
+# address (confirmation, a reset link, an invitation link). Every site page, fragment and mail link
+# beyond these treats it as the stranger it is.
+OPEN_TO_UNVERIFIED = frozenset({"static", "auth", "invitations", "settings", "sites.index"})
+
+
+def unconfirmed_refusal():
+    """Refuse an unverified account with a page that says how to confirm the address (403)."""
+    if request.htmx:
+        return htmx_response("", 403, redirect=url_for("sites.index"))
+    return render_template("errors/unconfirmed.html"), 403
+
+
 def register_security(app) -> None:
     """Install the per-request checks and response headers."""
 
@@ -147,6 +160,9 @@ def register_security(app) -> None:
             session["expired"] = True
             return login_manager.unauthorized()
         session["seen_at"] = now
+        if not current_user.is_verified and request.blueprint not in OPEN_TO_UNVERIFIED \
+                and request.endpoint not in OPEN_TO_UNVERIFIED:
+            return unconfirmed_refusal()
         return None
 
     @app.after_request

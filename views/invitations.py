@@ -27,15 +27,25 @@ def _load(token):
     return invitation, None, 200
 
 
+def _owner_signs_in(invitation) -> bool:
+    """Whether the invited email belongs to a proven account, whose owner signs in to accept.
+
+    An unverified account with that email is a stranger's claim: the link's holder takes it over.
+    """
+    if current_user.is_authenticated:
+        return current_user.is_verified
+    return people.find_proven_person(invitation.email) is not None
+
+
 @bp.get("/<token>")
 def show(token):
     invitation, refusal, status = _load(token)
     if refusal is not None:
         return refusal, status
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and current_user.is_verified:
         return render_template("invitations/accept.html", invitation=invitation, form=ConfirmForm(),
                                token=token, has_account=True)
-    if people.find_person(invitation.email) is not None:
+    if _owner_signs_in(invitation):
         return render_template("invitations/accept.html", invitation=invitation, form=None, token=token,
                                has_account=True)
     return render_template("invitations/accept.html", invitation=invitation, form=AcceptInvitationForm(),
@@ -47,36 +57,35 @@ def accept(token):
     invitation, refusal, status = _load(token)
     if refusal is not None:
         return refusal, status
-    if current_user.is_authenticated:
-        form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400)
-        person = current_user
-    else:
-        if people.find_person(invitation.email) is not None:
-            # The account exists: its owner signs in first, then accepts.
-            return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)))
-        form = AcceptInvitationForm()
-        if not form.validate_on_submit():
-            return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
-                                   has_account=False), 422
-        try:
-            person = people.create_person(invitation.email, form.password.data, form.first_name.data,
-                                          form.last_name.data, verified=True)
-        except RuleViolation as violation:
-            db.session.rollback()
-            apply_rule_violation(form, violation)
-            return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
-                                   has_account=False), 422
     try:
-        membership = invitations.accept_invitation(invitation, person, request.remote_addr)
+        if current_user.is_authenticated and current_user.is_verified:
+            if not ConfirmForm().validate_on_submit():
+                abort(400)
+            membership = invitations.accept_invitation(invitation, current_user, request.remote_addr)
+        elif _owner_signs_in(invitation):
+            return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)))
+        else:
+            form = AcceptInvitationForm()
+            if not form.validate_on_submit():
+                return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
+                                       has_account=False), 422
+            try:
+                membership = invitations.accept_invitation_as_invitee(
+                    invitation, form.password.data, form.first_name.data, form.last_name.data, request.remote_addr)
+            except RuleViolation as violation:
+                if violation.field is None:
+                    raise
+                db.session.rollback()
+                apply_rule_violation(form, violation)
+                return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
+                                       has_account=False), 422
     except RuleViolation as violation:
         db.session.rollback()
         return render_template("invitations/unusable.html", state="refused", invitation=invitation,
                                reason=violation.message), 409
     db.session.commit()
-    if not current_user.is_authenticated:
-        start_session(person)
+    # A fresh session for whoever proved the mailbox; an unverified session of the same account ended.
+    start_session(membership.person)
     flash(_("Welcome to %(site)s. You are now %(role)s.", site=membership.site.name,
             role=membership.role_label.lower()), "success")
     return redirect(url_for("sites.start", site_id=membership.site_id))

@@ -13,7 +13,7 @@ from models import AccessProfile, Invitation, Membership, RuleViolation, db
 from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
-from models.person import find_person, normalize_email
+from models.person import find_proven_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
 from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
@@ -278,7 +278,8 @@ def _check_email(site, raw_email):
         email = normalize_email(raw_email)
     except RuleViolation as violation:
         return {"error": violation.message}
-    person = find_person(email)
+    # An unverified account is unknown here: its name is whatever a stranger typed.
+    person = find_proven_person(email)
     if person is None:
         return {"email": email, "exists": False}
     return {"email": email, "exists": True, "name": person.display_name,

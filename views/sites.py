@@ -18,7 +18,8 @@ def index():
         return redirect(url_for("auth.first_run"))
     if not current_user.is_authenticated:
         return redirect(url_for("auth.sign_in"))
-    memberships = memberships_of(current_user)
+    # An unverified account is a stranger to its sites until it confirms its address.
+    memberships = memberships_of(current_user) if current_user.is_verified else []
     if current_user.is_operator and not memberships:
         return redirect(url_for("operator.console"))
     if len(memberships) == 1 and not current_user.is_operator:

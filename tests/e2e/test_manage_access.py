@@ -25,8 +25,8 @@ def test_primary_invites_unknown_person_who_accepts_and_sees_my_access(live_serv
     open_site_page(page, "Add new user")
     page.get_by_label("Login email").fill("nina@example.com")
     page.get_by_role("button", name="Check user").click()
-    expect(page.get_by_text("No account uses nina@example.com yet. "
-                            "They will get an invitation valid for 48 hours.")).to_be_visible()
+    expect(page.get_by_text("No confirmed account uses nina@example.com; "
+                            "they will get an invitation valid for 48 hours.")).to_be_visible()
     page.get_by_label("Business justification").fill(JUSTIFICATION)
     page.get_by_label("User", exact=True).check()
     page.get_by_label("Access profile").select_option(label="Reporting access")
@@ -196,7 +196,7 @@ def test_fifth_secondary_contact_is_refused_with_a_visible_message(live_server, 
 
     # … and an unknown email are refused alike.
     fill_add_new_user(page, "newsec@example.com", JUSTIFICATION, "Secondary contact")
-    expect(page.get_by_text("No account uses newsec@example.com yet.", exact=False)).to_be_visible()
+    expect(page.get_by_text("No confirmed account uses newsec@example.com;", exact=False)).to_be_visible()
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_text(refusal)).to_be_visible()
 

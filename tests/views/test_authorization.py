@@ -483,3 +483,25 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
                | {"token": "x"})
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404
+
+
+# --- an account whose email is not verified is a stranger -----------------------------------------
+
+# Its own account and the ways to prove its address; every other route refuses it.
+OPEN_TO_UNVERIFIED = ("/", "/sign-in", "/sign-out", "/sign-up", "/verify-email", "/forgot-password",
+                      "/reset-password", "/first-run", "/invitations/", "/settings/")
+CLOSED_TO_UNVERIFIED = [(rule, method) for (rule, method) in TABLE
+                        if not any(rule == prefix or (prefix != "/" and rule.startswith(prefix))
+                                   for prefix in OPEN_TO_UNVERIFIED)]
+
+
+@pytest.mark.parametrize("rule, method", CLOSED_TO_UNVERIFIED, ids=[f"{m} {r}" for r, m in CLOSED_TO_UNVERIFIED])
+def test_unverified_member_is_refused_everywhere_but_confirming(app, client, as_persona, rule, method):
+    ids = as_persona(MANAGER)
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE person SET email_verified_at = NULL WHERE email = :email"),
+                           {"email": EMAILS[MANAGER]})
+        db.session.commit()
+    response = send(client, method, TABLE[rule, method].url.format(**ids), TABLE[rule, method].form)
+    assert response.status_code == 403, f"{method} {rule}: {response.status_code}"
+    assert "is not confirmed yet" in response.get_data(as_text=True)

@@ -134,7 +134,7 @@ def test_two_simultaneous_accepts_make_one_member(app, invited):
     """One invitation accepted by two requests at the same moment: one wins, one is refused."""
     with app.app_context():
         from models import person as people
-        pat = people.create_person("pat@example.com", PASSWORD)
+        pat = people.create_person("pat@example.com", PASSWORD, verified=True)
         db.session.commit()
         pat_id = pat.id
     barrier = threading.Barrier(2)

@@ -395,8 +395,8 @@ def test_out_of_range_or_garbled_page(h, page):
     (ERIN, "An account exists: Erin Example (erin@example.com)", True),
     (ERIN, "An account exists: Erin Example (erin@example.com)", False),
     ("Erin@Example.com", "An account exists: Erin Example (erin@example.com)", True),
-    ("newcomer@example.com", "No account uses newcomer@example.com yet", True),
-    ("newcomer@example.com", "No account uses newcomer@example.com yet", False),
+    ("newcomer@example.com", "No confirmed account uses newcomer@example.com; they will get an invitation", True),
+    ("newcomer@example.com", "No confirmed account uses newcomer@example.com; they will get an invitation", False),
     (ALICE, "Alice Archer (alice@example.com) is already a member of this site", True),
     (ALICE, "Alice Archer (alice@example.com) is already a member of this site", False),
     (B_USER, "An account exists: Ben Other (b.user@example.com)", True),  # a member of another site only

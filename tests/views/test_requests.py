@@ -290,12 +290,14 @@ def test_self_nomination_is_pending_and_mails_the_approvers(h, smtp):
 
 def test_unverified_email_cannot_self_nominate(h):
     h.become(NEWCOMER)
+    # An unverified account is a stranger: the whole page is refused with the way to confirm.
     page = h.client.get("/request-access")
-    assert "Confirm your email address newcomer@example.com first" in page_text(page)
+    assert page.status_code == 403
+    assert "Your email address newcomer@example.com is not confirmed yet" in page_text(page)
     before = h.state()
     response = h.post("/request-access", nomination())
-    assert response.status_code == 422
-    assert "Confirm your email address first: open the link we sent you." in page_text(response)
+    assert response.status_code == 403
+    assert "Send the link again" in page_text(response)
     assert h.state() == before
 
 
