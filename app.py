@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     derive_settings(app)
 
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)
@@ -124,6 +125,13 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             # Reported at start-up: SQLite before 3.44.6/3.50.7/3.51.3 has a rare WAL-reset corruption bug.
             app.logger.info("SQLite %s (use `flask --app app backup` for safe copies)", sqlite3.sqlite_version)
+
+
+def register_converters(app: Flask) -> None:
+    from views.common import IdConverter
+
+    # Before the blueprints: every <int:...> of a route is an id bounded by the database integer.
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

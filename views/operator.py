@@ -11,7 +11,7 @@ from models import Customer, Invitation, Membership, RuleViolation, Site, db, ge
 from models import site as sites
 from models.membership import primary_of
 
-from .common import apply_rule_violation, operator_required, page_number, render
+from .common import apply_rule_violation, id_from, operator_required, page_number, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -148,8 +148,8 @@ def recover(site_id):
     if form.validate_on_submit():
         membership = None
         if form.membership_id.data:
-            membership = db.session.get(Membership, int(form.membership_id.data)) \
-                if form.membership_id.data.isdigit() else None
+            membership = db.session.get(Membership, membership_id) \
+                if (membership_id := id_from(form.membership_id.data)) else None
             if membership is None or membership.site_id != site.id:
                 abort(404)
         try:

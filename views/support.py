@@ -12,7 +12,7 @@ from models.access_request import STATUS_LABELS
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
-from .common import of_site, page_number, render, site_access
+from .common import of_site, page_number, render, site_access, whole_number
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -59,10 +59,11 @@ def update(site_id, membership_id):
     site, membership = support_managers_only(site_id, change=True)
     row = of_site(Membership, membership_id, site)
     raw = request.form.get("level", "")
+    rank = whole_number(raw)
     try:
-        if not raw.isdigit():
+        if rank is None:
             raise RuleViolation(_("Choose a level."), "level")
-        changed = set_support_level(site, current_user, row, int(raw))
+        changed = set_support_level(site, current_user, row, rank)
     except RuleViolation as violation:
         db.session.rollback()
         errors = {membership_id: str(violation.message)}
@@ -72,7 +73,7 @@ def update(site_id, membership_id):
         return render("support/index.html", None, status=422, **_page_context(site, membership, errors=errors))
     db.session.commit()
     message = (_("%(name)s now holds %(level)s.", name=row.person.display_name,
-                 level=tool_by_key(SUPPORT).level_name(int(raw))) if changed else _("Nothing changed."))
+                 level=tool_by_key(SUPPORT).level_name(rank)) if changed else _("Nothing changed."))
     if request.htmx:
         return render("support/_row.html", "support/_row.html", **_row_context(site, membership, row, saved=message))
     flash(message, "success")
