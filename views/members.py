@@ -16,8 +16,8 @@ from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
-from .common import (apply_rule_violation, id_from, ids_from, levels_from_form, of_site, page_number, render,
-                     site_access, site_permission, submitted_levels)
+from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
+                     render, site_access, site_permission, submitted_levels)
 from .forms import AddMemberForm, ProfileForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
@@ -38,8 +38,8 @@ def _list_state():
 
 def _list_context(site, membership, message=None, errors=None, status_code=200):
     state = _list_state()
-    rows, total = members.list_members(site.id, state["q"], state["role"], state["status"], state["sort"],
-                                       state["page"])
+    rows, total, state["page"] = clamped_rows(lambda page: members.list_members(
+        site.id, state["q"], state["role"], state["status"], state["sort"], page), state["page"], 25)
     pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) \
         if state["page"] == 1 else []
     tools = catalog()

@@ -12,7 +12,7 @@ from models.access_request import STATUS_LABELS
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
-from .common import of_site, page_number, render, site_access, whole_number
+from .common import clamped_rows, of_site, page_number, render, site_access, whole_number
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -32,7 +32,8 @@ def support_managers_only(site_id: int, change: bool = False):
 def _page_context(site, membership, errors=None):
     query = request.args.get("q", "").strip()[:100]
     page = page_number()
-    rows, total = members.list_members(site.id, query, page=page, per_page=PER_PAGE)
+    rows, total, page = clamped_rows(lambda page: members.list_members(site.id, query, page=page, per_page=PER_PAGE),
+                                     page, PER_PAGE)
     tool = tool_by_key(SUPPORT)
     return dict(site=site, membership=membership, rows=rows, total=total, q=query, page=page,
                 pages=max(1, -(-total // PER_PAGE)), tool=tool, errors=errors or {},
