@@ -160,8 +160,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from views.common import register_security
+    from views.common import register_input_checks, register_security
 
+    register_input_checks(app)
     register_security(app)
 
 

@@ -142,6 +142,35 @@ def unconfirmed_refusal():
     return render_template("errors/unconfirmed.html"), 403
 
 
+def field_with_nul() -> str | None:
+    """Name the first query parameter or form field (name, value or uploaded file name) holding a NUL
+    character, or "address" for the path; None when there is none."""
+    if "\x00" in request.path:
+        return "address"
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "")
+    for name, upload in request.files.items(multi=True):
+        if "\x00" in name or "\x00" in (upload.filename or ""):
+            return name.replace("\x00", "")
+    return None
+
+
+def register_input_checks(app) -> None:
+    """Refuse a request with a NUL character anywhere in its input (400): PostgreSQL refuses NUL in text
+    and SQLite stores it, so no field accepts it, whatever the route."""
+
+    @app.before_request
+    def refuse_nul():
+        field = field_with_nul()
+        if field is None:
+            return None
+        message = _("“%(field)s” contains a NUL character, which no field accepts. Remove it and try again.",
+                    field=field)
+        return render_template("errors/error.html", code=400, title=_("Bad request"), message=message), 400
+
+
 def register_security(app) -> None:
     """Install the per-request checks and response headers."""
 
