@@ -130,6 +130,15 @@ def test_nul_in_a_search_is_refused_with_a_message(app, client, as_persona, url)
     assert "contains a NUL character" in page_text(response)
 
 
+def test_nul_in_an_htmx_search_is_refused_too(app, client, as_persona):
+    ids = as_persona(PRIMARY)
+    before = snapshot(app)
+    response = client.htmx_get(f"/sites/{ids['site_a']}/members?q=%00")
+    assert response.status_code == 400
+    assert "contains a NUL character" in page_text(response)
+    assert snapshot(app) == before
+
+
 def test_nul_in_the_operator_search_is_refused(app, client, as_persona):
     as_persona(OPERATOR)
     response = refused(app, client, "GET", "/operator/?q=%00", status=400)
