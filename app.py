@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     derive_settings(app)
 
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)
@@ -126,6 +127,13 @@ def register_extensions(app: Flask) -> None:
             app.logger.info("SQLite %s (use `flask --app app backup` for safe copies)", sqlite3.sqlite_version)
 
 
+def register_converters(app: Flask) -> None:
+    from views.common import IdConverter
+
+    # Before the blueprints: every <int:...> of a route is an id bounded by the database integer.
+    app.url_map.converters["int"] = IdConverter
+
+
 def register_blueprints(app: Flask) -> None:
     from views import (auth, contacts, documents, invitations, members, operator, primacy, reports, requests,
                        review, settings, sites, support)
@@ -152,8 +160,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from views.common import register_security
+    from views.common import register_input_checks, register_security
 
+    register_input_checks(app)
     register_security(app)
 
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import SecurityError
+from werkzeug.routing import IntegerConverter
 from htmx_flask import make_response as htmx_response
 
 from models import Person, RuleViolation, Site, db, write_intent
@@ -97,10 +98,11 @@ def site_access(site_id: int) -> tuple[Site, Membership | None]:
 def load_person(session_id: str) -> Person | None:
     """Find the person of a session; a stale session version (signed out elsewhere) finds nobody."""
     person_id, _sep, version = session_id.partition(":")
-    if not person_id.isdigit() or not version.isdigit():
+    person_id, version = id_from(person_id), whole_number(version)
+    if person_id is None or version is None:
         return None
-    person = db.session.get(Person, int(person_id))
-    if person is None or not person.active or person.session_version != int(version):
+    person = db.session.get(Person, person_id)
+    if person is None or not person.active or person.session_version != version:
         return None
     return person
 
@@ -138,6 +140,35 @@ def unconfirmed_refusal():
     if request.htmx:
         return htmx_response("", 403, redirect=url_for("sites.index"))
     return render_template("errors/unconfirmed.html"), 403
+
+
+def field_with_nul() -> str | None:
+    """Name the first query parameter or form field (name, value or uploaded file name) holding a NUL
+    character, or "address" for the path; None when there is none."""
+    if "\x00" in request.path:
+        return "address"
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "")
+    for name, upload in request.files.items(multi=True):
+        if "\x00" in name or "\x00" in (upload.filename or ""):
+            return name.replace("\x00", "")
+    return None
+
+
+def register_input_checks(app) -> None:
+    """Refuse a request with a NUL character anywhere in its input (400): PostgreSQL refuses NUL in text
+    and SQLite stores it, so no field accepts it, whatever the route."""
+
+    @app.before_request
+    def refuse_nul():
+        field = field_with_nul()
+        if field is None:
+            return None
+        message = _("“%(field)s” contains a NUL character, which no field accepts. Remove it and try again.",
+                    field=field)
+        return render_template("errors/error.html", code=400, title=_("Bad request"), message=message), 400
 
 
 def register_security(app) -> None:
@@ -286,9 +317,84 @@ def register_error_pages(app) -> None:
         app.register_error_handler(code, make_handler(code))
 
 
+# --- numbers from a request -------------------------------------------------------------------
+
+# The largest id a database integer column holds (PostgreSQL `integer`); SQLite would take more, so
+# the bound is the portable one.
+MAX_ID = 2**31 - 1
+# No list has this many pages; bounds the OFFSET a page number turns into.
+MAX_PAGE = 10**6
+
+
+class IdConverter(IntegerConverter):
+    """The `<int:...>` of every route: ASCII digits up to MAX_ID; any other value names nothing (404)
+    instead of reaching the database, whose integer it would overflow."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map, *args, **options):
+        # A route may lower the bound, never raise it past MAX_ID.
+        options["max"] = min(options.get("max") or MAX_ID, MAX_ID)
+        super().__init__(url_map, *args, **options)
+
+
+def whole_number(text, *, maximum: int = MAX_ID) -> int | None:
+    """Read a whole number written in ASCII digits, 0 to `maximum`; None for anything else.
+
+    `str.isdigit()` is not enough: it accepts "²" or "٣", which int() refuses or reads, and it sets no
+    bound, so a 30-digit number reached the database and overflowed its integer.
+    """
+    if not isinstance(text, str) or not text or len(text) > len(str(maximum)):
+        return None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
+def id_from(text) -> int | None:
+    """Read an object id from a form field or query parameter: 1 to MAX_ID, None when absent or garbled
+    (an id that names nothing is then the caller's 404 or field message)."""
+    value = whole_number(text)
+    return value if value else None
+
+
+def ids_from(texts) -> list[int]:
+    """Read a list field of ids (e.g. the selected rows); garbled entries name nothing and are left out."""
+    return [value for value in map(id_from, texts) if value is not None]
+
+
+def submitted_levels(form, tools, prefix: str = "tool_") -> dict[int, int]:
+    """The levels a refused form showed, to render it again as sent (0 where absent or garbled)."""
+    return {tool.id: whole_number(form.get(f"{prefix}{tool.id}")) or 0 for tool in tools}
+
+
 def page_number() -> int:
-    """Return the requested page of a paginated list (1 when absent or malformed)."""
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    """Return the requested page of a paginated list: 1 when absent, malformed or below 1; a number
+    past MAX_PAGE counts as MAX_PAGE (the list then clamps it to its last page: clamped_pagination,
+    clamped_rows)."""
+    raw = (request.args.get("page") or "").strip()
+    if raw.isascii() and raw.isdigit() and whole_number(raw, maximum=MAX_PAGE) is None:
+        return MAX_PAGE
+    return max(1, whole_number(raw, maximum=MAX_PAGE) or 1)
+
+
+def clamped_pagination(fetch, page: int):
+    """Return fetch(page), a Flask-SQLAlchemy Pagination; a page past the end gives the last page."""
+    result = fetch(page)
+    if page > max(1, result.pages):
+        result = fetch(max(1, result.pages))
+    return result
+
+
+def clamped_rows(fetch, page: int, per_page: int) -> tuple[list, int, int]:
+    """Return (rows, total, page) of fetch(page) -> (rows, total); a page past the end gives the last page."""
+    rows, total = fetch(page)
+    last = max(1, -(-total // per_page))
+    if page > last:
+        page = last
+        rows, total = fetch(page)
+    return rows, total, page
 
 
 def of_site(model, object_id: int, site):
@@ -324,7 +430,8 @@ def levels_from_form(form, tools, prefix: str = "tool_") -> dict[int, int]:
         raw = form.get(f"{prefix}{tool.id}")
         if raw is None or raw == "":
             continue
-        if not raw.isdigit():
+        rank = whole_number(raw)
+        if rank is None:
             raise RuleViolation(str(_("Choose a level.")), f"{prefix}{tool.id}")
-        levels[tool.id] = int(raw)
+        levels[tool.id] = rank
     return levels

@@ -16,8 +16,8 @@ from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
-from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
-                     site_permission)
+from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
+                     render, site_access, site_permission, submitted_levels)
 from .forms import AddMemberForm, ProfileForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
@@ -38,8 +38,8 @@ def _list_state():
 
 def _list_context(site, membership, message=None, errors=None, status_code=200):
     state = _list_state()
-    rows, total = members.list_members(site.id, state["q"], state["role"], state["status"], state["sort"],
-                                       state["page"])
+    rows, total, state["page"] = clamped_rows(lambda page: members.list_members(
+        site.id, state["q"], state["role"], state["status"], state["sort"], page), state["page"], 25)
     pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) \
         if state["page"] == 1 else []
     tools = catalog()
@@ -114,7 +114,7 @@ def edit(site_id, membership_id):
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
     levels = members.levels_of(row, tools)
-    profile_id = request.args.get("profile_id", type=int)
+    profile_id = id_from(request.args.get("profile_id"))
     if profile_id:
         profile = db.session.get(AccessProfile, profile_id)
         if profile is None or profile.site_id != site.id:
@@ -137,7 +137,7 @@ def update(site_id, membership_id):
     except RuleViolation as violation:
         db.session.rollback()
         row = of_site(Membership, membership_id, site)
-        submitted = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
+        submitted = submitted_levels(request.form, tools)
         return render("members/row.html", "members/_edit.html", status=422,
                       **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
                                         levels=submitted, profile_id=None),
@@ -184,7 +184,7 @@ def remove(site_id, membership_id):
 def bulk(site_id):
     """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
     site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    selected = [int(v) for v in request.form.getlist("selected") if v.isdigit()]
+    selected = ids_from(request.form.getlist("selected"))
     action = request.form.get("action", "save")
     changes = {}
     for membership_id in selected:
@@ -194,7 +194,7 @@ def bulk(site_id):
             role = request.form.get(f"bulk_role_{membership_id}", "")
             profile_id = request.form.get(f"bulk_profile_{membership_id}", "")
             changes[membership_id] = {"role": role if role in (SECONDARY, USER) else None,
-                                      "profile_id": int(profile_id) if profile_id.isdigit() else None}
+                                      "profile_id": id_from(profile_id)}
     found = set(db.session.scalars(sa.select(Membership.id).where(Membership.site_id == site.id,
                                                                   Membership.id.in_(list(changes)))))
     if found != set(changes):
@@ -250,7 +250,7 @@ def levels(site_id):
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else USER
     chosen = {}
-    profile_id = request.args.get("profile_id", type=int)
+    profile_id = id_from(request.args.get("profile_id"))
     if profile_id:
         profile = db.session.get(AccessProfile, profile_id)
         if profile is None or profile.site_id != site.id:
@@ -313,7 +313,7 @@ def create(site_id):
             flash(_("%(name)s now has access as %(role)s; we sent them a Welcome mail.",
                     name=outcome.person.display_name, role=str(ROLE_LABELS[outcome.role]).lower()), "success")
         return redirect(url_for("members.index", site_id=site.id))
-    levels = {tool.id: request.form.get(f"tool_{tool.id}", type=int) or 0 for tool in tools}
+    levels = submitted_levels(request.form, tools)
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
 
 
@@ -321,7 +321,7 @@ def _profile_then_form_levels(site, membership, form, tools):
     """The chosen profile's levels, overlaid with the levels chosen one by one."""
     levels = {}
     if form.profile_id.data:
-        profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
+        profile = db.session.get(AccessProfile, profile_id) if (profile_id := id_from(form.profile_id.data)) else None
         if profile is None or profile.site_id != site.id:
             raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
         levels = members.profile_levels(profile, tools, form.role.data, membership)

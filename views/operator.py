@@ -11,7 +11,7 @@ from models import Customer, Invitation, Membership, RuleViolation, Site, db, ge
 from models import site as sites
 from models.membership import primary_of
 
-from .common import apply_rule_violation, operator_required, page_number, render
+from .common import apply_rule_violation, clamped_pagination, id_from, operator_required, page_number, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -31,7 +31,7 @@ def _customer_page(query: str, page: int):
 
 def _console(customer_form=None, settings_form=None, status=200):
     query = request.args.get("q", "").strip()
-    customers = _customer_page(query, page_number())
+    customers = clamped_pagination(lambda page: _customer_page(query, page), page_number())
     settings_form = settings_form or InstanceSettingsForm(signup_open=get_setting("signup_open"))
     return render("operator/console.html", "operator/_customers.html", status=status,
                   customers=customers, query=query, customer_form=customer_form or CustomerForm(),
@@ -148,8 +148,8 @@ def recover(site_id):
     if form.validate_on_submit():
         membership = None
         if form.membership_id.data:
-            membership = db.session.get(Membership, int(form.membership_id.data)) \
-                if form.membership_id.data.isdigit() else None
+            membership = db.session.get(Membership, membership_id) \
+                if (membership_id := id_from(form.membership_id.data)) else None
             if membership is None or membership.site_id != site.id:
                 abort(404)
         try:

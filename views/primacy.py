@@ -11,7 +11,7 @@ from models import Membership, PrimaryTransfer, RuleViolation, db, utcnow
 from models import membership as members
 from models import primary_transfer as transfers
 
-from .common import apply_rule_violation, site_access
+from .common import apply_rule_violation, id_from, site_access
 from .forms import ConfirmForm, TransferForm
 
 bp = Blueprint("primacy", __name__)
@@ -48,7 +48,7 @@ def offer_transfer(site_id):
     site, membership = _primary_only(site_id)
     form = TransferForm()
     if form.validate_on_submit():
-        nominee = db.session.get(Membership, int(form.nominee.data)) if form.nominee.data.isdigit() else None
+        nominee = db.session.get(Membership, nominee_id) if (nominee_id := id_from(form.nominee.data)) else None
         if nominee is not None and nominee.site_id != site.id:
             abort(404)
         try:

@@ -14,7 +14,7 @@ from models import report as reports
 from models.membership import ROLE_LABELS, VIEW
 from models.tool import MANAGE_ACCESS, REPORTING, catalog
 
-from .common import operator_required, page_number, render, site_permission
+from .common import clamped_pagination, operator_required, page_number, render, site_permission
 
 bp = Blueprint("reports", __name__)
 
@@ -61,7 +61,8 @@ EVENT_HEADER = ["time (UTC)", "actor", "action", "target", "before", "after", "r
 def audit(site_id):
     site, _membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
     filters = _filters()
-    page = db.paginate(reports.list_events(site.id, **filters), page=page_number(), per_page=50, error_out=False)
+    page = clamped_pagination(lambda page: db.paginate(reports.list_events(site.id, **filters), page=page, per_page=50,
+                                                       error_out=False), page_number())
     return render("reports/audit.html", "reports/_events.html", site=site, page=page, filters=filters,
                   actions=reports.actions_in_log(site.id), args=request.args)
 
@@ -78,7 +79,8 @@ def audit_csv(site_id):
 @operator_required
 def operator_audit():
     filters = _filters()
-    page = db.paginate(reports.list_events(None, **filters), page=page_number(), per_page=50, error_out=False)
+    page = clamped_pagination(lambda page: db.paginate(reports.list_events(None, **filters), page=page, per_page=50,
+                                                       error_out=False), page_number())
     return render("reports/audit.html", "reports/_events.html", site=None, page=page, filters=filters,
                   actions=reports.actions_in_log(None), args=request.args)
 

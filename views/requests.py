@@ -12,8 +12,8 @@ from models import membership as members
 from models.membership import membership_of
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
-from .common import (apply_rule_violation, levels_from_form, of_site, page_number, render, site_access,
-                     site_permission)
+from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, of_site, page_number,
+                     render, site_access, site_permission, whole_number)
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
 
 bp = Blueprint("requests", __name__)
@@ -81,11 +81,11 @@ def request_privilege(site_id):
     tools = {str(tool.id): tool for tool in catalog()}
     if form.validate_on_submit():
         tool_id, _sep, rank = (form.wanted.data or "").partition(":")
-        tool = tools.get(tool_id)
+        tool, rank = tools.get(tool_id), whole_number(rank)
         try:
-            if tool is None or not rank.isdigit():
+            if tool is None or rank is None:
                 raise RuleViolation(_("Choose a tool and a level."), "wanted")
-            requests.submit_privilege_request(membership, tool, int(rank), form.business_justification.data)
+            requests.submit_privilege_request(membership, tool, rank, form.business_justification.data)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -137,7 +137,7 @@ def index(site_id):
     site, membership = _deciders_only(site_id)
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
-    page = requests.list_requests(site.id, status, kind, page_number())
+    page = clamped_pagination(lambda page: requests.list_requests(site.id, status, kind, page), page_number())
     return render("requests/index.html", "requests/_list.html", site=site, page=page, status_filter=status, kind=kind,
                   status_labels=requests.STATUS_LABELS, kind_labels=requests.KIND_LABELS,
                   reasons=requests.REJECTION_LABELS)
@@ -200,7 +200,8 @@ def approve(site_id, request_id):
         if not form.validate_on_submit():
             raise RuleViolation(_("Check the form."))
         if form.profile_id.data:
-            profile = db.session.get(AccessProfile, int(form.profile_id.data)) if form.profile_id.data.isdigit() else None
+            profile_id = id_from(form.profile_id.data)
+            profile = db.session.get(AccessProfile, profile_id) if profile_id else None
             if profile is None or profile.site_id != site.id:
                 raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
             levels = members.profile_levels(profile, tools, form.role.data or "user", membership)

@@ -11,7 +11,7 @@ from models import review as reviews
 from models.errors import Conflict
 from models.tool import MANAGE_ACCESS
 
-from .common import of_site, page_number, render, site_permission
+from .common import clamped_rows, of_site, page_number, render, site_permission
 
 bp = Blueprint("review", __name__, url_prefix="/sites/<int:site_id>/review")
 
@@ -38,7 +38,8 @@ def _review_context(site, membership) -> dict:
 def _context(site, membership, errors=None, **extra):
     state = _state()
     context = _review_context(site, membership)
-    rows, total = reviews.review_rows(site.id, context["review"], state["q"], state["show"], state["page"], PER_PAGE)
+    rows, total, state["page"] = clamped_rows(lambda page: reviews.review_rows(
+        site.id, context["review"], state["q"], state["show"], page, PER_PAGE), state["page"], PER_PAGE)
     return dict(context, rows=rows, total=total, state=state, pages=max(1, -(-total // PER_PAGE)),
                 errors=errors or {}, revoked=reviews.revoked_in(context["last"]) if context["last"] else [], **extra)
 

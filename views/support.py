@@ -12,7 +12,7 @@ from models.access_request import STATUS_LABELS
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
-from .common import of_site, page_number, render, site_access
+from .common import clamped_rows, of_site, page_number, render, site_access, whole_number
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -32,7 +32,8 @@ def support_managers_only(site_id: int, change: bool = False):
 def _page_context(site, membership, errors=None):
     query = request.args.get("q", "").strip()[:100]
     page = page_number()
-    rows, total = members.list_members(site.id, query, page=page, per_page=PER_PAGE)
+    rows, total, page = clamped_rows(lambda page: members.list_members(site.id, query, page=page, per_page=PER_PAGE),
+                                     page, PER_PAGE)
     tool = tool_by_key(SUPPORT)
     return dict(site=site, membership=membership, rows=rows, total=total, q=query, page=page,
                 pages=max(1, -(-total // PER_PAGE)), tool=tool, errors=errors or {},
@@ -59,10 +60,11 @@ def update(site_id, membership_id):
     site, membership = support_managers_only(site_id, change=True)
     row = of_site(Membership, membership_id, site)
     raw = request.form.get("level", "")
+    rank = whole_number(raw)
     try:
-        if not raw.isdigit():
+        if rank is None:
             raise RuleViolation(_("Choose a level."), "level")
-        changed = set_support_level(site, current_user, row, int(raw))
+        changed = set_support_level(site, current_user, row, rank)
     except RuleViolation as violation:
         db.session.rollback()
         errors = {membership_id: str(violation.message)}
@@ -72,7 +74,7 @@ def update(site_id, membership_id):
         return render("support/index.html", None, status=422, **_page_context(site, membership, errors=errors))
     db.session.commit()
     message = (_("%(name)s now holds %(level)s.", name=row.person.display_name,
-                 level=tool_by_key(SUPPORT).level_name(int(raw))) if changed else _("Nothing changed."))
+                 level=tool_by_key(SUPPORT).level_name(rank)) if changed else _("Nothing changed."))
     if request.htmx:
         return render("support/_row.html", "support/_row.html", **_row_context(site, membership, row, saved=message))
     flash(message, "success")

@@ -380,13 +380,13 @@ def test_pagination_keeps_search_filter_and_sort_in_the_url(h):
     assert previous and "page=1" in previous.group(1)
 
 
-@pytest.mark.parametrize("page", ["3", "0", "-1", "abc"])
+@pytest.mark.parametrize("page", ["3", "99999999999999999999", "0", "-1", "abc", "²"])
 def test_out_of_range_or_garbled_page(h, page):
+    """A page past the end shows the last page (here the only one), anything garbled the first."""
     h.become(PRIMARY)
     response = h.client.get(h.url("members"), query_string={"page": page})
     assert response.status_code == 200
-    expected = 0 if page == "3" else 7
-    assert len(member_rows(response.get_data(as_text=True))) == expected
+    assert len(member_rows(response.get_data(as_text=True))) == 7
 
 
 # === Add new user: Check user ======================================================================
