@@ -27,6 +27,12 @@ THROTTLE_FAILURES = 10
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LOCK = timedelta(minutes=15)
 
+# Account mails (sign-up, password reset, verification resend, login-email change, notification
+# email), shared across those kinds: to one address at most one new link every 5 minutes and 5 a
+# day; from one client address at most 20 such requests an hour.
+ADDRESS_MAIL_LIMITS = [(1, timedelta(minutes=5)), (5, timedelta(days=1))]
+CLIENT_MAIL_LIMITS = [(20, timedelta(hours=1))]
+
 RESET_VALIDITY = timedelta(hours=1)
 VERIFY_VALIDITY = timedelta(hours=48)
 EMAIL_CHANGE_VALIDITY = timedelta(hours=24)
@@ -215,40 +221,60 @@ def create_person(email: str, password: str | None, first_name: str = "", last_n
     return person
 
 
-def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
-    """Return the person when email and password match and the account is not locked.
+class WrongPassword(RuleViolation):
+    """A password check that failed: the caller keeps the failure counted (commits) and changes nothing else."""
 
-    Failures are counted per account in the database: 10 within 15 minutes lock it for 15 minutes.
-    An unknown email, a locked account and a wrong password take the same time and give the same
-    answer (None), so the answer never tells whether an account exists. The caller commits.
+
+def verify_password(person: Person, candidate: str, remote_addr: str | None = None) -> bool:
+    """Tell whether this is the person's password, counting a wrong one as a failed sign-in.
+
+    The one password check of sign-in, account confirmation and My settings (password and
+    login-email change). Failures are counted per account in the database: 10 within 15 minutes
+    lock it for 15 minutes, and while it is locked even the right password is refused. A locked and
+    a wrong answer take the same time (the hash is always verified). The caller commits, also when
+    the answer is no, so that the failure stays counted.
     """
     from .audit import record
 
     now = utcnow()
+    ok = _verify(person.password_hash, candidate or "") if person.password_hash else _verify(_DUMMY_HASH, "")
+    if person.locked_until is not None and now < person.locked_until:
+        return False
+    if ok:
+        person.failed_sign_ins = 0
+        person.failed_window_started_at = None
+        person.locked_until = None
+        return True
+    if person.failed_window_started_at is None or now - person.failed_window_started_at > THROTTLE_WINDOW:
+        person.failed_window_started_at = now
+        person.failed_sign_ins = 0
+    person.failed_sign_ins += 1
+    if person.failed_sign_ins >= THROTTLE_FAILURES:
+        person.locked_until = now + THROTTLE_LOCK
+        person.failed_sign_ins = 0
+        person.failed_window_started_at = None
+        record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
+               remote_addr=remote_addr)
+    return False
+
+
+def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
+    """Return the person when email and password match and the account is not locked.
+
+    The password is checked by verify_password (per-account throttle). An unknown email, a locked
+    account and a wrong password take the same time and give the same answer (None), so the answer
+    never tells whether an account exists. The caller commits.
+    """
     person = find_person(email) if email else None
     if person is None or person.password_hash is None:
         _verify(_DUMMY_HASH, password)
         return None
-    locked = person.locked_until is not None and now < person.locked_until
-    ok = _verify(person.password_hash, password)
-    if locked:
+    if not person.active:
+        _verify(_DUMMY_HASH, password)
         return None
-    if not ok or not person.active:
-        if person.failed_window_started_at is None or now - person.failed_window_started_at > THROTTLE_WINDOW:
-            person.failed_window_started_at = now
-            person.failed_sign_ins = 0
-        person.failed_sign_ins += 1
-        if person.failed_sign_ins >= THROTTLE_FAILURES:
-            person.locked_until = now + THROTTLE_LOCK
-            person.failed_sign_ins = 0
-            person.failed_window_started_at = None
-            record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
-                   remote_addr=remote_addr)
+    if not verify_password(person, password, remote_addr):
         return None
-    person.failed_sign_ins = 0
-    person.failed_window_started_at = None
-    person.locked_until = None
-    person.last_sign_in_at = now
+    person.last_sign_in_at = utcnow()
     if password_hasher.check_needs_rehash(person.password_hash):
         person.password_hash = password_hasher.hash(password)
     return person
@@ -259,6 +285,23 @@ def _verify(password_hash: str, password: str) -> bool:
         return password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# --- account mail limits ------------------------------------------------------------------------
+
+def may_send_account_mail(address: str, remote_addr: str | None) -> bool:
+    """Count one request for an account mail to an address and tell whether its mail may go.
+
+    Counted in the database (models/throttle.py) for the five kinds of account mail together:
+    ADDRESS_MAIL_LIMITS per recipient address, CLIENT_MAIL_LIMITS per client address. A refused
+    request gets the same answer as a sent one from its caller; it only sends nothing. Called in
+    the transaction that queues the mail.
+    """
+    from .throttle import take
+
+    if not take("account_mail_client", remote_addr or "", CLIENT_MAIL_LIMITS):
+        return False
+    return take("account_mail", address, ADDRESS_MAIL_LIMITS)
 
 
 # --- account tokens -----------------------------------------------------------------------------
@@ -299,46 +342,91 @@ def use_account_token(raw: str, purpose: str) -> AccountToken:
     return token
 
 
-def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None) -> Person:
-    """Open an account and mail the link that verifies its email address."""
+def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None,
+            remote_addr: str | None = None) -> None:
+    """Open an account and mail the link that confirms it; for a taken address, mail its owner instead.
+
+    Nobody is signed in: the account is confirmed by its link together with its password. The
+    answer is the same whether or not the address has an account, and so is the work (the password
+    hashed, a mail composed and queued), so that neither the page nor its timing tells.
+    """
     from .audit import record
+    from .outbox import compose_mail, queue
+
+    email = normalize_email(email)
+    check_password(password)
+    password_hash = password_hasher.hash(password)
+    owner = find_person(email)
+    if not may_send_account_mail(email, remote_addr):
+        return
+    if owner is None:
+        person = create_person(email, None, first_name, last_name, language=language)
+        person.password_hash = password_hash
+        raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
+        queue(compose_mail(person, "verify_email", token=raw, to=person.email))
+        record(person, "person.signed_up", target=person, after={"email": person.email})
+    else:
+        queue(compose_mail(owner, "account_exists", to=owner.email))
+        record(None, "person.sign_up_of_taken_address", target=owner, remote_addr=remote_addr)
+
+
+def send_verification(person: Person, remote_addr: str | None = None) -> None:
+    """Mail a fresh email-verification link (the previous one stops working), within the mail limits."""
     from .outbox import queue_mail
 
-    person = create_person(email, password, first_name, last_name, language=language)
-    raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
-    queue_mail(person, "verify_email", token=raw, to=person.email)
-    record(person, "person.signed_up", target=person, after={"email": person.email})
-    return person
-
-
-def send_verification(person: Person) -> None:
-    """Mail a fresh email-verification link (the previous one stops working)."""
-    from .outbox import queue_mail
-
+    if not may_send_account_mail(person.email, remote_addr):
+        return
     raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
     queue_mail(person, "verify_email", token=raw, to=person.email)
 
 
-def verify_email(raw: str) -> Person:
-    """Mark the email of the token's person verified."""
+def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> Person:
+    """Mark the email of the link's account verified when the account's password comes with it.
+
+    A link alone never signs anyone in: whoever opens it must also know the password. A wrong
+    password raises WrongPassword (counted as a failed sign-in, the link stays usable); a spent,
+    expired or unknown link raises RuleViolation.
+    """
     from .audit import record
 
-    token = use_account_token(raw, "verify_email")
+    token = find_account_token(raw, "verify_email")
+    if token is None or not token.is_usable():
+        raise RuleViolation(_l("This link is invalid, expired or already used."))
     person = token.person
-    person.email_verified_at = utcnow()
+    if not verify_password(person, password, remote_addr) or not person.active:
+        raise WrongPassword(_l("Wrong password, or the account is locked for a while. "
+                               "Try again later or reset your password."), "password")
+    use_account_token(raw, "verify_email")
+    person.email_verified_at = person.email_verified_at or utcnow()
     record(person, "person.email_verified", target=person)
     return person
 
 
-def request_password_reset(email: str) -> None:
-    """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise."""
-    from .outbox import queue_mail
+def request_password_reset(email: str, remote_addr: str | None = None) -> None:
+    """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise.
 
-    person = find_person(email)
-    if person is None or not person.active:
+    The same work either way (the request counted, a token made, a mail composed, the deliverer
+    woken), so that the time of the answer does not tell whether the address has an account; only a
+    known address gets the mail queued.
+    """
+    from .outbox import compose_mail, queue, wake_deliverer
+
+    address = (email or "").strip().lower()
+    person = find_person(address)
+    if not may_send_account_mail(address, remote_addr):
         return
-    raw = issue_account_token(person, "reset_password", RESET_VALIDITY)
-    queue_mail(person, "reset_password", token=raw, to=person.email)
+    known = person is not None and person.active
+    if known:
+        raw = issue_account_token(person, "reset_password", RESET_VALIDITY)
+    else:
+        raw, _digest = new_token()
+        # A stand-in that is never added to the session: the mail is rendered as for an account.
+        person = Person(email=address, first_name="", last_name="")
+    mail = compose_mail(person, "reset_password", token=raw, to=person.email if known else address)
+    if known:
+        queue(mail)
+    else:
+        wake_deliverer()
 
 
 def reset_password(raw: str, password: str) -> Person:
@@ -423,7 +511,7 @@ def change_password(person: Person, current: str, new: str) -> None:
     record(person, "person.password_changed", target=person)
 
 
-def request_email_change(person: Person, new_email: str, password: str) -> None:
+def request_email_change(person: Person, new_email: str, password: str, remote_addr: str | None = None) -> None:
     """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
     from .outbox import queue_mail
 
@@ -436,6 +524,8 @@ def request_email_change(person: Person, new_email: str, password: str) -> None:
         raise RuleViolation(_l("Another account uses this address."), "new_email")
     from .audit import record
 
+    if not may_send_account_mail(new_email, remote_addr):
+        return
     raw = issue_account_token(person, "change_email", EMAIL_CHANGE_VALIDITY, new_email=new_email)
     record(person, "person.email_change_requested", target=person, after={"new_email": new_email})
     queue_mail(person, "email_change", to=new_email, token=raw, new_email=new_email)

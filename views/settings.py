@@ -1,7 +1,7 @@
 """My settings (SPEC §6): name, password, language, notification email and preferences, login email."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -86,7 +86,8 @@ def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            people.request_email_change(current_user, form.new_email.data, form.current_password.data)
+            people.request_email_change(current_user, form.new_email.data, form.current_password.data,
+                                        request.remote_addr)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
