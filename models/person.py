@@ -153,10 +153,23 @@ def check_password(password: str, field: str = "password") -> None:
 
 
 def set_password(person: Person, password: str) -> None:
-    """Hash and store a new password and end every other session of this person."""
+    """Hash and store a new password, end every other session and every unused link of this person."""
     check_password(password)
     person.password_hash = password_hasher.hash(password)
     person.session_version += 1
+    end_account_tokens(person)
+
+
+def end_account_tokens(person: Person) -> int:
+    """End every unused account token (reset, verification, email changes) of a person; return how many.
+
+    Called on every change of login email or password (My settings, a reset link, an invitation
+    taking an account over), so that no link mailed before the change still works after it.
+    """
+    return db.session.execute(
+        sa.update(AccountToken).where(AccountToken.person_id == person.id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount or 0
 
 
 def find_person(email: str) -> Person | None:
@@ -178,7 +191,8 @@ def claim_account(email: str, password: str, first_name: str, last_name: str) ->
     """Give the account of an email to whoever just proved its mailbox (an invitation link).
 
     A new account is created; an unverified one is taken over: its name and password are set anew,
-    every session of it ends and every link sent for it stops working, so that someone who
+    every session of it ends and every link sent for it stops working (set_password, through
+    end_account_tokens), so that someone who
     registered the address before its owner keeps nothing. A verified account is not touched here:
     its owner signs in.
     """
@@ -197,8 +211,6 @@ def claim_account(email: str, password: str, first_name: str, last_name: str) ->
     person.first_name, person.last_name = first_name, last_name
     person.email_verified_at = utcnow()
     person.failed_sign_ins, person.failed_window_started_at, person.locked_until = 0, None, None
-    db.session.execute(sa.update(AccountToken).where(AccountToken.person_id == person.id,
-                                                     AccountToken.used_at.is_(None)).values(used_at=utcnow()))
     record(person, "person.claimed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "email_verified": True})
     return person
@@ -544,5 +556,6 @@ def confirm_email_change(raw: str) -> Person:
     person.email = token.new_email
     person.email_verified_at = utcnow()
     end_all_sessions(person)
+    end_account_tokens(person)
     record(person, "person.email_changed", target=person, before={"email": old}, after={"email": person.email})
     return person

@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from models import AccountToken, Person, db, set_setting
+from models import person as people
 from models.base import utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Auth
 from tests.support import body_text, let_time_pass, link_in
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -200,6 +201,23 @@ def test_forgot_password_answers_the_same_for_unknown_email(client, smtp, world)
     assert strip(unknown, "nobody@example.com").count("If an account uses EMAIL") == 1
     smtp.wait_for(1)
     assert [m["To"] for m in smtp.messages] == ["pat@example.com"]
+
+
+def test_a_password_reset_ends_earlier_verification_links(client, app, smtp, world):
+    # Issue 10, Low 2: a verification link mailed before a password change used to keep working.
+    world.person("uma@example.com", verified=False)
+    auth = Auth(client)
+    auth.sign_in("uma@example.com")
+    client.submit("/verify-email/resend")
+    verify = _path(link_in(smtp.wait_for(1)[0], "/verify-email/"))
+    with app.app_context():
+        reset = people.issue_account_token(people.find_person("uma@example.com"), "reset_password",
+                                           timedelta(hours=1))
+        db.session.commit()
+    assert client.get(verify).status_code == 200
+    assert client.submit(f"/reset-password/{reset}", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert client.get(verify).status_code == 410
+    assert client.submit(verify, {"password": NEW_PASSWORD}).status_code == 410
 
 
 def test_password_reset_ends_other_sessions(app, smtp, world):

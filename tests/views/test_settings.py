@@ -424,3 +424,36 @@ def test_a_refused_email_change_shows_why_in_place_and_sends_nothing(h, new_emai
     part = section(response.get_data(as_text=True), "Login email")
     assert message in field_error(part, field_id)
     assert h.state() == before
+
+
+# --- every change of password or login email ends earlier links (issue 10, Low 2) ----------------
+
+def reset_link(h) -> str:
+    """Ask for a reset link for Pat, from a client that is not signed in; return its path."""
+    assert h.new_client().submit("/forgot-password", {"email": PAT}).status_code in REDIRECT
+    return link_of(h.outbox("reset_password")[-1], "/reset-password/")
+
+
+def test_a_password_change_ends_earlier_reset_and_email_change_links(h):
+    h.become(PAT)
+    reset = reset_link(h)
+    request_change(h)
+    change = link_of(h.outbox("email_change")[0], "/settings/email/")
+    assert h.new_client().get(reset).status_code == 200 and h.new_client().get(change).status_code == 200
+    assert h.post("/settings/password", password_form()).status_code in REDIRECT
+    assert h.new_client().get(reset).status_code == 410, "a reset link from before the change is dead"
+    assert h.new_client().get(change).status_code == 410, "an email change from before it is dead"
+    assert h.new_client().submit(change).status_code == 410 and h.person(PAT) is not None
+
+
+def test_an_email_change_ends_earlier_reset_links(h):
+    h.become(PAT)
+    reset = reset_link(h)
+    request_change(h)
+    change = link_of(h.outbox("email_change")[0], "/settings/email/")
+    assert h.post(change).status_code in REDIRECT
+    anonymous = h.new_client()
+    assert anonymous.get(reset).status_code == 410
+    assert anonymous.submit(reset, {"password": "someone else's passphrase",
+                                    "confirm": "someone else's passphrase"}).status_code == 410
+    assert h.can_sign_in("pat.new@example.com")
