@@ -479,6 +479,9 @@ def create_operator(email: str, password: str, first_name: str = "", last_name: 
     return person
 
 
+WRONG_CURRENT_PASSWORD = _l("The current password is not right. Too many wrong passwords lock the account "
+                            "for a while.")
+
 NOTIFICATION_CHOICES = {
     # Mails beyond the mandatory ones (invitations, decisions on one's own requests, security mails).
     "access_requests": _l("New access requests for sites I approve"),
@@ -513,12 +516,15 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
                   "preferences": person.notification_preferences})
 
 
-def change_password(person: Person, current: str, new: str) -> None:
-    """Change the password after checking the current one; every session of the person ends."""
+def change_password(person: Person, current: str, new: str, remote_addr: str | None = None) -> None:
+    """Change the password after checking the current one; every session of the person ends.
+
+    A wrong current password counts as a failed sign-in (verify_password) and raises WrongPassword.
+    """
     from .audit import record
 
-    if not person.password_hash or not _verify(person.password_hash, current or ""):
-        raise RuleViolation(_l("The current password is not right."), "current_password")
+    if not verify_password(person, current, remote_addr):
+        raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     set_password(person, new)
     record(person, "person.password_changed", target=person)
 
@@ -527,8 +533,8 @@ def request_email_change(person: Person, new_email: str, password: str, remote_a
     """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
     from .outbox import queue_mail
 
-    if not person.password_hash or not _verify(person.password_hash, password or ""):
-        raise RuleViolation(_l("The current password is not right."), "current_password")
+    if not verify_password(person, password, remote_addr):
+        raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     new_email = normalize_email(new_email, "new_email")
     if new_email == person.email:
         raise RuleViolation(_l("This is already your login email."), "new_email")

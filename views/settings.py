@@ -32,6 +32,14 @@ def _page(settings_form=None, password_form=None, email_form=None, status=200):
                            email_form=email_form or EmailChangeForm(formdata=None)), status
 
 
+def _settle(violation: RuleViolation) -> None:
+    """Undo a refused change; a wrong current password stays counted as a failed sign-in (its only write)."""
+    if isinstance(violation, people.WrongPassword):
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -66,9 +74,10 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            people.change_password(current_user, form.current_password.data, form.password.data)
+            people.change_password(current_user, form.current_password.data, form.password.data,
+                                   request.remote_addr)
         except RuleViolation as violation:
-            db.session.rollback()
+            _settle(violation)
             apply_rule_violation(form, violation)
         else:
             person = current_user._get_current_object()
@@ -89,7 +98,7 @@ def change_email():
             people.request_email_change(current_user, form.new_email.data, form.current_password.data,
                                         request.remote_addr)
         except RuleViolation as violation:
-            db.session.rollback()
+            _settle(violation)
             apply_rule_violation(form, violation)
         else:
             db.session.commit()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
 from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import body_text, link_in, text
+from tests.support import body_text, let_time_pass, link_in, text
 
 PAT = "pat@example.com"              # primary of the site, an approver of its requests
 MIA = "mia@example.com"              # secondary with Manage access = Update: the other approver
@@ -457,3 +457,33 @@ def test_an_email_change_ends_earlier_reset_links(h):
     assert anonymous.submit(reset, {"password": "someone else's passphrase",
                                     "confirm": "someone else's passphrase"}).status_code == 410
     assert h.can_sign_in("pat.new@example.com")
+
+
+# --- the current-password checks count as failed sign-ins (issue 10, Low 3) -----------------------
+
+@pytest.mark.parametrize("url, form", [
+    ("/settings/password", password_form(current="wrong password here")),
+    ("/settings/email", {"new_email": "pat.new@example.com", "current_password": "wrong password here"}),
+])
+def test_wrong_current_passwords_in_my_settings_lock_the_account_like_sign_in(h, url, form):
+    h.become(PAT)
+    for _attempt in range(10):
+        assert h.post(url, form).status_code == 422
+    assert h.person(PAT).locked_until is not None, "ten wrong current passwords lock the account"
+    assert not h.can_sign_in(PAT), "the right password does not sign in while locked"
+    refused = h.post("/settings/password", password_form())
+    assert refused.status_code == 422, "nor does it change the password while locked"
+    assert "The current password is not right." in field_error(section(refused.get_data(as_text=True), "Password"),
+                                                                "current_password")
+    assert h.can_sign_in(PAT, PASSWORD) is False and h.person(PAT).email == PAT
+    let_time_pass(h.app, timedelta(minutes=15, seconds=1))
+    assert h.can_sign_in(PAT)
+
+
+def test_nine_wrong_current_passwords_and_a_right_one_do_not_lock(h):
+    h.become(PAT)
+    for _attempt in range(9):
+        h.post("/settings/password", password_form(current="wrong password here"))
+    assert h.person(PAT).failed_sign_ins == 9
+    assert h.post("/settings/password", password_form()).status_code in REDIRECT
+    assert h.person(PAT).failed_sign_ins == 0 and h.can_sign_in(PAT, NEW_PASSWORD)
