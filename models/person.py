@@ -26,6 +26,10 @@ PASSWORD_MAX_LENGTH = 256
 THROTTLE_FAILURES = 10
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LOCK = timedelta(minutes=15)
+# Failed sign-ins from one client address across all accounts (spraying one password over many):
+# 30 within 15 minutes, and that client's sign-ins are refused until its failures age out.
+CLIENT_FAILURES = 30
+CLIENT_FAILURE_WINDOW = timedelta(minutes=15)
 
 # Account mails (sign-up, password reset, verification resend, login-email change, notification
 # email), shared across those kinds: to one address at most one new link every 5 minutes and 5 a
@@ -250,6 +254,8 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
 
     now = utcnow()
     ok = _verify(person.password_hash, candidate or "") if person.password_hash else _verify(_DUMMY_HASH, "")
+    if not client_may_try(remote_addr):
+        return False  # neither counted against the account: a sprayer cannot lock more accounts
     if person.locked_until is not None and now < person.locked_until:
         return False
     if ok:
@@ -261,6 +267,7 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
         person.failed_window_started_at = now
         person.failed_sign_ins = 0
     person.failed_sign_ins += 1
+    note_client_failure(remote_addr)
     if person.failed_sign_ins >= THROTTLE_FAILURES:
         person.locked_until = now + THROTTLE_LOCK
         person.failed_sign_ins = 0
@@ -268,6 +275,25 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
         record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
                remote_addr=remote_addr)
     return False
+
+
+def client_may_try(remote_addr: str | None) -> bool:
+    """Tell whether a client address is within its budget of failed sign-ins across all accounts.
+
+    CLIENT_FAILURES within CLIENT_FAILURE_WINDOW, counted in the database (models/throttle.py); beyond
+    it every password check from that client fails, with the answer of a wrong password, until its
+    failures age out. Operators get no exception.
+    """
+    from .throttle import count_events
+
+    return count_events("sign_in_failure", remote_addr or "", CLIENT_FAILURE_WINDOW) < CLIENT_FAILURES
+
+
+def note_client_failure(remote_addr: str | None) -> None:
+    """Count one failed password check against its client address (in the caller's transaction)."""
+    from .throttle import note_event
+
+    note_event("sign_in_failure", remote_addr or "")
 
 
 def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
@@ -278,11 +304,10 @@ def authenticate(email: str, password: str, remote_addr: str | None = None) -> P
     never tells whether an account exists. The caller commits.
     """
     person = find_person(email) if email else None
-    if person is None or person.password_hash is None:
+    if person is None or person.password_hash is None or not person.active:
         _verify(_DUMMY_HASH, password)
-        return None
-    if not person.active:
-        _verify(_DUMMY_HASH, password)
+        if client_may_try(remote_addr):
+            note_client_failure(remote_addr)
         return None
     if not verify_password(person, password, remote_addr):
         return None
