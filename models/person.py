@@ -40,6 +40,7 @@ CLIENT_MAIL_LIMITS = [(20, timedelta(hours=1))]
 RESET_VALIDITY = timedelta(hours=1)
 VERIFY_VALIDITY = timedelta(hours=48)
 EMAIL_CHANGE_VALIDITY = timedelta(hours=24)
+NOTIFICATION_EMAIL_VALIDITY = timedelta(hours=24)
 
 
 def _load_common_passwords() -> frozenset[str]:
@@ -515,8 +516,15 @@ NOTIFICATION_CHOICES = {
 
 
 def update_settings(person: Person, first_name: str, last_name: str, language: str | None,
-                    notification_email: str | None, preferences: dict[str, bool], languages: list[str]) -> None:
-    """Change a person's name, language, notification email and preferences (not the login email)."""
+                    notification_email: str | None, preferences: dict[str, bool], languages: list[str],
+                    remote_addr: str | None = None) -> str | None:
+    """Change a person's name, language and preferences (not the login email); ask for a new notification email.
+
+    A new notification email takes effect only when the link mailed to it is opened
+    (confirm_notification_email): until then mail keeps going where it went. Clearing it, or
+    choosing the login email, takes effect at once. Return the address a link was sent to, if any
+    (also when the mail limits kept it back: the answer is the same).
+    """
     from .audit import record
 
     first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
@@ -533,12 +541,59 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
               "notification_email": person.notification_email, "preferences": dict(person.notification_preferences)}
     person.first_name, person.last_name = first_name, last_name
     person.language = language or None
-    person.notification_email = notification_email or None
     person.notification_preferences = {key: bool(preferences.get(key)) for key in NOTIFICATION_CHOICES}
+    requested = None
+    if notification_email in ("", person.email):
+        person.notification_email = None
+        _end_notification_email_links(person)
+    elif notification_email != person.notification_email:
+        requested = notification_email
+        request_notification_email(person, notification_email, remote_addr)
     record(person, "person.settings_changed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "language": person.language,
                   "notification_email": person.notification_email,
                   "preferences": person.notification_preferences})
+    return requested
+
+
+def request_notification_email(person: Person, address: str, remote_addr: str | None = None) -> None:
+    """Mail a link (24 hours, single use) to a would-be notification email, within the mail limits."""
+    from .audit import record
+    from .outbox import queue_mail
+
+    if not may_send_account_mail(address, remote_addr):
+        return
+    raw = issue_account_token(person, "notification_email", NOTIFICATION_EMAIL_VALIDITY, new_email=address)
+    queue_mail(person, "notification_email", to=address, token=raw, new_email=address)
+    record(person, "person.notification_email_requested", target=person, after={"notification_email": address})
+
+
+def pending_notification_email(person: Person) -> str | None:
+    """Return the notification email waiting for its link to be opened, if any."""
+    token = db.session.scalar(
+        sa.select(AccountToken).where(AccountToken.person_id == person.id, AccountToken.purpose == "notification_email",
+                                      AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow())
+        .order_by(AccountToken.id.desc()).limit(1))
+    return token.new_email if token is not None else None
+
+
+def _end_notification_email_links(person: Person) -> None:
+    db.session.execute(
+        sa.update(AccountToken).where(AccountToken.person_id == person.id, AccountToken.purpose == "notification_email",
+                                      AccountToken.used_at.is_(None)).values(used_at=utcnow()))
+
+
+def confirm_notification_email(raw: str) -> Person:
+    """Make the address of the link the person's notification email: its mailbox is proven now."""
+    from .audit import record
+
+    token = use_account_token(raw, "notification_email")
+    person = token.person
+    before = person.notification_email
+    person.notification_email = token.new_email
+    record(person, "person.notification_email_changed", target=person, before={"notification_email": before},
+           after={"notification_email": person.notification_email})
+    return person
 
 
 def change_password(person: Person, current: str, new: str, remote_addr: str | None = None) -> None:
