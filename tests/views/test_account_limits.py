@@ -101,3 +101,16 @@ def test_one_client_address_gets_twenty_account_mail_requests_an_hour(client, ap
     let_time_pass(app, timedelta(hours=1, seconds=1))
     _forgot(client, "person19@example.com", "10.0.0.7")
     assert len(_queued(app)) == 22
+
+
+def test_send_reminders_prunes_limit_events_older_than_two_days(client, app, world):
+    from models.throttle import ThrottleEvent
+    _forgot(client, "old@example.com", "10.2.0.1")
+    let_time_pass(app, timedelta(days=2, minutes=1))
+    _forgot(client, "new@example.com", "10.2.0.2")
+    result = app.test_cli_runner().invoke(args=["send-reminders"])
+    assert result.exit_code == 0, result.output
+    assert "old limit events pruned: 2" in result.output
+    with app.app_context():
+        assert sorted(db.session.scalars(sa.select(ThrottleEvent.key))) == ["10.2.0.2", "new@example.com"]
+
