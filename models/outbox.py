@@ -37,6 +37,8 @@ SUBJECTS = {
     "primary_transferred": _l("The primary contact of site %(site_number)s changed"),
     "email_change": _l("Confirm your new Sitepass login email"),
     "email_change_notice": _l("Your Sitepass login email is being changed"),
+    "account_exists": _l("Someone tried to create a Sitepass account with your address"),
+    "notification_email": _l("Confirm your Sitepass notification email"),
     "coverage_reminder": _l("Support coverage of site %(site_number)s ends soon"),
     "privilege_changed": _l("Your access to site %(site_number)s changed"),
     "request_approved": _l("Your access request for site %(site_number)s is approved"),
@@ -72,11 +74,12 @@ class OutboxMail(db.Model):
         return f"<OutboxMail {self.id} {self.template} to={self.recipient} {self.status}>"
 
 
-def queue_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
-    """Render a mail in the recipient's language and add it to the outbox of this transaction.
+def compose_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
+    """Render a mail in the recipient's language into an outbox row, without queueing it.
 
     `person` (or None for an address without account) decides language and, unless `to` is
-    given, the address: their notification email when set.
+    given, the address: their notification email when set. A rule that must do the same work
+    whether or not it sends (so that timing does not tell) composes in both cases and queues in one.
     """
     recipient = to or person.mail_address
     language = getattr(person, "language", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -87,11 +90,26 @@ def queue_mail(person, template: str, *, to: str | None = None, **context) -> Ou
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
     domain = recipient.rpartition("@")[2] or "sitepass"
-    row = OutboxMail(recipient=recipient, subject=subject, text_body=text, html_body=html, template=template,
-                     message_id=make_msgid(domain=_sender_domain(domain)), status=PENDING, next_attempt_at=utcnow())
+    return OutboxMail(recipient=recipient, subject=subject, text_body=text, html_body=html, template=template,
+                      message_id=make_msgid(domain=_sender_domain(domain)), status=PENDING, next_attempt_at=utcnow())
+
+
+def queue(row: OutboxMail) -> OutboxMail:
+    """Add a composed mail to the outbox of this transaction (delivered after the commit)."""
     db.session.add(row)
-    db.session.info["outbox_app"] = current_app._get_current_object()
+    wake_deliverer()
     return row
+
+
+def wake_deliverer() -> None:
+    """Have the deliverer run after this transaction commits (queue() does; so may a rule that must
+    look, and take as long, as if it had queued a mail)."""
+    db.session.info["outbox_app"] = current_app._get_current_object()
+
+
+def queue_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
+    """Render a mail in the recipient's language and add it to the outbox of this transaction."""
+    return queue(compose_mail(person, template, to=to, **context))
 
 
 def _sender_domain(fallback: str) -> str:

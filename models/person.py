@@ -26,10 +26,21 @@ PASSWORD_MAX_LENGTH = 256
 THROTTLE_FAILURES = 10
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LOCK = timedelta(minutes=15)
+# Failed sign-ins from one client address across all accounts (spraying one password over many):
+# 30 within 15 minutes, and that client's sign-ins are refused until its failures age out.
+CLIENT_FAILURES = 30
+CLIENT_FAILURE_WINDOW = timedelta(minutes=15)
+
+# Account mails (sign-up, password reset, verification resend, login-email change, notification
+# email), shared across those kinds: to one address at most one new link every 5 minutes and 5 a
+# day; from one client address at most 20 such requests an hour.
+ADDRESS_MAIL_LIMITS = [(1, timedelta(minutes=5)), (5, timedelta(days=1))]
+CLIENT_MAIL_LIMITS = [(20, timedelta(hours=1))]
 
 RESET_VALIDITY = timedelta(hours=1)
 VERIFY_VALIDITY = timedelta(hours=48)
 EMAIL_CHANGE_VALIDITY = timedelta(hours=24)
+NOTIFICATION_EMAIL_VALIDITY = timedelta(hours=24)
 
 
 def _load_common_passwords() -> frozenset[str]:
@@ -147,10 +158,23 @@ def check_password(password: str, field: str = "password") -> None:
 
 
 def set_password(person: Person, password: str) -> None:
-    """Hash and store a new password and end every other session of this person."""
+    """Hash and store a new password, end every other session and every unused link of this person."""
     check_password(password)
     person.password_hash = password_hasher.hash(password)
     person.session_version += 1
+    end_account_tokens(person)
+
+
+def end_account_tokens(person: Person) -> int:
+    """End every unused account token (reset, verification, email changes) of a person; return how many.
+
+    Called on every change of login email or password (My settings, a reset link, an invitation
+    taking an account over), so that no link mailed before the change still works after it.
+    """
+    return db.session.execute(
+        sa.update(AccountToken).where(AccountToken.person_id == person.id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount or 0
 
 
 def find_person(email: str) -> Person | None:
@@ -172,7 +196,8 @@ def claim_account(email: str, password: str, first_name: str, last_name: str) ->
     """Give the account of an email to whoever just proved its mailbox (an invitation link).
 
     A new account is created; an unverified one is taken over: its name and password are set anew,
-    every session of it ends and every link sent for it stops working, so that someone who
+    every session of it ends and every link sent for it stops working (set_password, through
+    end_account_tokens), so that someone who
     registered the address before its owner keeps nothing. A verified account is not touched here:
     its owner signs in.
     """
@@ -191,8 +216,6 @@ def claim_account(email: str, password: str, first_name: str, last_name: str) ->
     person.first_name, person.last_name = first_name, last_name
     person.email_verified_at = utcnow()
     person.failed_sign_ins, person.failed_window_started_at, person.locked_until = 0, None, None
-    db.session.execute(sa.update(AccountToken).where(AccountToken.person_id == person.id,
-                                                     AccountToken.used_at.is_(None)).values(used_at=utcnow()))
     record(person, "person.claimed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "email_verified": True})
     return person
@@ -215,40 +238,81 @@ def create_person(email: str, password: str | None, first_name: str = "", last_n
     return person
 
 
-def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
-    """Return the person when email and password match and the account is not locked.
+class WrongPassword(RuleViolation):
+    """A password check that failed: the caller keeps the failure counted (commits) and changes nothing else."""
 
-    Failures are counted per account in the database: 10 within 15 minutes lock it for 15 minutes.
-    An unknown email, a locked account and a wrong password take the same time and give the same
-    answer (None), so the answer never tells whether an account exists. The caller commits.
+
+def verify_password(person: Person, candidate: str, remote_addr: str | None = None) -> bool:
+    """Tell whether this is the person's password, counting a wrong one as a failed sign-in.
+
+    The one password check of sign-in, account confirmation and My settings (password and
+    login-email change). Failures are counted per account in the database: 10 within 15 minutes
+    lock it for 15 minutes, and while it is locked even the right password is refused. A locked and
+    a wrong answer take the same time (the hash is always verified). The caller commits, also when
+    the answer is no, so that the failure stays counted.
     """
     from .audit import record
 
     now = utcnow()
+    ok = _verify(person.password_hash, candidate or "") if person.password_hash else _verify(_DUMMY_HASH, "")
+    if not client_may_try(remote_addr):
+        return False  # neither counted against the account: a sprayer cannot lock more accounts
+    if person.locked_until is not None and now < person.locked_until:
+        return False
+    if ok:
+        person.failed_sign_ins = 0
+        person.failed_window_started_at = None
+        person.locked_until = None
+        return True
+    if person.failed_window_started_at is None or now - person.failed_window_started_at > THROTTLE_WINDOW:
+        person.failed_window_started_at = now
+        person.failed_sign_ins = 0
+    person.failed_sign_ins += 1
+    note_client_failure(remote_addr)
+    if person.failed_sign_ins >= THROTTLE_FAILURES:
+        person.locked_until = now + THROTTLE_LOCK
+        person.failed_sign_ins = 0
+        person.failed_window_started_at = None
+        record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
+               remote_addr=remote_addr)
+    return False
+
+
+def client_may_try(remote_addr: str | None) -> bool:
+    """Tell whether a client address is within its budget of failed sign-ins across all accounts.
+
+    CLIENT_FAILURES within CLIENT_FAILURE_WINDOW, counted in the database (models/throttle.py); beyond
+    it every password check from that client fails, with the answer of a wrong password, until its
+    failures age out. Operators get no exception.
+    """
+    from .throttle import count_events
+
+    return count_events("sign_in_failure", remote_addr or "", CLIENT_FAILURE_WINDOW) < CLIENT_FAILURES
+
+
+def note_client_failure(remote_addr: str | None) -> None:
+    """Count one failed password check against its client address (in the caller's transaction)."""
+    from .throttle import note_event
+
+    note_event("sign_in_failure", remote_addr or "")
+
+
+def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
+    """Return the person when email and password match and the account is not locked.
+
+    The password is checked by verify_password (per-account throttle). An unknown email, a locked
+    account and a wrong password take the same time and give the same answer (None), so the answer
+    never tells whether an account exists. The caller commits.
+    """
     person = find_person(email) if email else None
-    if person is None or person.password_hash is None:
+    if person is None or person.password_hash is None or not person.active:
         _verify(_DUMMY_HASH, password)
+        if client_may_try(remote_addr):
+            note_client_failure(remote_addr)
         return None
-    locked = person.locked_until is not None and now < person.locked_until
-    ok = _verify(person.password_hash, password)
-    if locked:
+    if not verify_password(person, password, remote_addr):
         return None
-    if not ok or not person.active:
-        if person.failed_window_started_at is None or now - person.failed_window_started_at > THROTTLE_WINDOW:
-            person.failed_window_started_at = now
-            person.failed_sign_ins = 0
-        person.failed_sign_ins += 1
-        if person.failed_sign_ins >= THROTTLE_FAILURES:
-            person.locked_until = now + THROTTLE_LOCK
-            person.failed_sign_ins = 0
-            person.failed_window_started_at = None
-            record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
-                   remote_addr=remote_addr)
-        return None
-    person.failed_sign_ins = 0
-    person.failed_window_started_at = None
-    person.locked_until = None
-    person.last_sign_in_at = now
+    person.last_sign_in_at = utcnow()
     if password_hasher.check_needs_rehash(person.password_hash):
         person.password_hash = password_hasher.hash(password)
     return person
@@ -259,6 +323,23 @@ def _verify(password_hash: str, password: str) -> bool:
         return password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# --- account mail limits ------------------------------------------------------------------------
+
+def may_send_account_mail(address: str, remote_addr: str | None) -> bool:
+    """Count one request for an account mail to an address and tell whether its mail may go.
+
+    Counted in the database (models/throttle.py) for the five kinds of account mail together:
+    ADDRESS_MAIL_LIMITS per recipient address, CLIENT_MAIL_LIMITS per client address. A refused
+    request gets the same answer as a sent one from its caller; it only sends nothing. Called in
+    the transaction that queues the mail.
+    """
+    from .throttle import take
+
+    if not take("account_mail_client", remote_addr or "", CLIENT_MAIL_LIMITS):
+        return False
+    return take("account_mail", address, ADDRESS_MAIL_LIMITS)
 
 
 # --- account tokens -----------------------------------------------------------------------------
@@ -299,46 +380,91 @@ def use_account_token(raw: str, purpose: str) -> AccountToken:
     return token
 
 
-def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None) -> Person:
-    """Open an account and mail the link that verifies its email address."""
+def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None,
+            remote_addr: str | None = None) -> None:
+    """Open an account and mail the link that confirms it; for a taken address, mail its owner instead.
+
+    Nobody is signed in: the account is confirmed by its link together with its password. The
+    answer is the same whether or not the address has an account, and so is the work (the password
+    hashed, a mail composed and queued), so that neither the page nor its timing tells.
+    """
     from .audit import record
+    from .outbox import compose_mail, queue
+
+    email = normalize_email(email)
+    check_password(password)
+    password_hash = password_hasher.hash(password)
+    owner = find_person(email)
+    if not may_send_account_mail(email, remote_addr):
+        return
+    if owner is None:
+        person = create_person(email, None, first_name, last_name, language=language)
+        person.password_hash = password_hash
+        raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
+        queue(compose_mail(person, "verify_email", token=raw, to=person.email))
+        record(person, "person.signed_up", target=person, after={"email": person.email})
+    else:
+        queue(compose_mail(owner, "account_exists", to=owner.email))
+        record(None, "person.sign_up_of_taken_address", target=owner, remote_addr=remote_addr)
+
+
+def send_verification(person: Person, remote_addr: str | None = None) -> None:
+    """Mail a fresh email-verification link (the previous one stops working), within the mail limits."""
     from .outbox import queue_mail
 
-    person = create_person(email, password, first_name, last_name, language=language)
-    raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
-    queue_mail(person, "verify_email", token=raw, to=person.email)
-    record(person, "person.signed_up", target=person, after={"email": person.email})
-    return person
-
-
-def send_verification(person: Person) -> None:
-    """Mail a fresh email-verification link (the previous one stops working)."""
-    from .outbox import queue_mail
-
+    if not may_send_account_mail(person.email, remote_addr):
+        return
     raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
     queue_mail(person, "verify_email", token=raw, to=person.email)
 
 
-def verify_email(raw: str) -> Person:
-    """Mark the email of the token's person verified."""
+def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> Person:
+    """Mark the email of the link's account verified when the account's password comes with it.
+
+    A link alone never signs anyone in: whoever opens it must also know the password. A wrong
+    password raises WrongPassword (counted as a failed sign-in, the link stays usable); a spent,
+    expired or unknown link raises RuleViolation.
+    """
     from .audit import record
 
-    token = use_account_token(raw, "verify_email")
+    token = find_account_token(raw, "verify_email")
+    if token is None or not token.is_usable():
+        raise RuleViolation(_l("This link is invalid, expired or already used."))
     person = token.person
-    person.email_verified_at = utcnow()
+    if not verify_password(person, password, remote_addr) or not person.active:
+        raise WrongPassword(_l("Wrong password, or the account is locked for a while. "
+                               "Try again later or reset your password."), "password")
+    use_account_token(raw, "verify_email")
+    person.email_verified_at = person.email_verified_at or utcnow()
     record(person, "person.email_verified", target=person)
     return person
 
 
-def request_password_reset(email: str) -> None:
-    """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise."""
-    from .outbox import queue_mail
+def request_password_reset(email: str, remote_addr: str | None = None) -> None:
+    """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise.
 
-    person = find_person(email)
-    if person is None or not person.active:
+    The same work either way (the request counted, a token made, a mail composed, the deliverer
+    woken), so that the time of the answer does not tell whether the address has an account; only a
+    known address gets the mail queued.
+    """
+    from .outbox import compose_mail, queue, wake_deliverer
+
+    address = (email or "").strip().lower()
+    person = find_person(address)
+    if not may_send_account_mail(address, remote_addr):
         return
-    raw = issue_account_token(person, "reset_password", RESET_VALIDITY)
-    queue_mail(person, "reset_password", token=raw, to=person.email)
+    known = person is not None and person.active
+    if known:
+        raw = issue_account_token(person, "reset_password", RESET_VALIDITY)
+    else:
+        raw, _digest = new_token()
+        # A stand-in that is never added to the session: the mail is rendered as for an account.
+        person = Person(email=address, first_name="", last_name="")
+    mail = compose_mail(person, "reset_password", token=raw, to=person.email if known else address)
+    if known:
+        queue(mail)
+    else:
+        wake_deliverer()
 
 
 def reset_password(raw: str, password: str) -> Person:
@@ -379,6 +505,9 @@ def create_operator(email: str, password: str, first_name: str = "", last_name: 
     return person
 
 
+WRONG_CURRENT_PASSWORD = _l("The current password is not right. Too many wrong passwords lock the account "
+                            "for a while.")
+
 NOTIFICATION_CHOICES = {
     # Mails beyond the mandatory ones (invitations, decisions on one's own requests, security mails).
     "access_requests": _l("New access requests for sites I approve"),
@@ -387,8 +516,15 @@ NOTIFICATION_CHOICES = {
 
 
 def update_settings(person: Person, first_name: str, last_name: str, language: str | None,
-                    notification_email: str | None, preferences: dict[str, bool], languages: list[str]) -> None:
-    """Change a person's name, language, notification email and preferences (not the login email)."""
+                    notification_email: str | None, preferences: dict[str, bool], languages: list[str],
+                    remote_addr: str | None = None) -> str | None:
+    """Change a person's name, language and preferences (not the login email); ask for a new notification email.
+
+    A new notification email takes effect only when the link mailed to it is opened
+    (confirm_notification_email): until then mail keeps going where it went. Clearing it, or
+    choosing the login email, takes effect at once. Return the address a link was sent to, if any
+    (also when the mail limits kept it back: the answer is the same).
+    """
     from .audit import record
 
     first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
@@ -405,30 +541,80 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
               "notification_email": person.notification_email, "preferences": dict(person.notification_preferences)}
     person.first_name, person.last_name = first_name, last_name
     person.language = language or None
-    person.notification_email = notification_email or None
     person.notification_preferences = {key: bool(preferences.get(key)) for key in NOTIFICATION_CHOICES}
+    requested = None
+    if notification_email in ("", person.email):
+        person.notification_email = None
+        _end_notification_email_links(person)
+    elif notification_email != person.notification_email:
+        requested = notification_email
+        request_notification_email(person, notification_email, remote_addr)
     record(person, "person.settings_changed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "language": person.language,
                   "notification_email": person.notification_email,
                   "preferences": person.notification_preferences})
+    return requested
 
 
-def change_password(person: Person, current: str, new: str) -> None:
-    """Change the password after checking the current one; every session of the person ends."""
+def request_notification_email(person: Person, address: str, remote_addr: str | None = None) -> None:
+    """Mail a link (24 hours, single use) to a would-be notification email, within the mail limits."""
+    from .audit import record
+    from .outbox import queue_mail
+
+    if not may_send_account_mail(address, remote_addr):
+        return
+    raw = issue_account_token(person, "notification_email", NOTIFICATION_EMAIL_VALIDITY, new_email=address)
+    queue_mail(person, "notification_email", to=address, token=raw, new_email=address)
+    record(person, "person.notification_email_requested", target=person, after={"notification_email": address})
+
+
+def pending_notification_email(person: Person) -> str | None:
+    """Return the notification email waiting for its link to be opened, if any."""
+    token = db.session.scalar(
+        sa.select(AccountToken).where(AccountToken.person_id == person.id, AccountToken.purpose == "notification_email",
+                                      AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow())
+        .order_by(AccountToken.id.desc()).limit(1))
+    return token.new_email if token is not None else None
+
+
+def _end_notification_email_links(person: Person) -> None:
+    db.session.execute(
+        sa.update(AccountToken).where(AccountToken.person_id == person.id, AccountToken.purpose == "notification_email",
+                                      AccountToken.used_at.is_(None)).values(used_at=utcnow()))
+
+
+def confirm_notification_email(raw: str) -> Person:
+    """Make the address of the link the person's notification email: its mailbox is proven now."""
     from .audit import record
 
-    if not person.password_hash or not _verify(person.password_hash, current or ""):
-        raise RuleViolation(_l("The current password is not right."), "current_password")
+    token = use_account_token(raw, "notification_email")
+    person = token.person
+    before = person.notification_email
+    person.notification_email = token.new_email
+    record(person, "person.notification_email_changed", target=person, before={"notification_email": before},
+           after={"notification_email": person.notification_email})
+    return person
+
+
+def change_password(person: Person, current: str, new: str, remote_addr: str | None = None) -> None:
+    """Change the password after checking the current one; every session of the person ends.
+
+    A wrong current password counts as a failed sign-in (verify_password) and raises WrongPassword.
+    """
+    from .audit import record
+
+    if not verify_password(person, current, remote_addr):
+        raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     set_password(person, new)
     record(person, "person.password_changed", target=person)
 
 
-def request_email_change(person: Person, new_email: str, password: str) -> None:
+def request_email_change(person: Person, new_email: str, password: str, remote_addr: str | None = None) -> None:
     """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
     from .outbox import queue_mail
 
-    if not person.password_hash or not _verify(person.password_hash, password or ""):
-        raise RuleViolation(_l("The current password is not right."), "current_password")
+    if not verify_password(person, password, remote_addr):
+        raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     new_email = normalize_email(new_email, "new_email")
     if new_email == person.email:
         raise RuleViolation(_l("This is already your login email."), "new_email")
@@ -436,6 +622,8 @@ def request_email_change(person: Person, new_email: str, password: str) -> None:
         raise RuleViolation(_l("Another account uses this address."), "new_email")
     from .audit import record
 
+    if not may_send_account_mail(new_email, remote_addr):
+        return
     raw = issue_account_token(person, "change_email", EMAIL_CHANGE_VALIDITY, new_email=new_email)
     record(person, "person.email_change_requested", target=person, after={"new_email": new_email})
     queue_mail(person, "email_change", to=new_email, token=raw, new_email=new_email)
@@ -454,5 +642,6 @@ def confirm_email_change(raw: str) -> Person:
     person.email = token.new_email
     person.email_verified_at = utcnow()
     end_all_sessions(person)
+    end_account_tokens(person)
     record(person, "person.email_changed", target=person, before={"email": old}, after={"email": person.email})
     return person

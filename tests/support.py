@@ -127,3 +127,23 @@ def text(markup: str) -> str:
 def page_text(response) -> str:
     """The words of a response's HTML."""
     return text(response.get_data(as_text=True))
+
+
+def let_time_pass(app, delta) -> None:
+    """Move the clock of an app's database forward: every throttle event, account lock and failure window
+    happened `delta` earlier (tests of limits counted over minutes or days never sleep). Shifted in Python:
+    date arithmetic in SQL is not portable (SQLite would turn the stored text into a number)."""
+    import sqlalchemy as sa
+
+    from models import Person, db
+    from models.throttle import ThrottleEvent
+
+    with app.app_context():
+        for event in db.session.scalars(sa.select(ThrottleEvent)):
+            event.created_at -= delta
+        for person in db.session.scalars(sa.select(Person)):
+            if person.locked_until is not None:
+                person.locked_until -= delta
+            if person.failed_window_started_at is not None:
+                person.failed_window_started_at -= delta
+        db.session.commit()

@@ -9,7 +9,7 @@ from models import RuleViolation, db, get_setting
 from models import person as people
 
 from .common import apply_rule_violation, safe_next, start_session
-from .forms import ConfirmForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
+from .forms import ConfirmAccountForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
 
 bp = Blueprint("auth", __name__)
 
@@ -51,17 +51,18 @@ def sign_up():
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            person = people.sign_up(form.email.data, form.password.data, form.first_name.data,
-                                    form.last_name.data, language=_browser_language())
+            people.sign_up(form.email.data, form.password.data, form.first_name.data, form.last_name.data,
+                           language=_browser_language(), remote_addr=request.remote_addr)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
         else:
             db.session.commit()
-            start_session(person)
-            flash(_("Account created. We sent a link to %(email)s: open it to confirm your address.",
-                    email=person.email), "success")
-            return redirect(url_for("sites.index"))
+            # The same answer whether or not the address has an account (its owner gets a mail instead);
+            # nobody is signed in before the link and the password confirm the account.
+            flash(_("We sent a mail to %(email)s. Open the link in it to confirm your account, "
+                    "then sign in with your password.", email=form.email.data), "success")
+            return redirect(url_for("auth.sign_in"))
     return render_template("auth/sign_up.html", form=form), 422 if form.is_submitted() else 200
 
 
@@ -75,21 +76,29 @@ def _browser_language() -> str | None:
 def verify_email(token):
     found = people.find_account_token(token, "verify_email")
     usable = found is not None and found.is_usable()
-    return render_template("auth/verify_email.html", form=ConfirmForm(), token=token, usable=usable), \
-        200 if usable else 410
+    return render_template("auth/verify_email.html", form=ConfirmAccountForm(formdata=None), token=token,
+                           usable=usable), 200 if usable else 410
 
 
 @bp.post("/verify-email/<token>")
 def confirm_email(token):
-    form = ConfirmForm()
+    form = ConfirmAccountForm()
+    found = people.find_account_token(token, "verify_email")
+    if found is None or not found.is_usable():
+        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
     if not form.validate_on_submit():
-        abort(400)
+        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 422
     try:
-        person = people.verify_email(token)
+        person = people.confirm_account(token, form.password.data, request.remote_addr)
+    except people.WrongPassword as violation:
+        db.session.commit()  # the failure stays counted, as at sign-in; the link stays usable
+        apply_rule_violation(form, violation)
+        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 401
     except RuleViolation:
         db.session.rollback()
         return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
     db.session.commit()
+    start_session(person)
     flash(_("Thank you: %(email)s is confirmed.", email=person.email), "success")
     return redirect(url_for("sites.index"))
 
@@ -98,7 +107,7 @@ def confirm_email(token):
 @login_required
 def resend_verification():
     if current_user.email_verified_at is None:
-        people.send_verification(current_user)
+        people.send_verification(current_user, request.remote_addr)
         db.session.commit()
     flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
     return redirect(url_for("sites.index"))
@@ -108,7 +117,7 @@ def resend_verification():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        people.request_password_reset(form.email.data)
+        people.request_password_reset(form.email.data, request.remote_addr)
         db.session.commit()
         # The same answer whether or not the account exists.
         flash(_("If an account uses %(email)s, a link to reset its password is on its way. "

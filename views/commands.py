@@ -140,13 +140,16 @@ def send_reminders():
     from models.invitation import send_invitation_reminders
 
     from models.contact import send_review_reminders
+    from models.throttle import prune_events
 
     invitations = send_invitation_reminders()
     reviews = send_review_reminders()
     coverage = sites.send_coverage_reminders()
+    # Abuse-limit events older than any window are only weight: the table must not grow forever.
+    pruned = prune_events()
     db.session.commit()
     click.echo(f"invitation reminders: {invitations}, contact review reminders: {reviews}, "
-               f"coverage reminders: {coverage}")
+               f"coverage reminders: {coverage}, old limit events pruned: {pruned}")
 
 
 # --- seed-demo: a site full of realistic members, for demos and `make bench` ----------------------

@@ -64,6 +64,12 @@ class AcceptInvitationForm(NameMixin, NewPasswordMixin, FlaskForm):
     submit = SubmitField(_l("Accept invitation"))
 
 
+class ConfirmAccountForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=PASSWORD_MAX_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Confirm my email address"))
+
+
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token and a button."""
     submit = SubmitField(_l("Confirm"))

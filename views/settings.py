@@ -1,7 +1,7 @@
 """My settings (SPEC §6): name, password, language, notification email and preferences, login email."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -28,8 +28,17 @@ def _page(settings_form=None, password_form=None, email_form=None, status=200):
     settings_form.language.choices = [SelectChoice("", _("As my browser prefers"))] + \
         [SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
     return render_template("settings/index.html", settings_form=settings_form,
+                           pending_notification_email=people.pending_notification_email(current_user),
                            password_form=password_form or PasswordChangeForm(formdata=None),
                            email_form=email_form or EmailChangeForm(formdata=None)), status
+
+
+def _settle(violation: RuleViolation) -> None:
+    """Undo a refused change; a wrong current password stays counted as a failed sign-in (its only write)."""
+    if isinstance(violation, people.WrongPassword):
+        db.session.commit()
+    else:
+        db.session.rollback()
 
 
 @bp.get("/")
@@ -45,17 +54,19 @@ def save():
     form.language.choices = []
     if form.validate_on_submit():
         try:
-            people.update_settings(current_user, form.first_name.data, form.last_name.data, form.language.data,
-                                   form.notification_email.data,
-                                   {"access_requests": form.access_requests.data,
-                                    "privilege_changes": form.privilege_changes.data},
-                                   current_app.config["LANGUAGES"])
+            requested = people.update_settings(
+                current_user, form.first_name.data, form.last_name.data, form.language.data,
+                form.notification_email.data,
+                {"access_requests": form.access_requests.data, "privilege_changes": form.privilege_changes.data},
+                current_app.config["LANGUAGES"], request.remote_addr)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
         else:
             db.session.commit()
             flash(_("Settings saved."), "success")
+            if requested:
+                flash(_("We sent a link to %(email)s. Mail goes there once you open it.", email=requested), "info")
             return redirect(url_for("settings.index"))
     return _page(settings_form=form, status=422)
 
@@ -66,9 +77,10 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            people.change_password(current_user, form.current_password.data, form.password.data)
+            people.change_password(current_user, form.current_password.data, form.password.data,
+                                   request.remote_addr)
         except RuleViolation as violation:
-            db.session.rollback()
+            _settle(violation)
             apply_rule_violation(form, violation)
         else:
             person = current_user._get_current_object()
@@ -86,9 +98,10 @@ def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            people.request_email_change(current_user, form.new_email.data, form.current_password.data)
+            people.request_email_change(current_user, form.new_email.data, form.current_password.data,
+                                        request.remote_addr)
         except RuleViolation as violation:
-            db.session.rollback()
+            _settle(violation)
             apply_rule_violation(form, violation)
         else:
             db.session.commit()
@@ -120,3 +133,28 @@ def confirm_email(token):
     db.session.commit()
     flash(_("Your login email is now %(email)s. Sign in with it.", email=person.email), "success")
     return redirect(url_for("auth.sign_in"))
+
+
+@bp.get("/notification-email/<token>")
+def confirm_notification_email_page(token):
+    found = people.find_account_token(token, "notification_email")
+    usable = found is not None and found.is_usable()
+    return render_template("settings/confirm_notification_email.html", form=ConfirmForm(), token=token,
+                           usable=usable, new_email=found.new_email if usable else None), 200 if usable else 410
+
+
+@bp.post("/notification-email/<token>")
+def confirm_notification_email(token):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("settings/confirm_notification_email.html", form=form, token=token,
+                               usable=False), 400
+    try:
+        person = people.confirm_notification_email(token)
+    except RuleViolation:
+        db.session.rollback()
+        return render_template("settings/confirm_notification_email.html", form=form, token=token,
+                               usable=False), 410
+    db.session.commit()
+    flash(_("Your Sitepass mail now goes to %(email)s.", email=person.notification_email), "success")
+    return redirect(url_for("settings.index"))

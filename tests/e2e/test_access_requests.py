@@ -63,11 +63,13 @@ def test_self_nomination_rejected_then_approved_with_reporting_access(live_serve
     page.get_by_label("Email").fill(REQUESTER_EMAIL)
     fill_new_password(page, PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="My sites")).to_be_visible()
+    # Sign-up signs nobody in: the mailed link and the password confirm the account (issue 10).
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
     verification = mail_to(smtp, 2, REQUESTER_EMAIL)
     assert verification["Subject"] == "Confirm your email address for Sitepass"
     page.goto(link_in(verification, "/verify-email/"))
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm my email address").click()
     expect(page.get_by_role("status")).to_have_text(f"Thank you: {REQUESTER_EMAIL} is confirmed.")
     expect(page.get_by_text("You are not a member of any site yet.")).to_be_visible()

@@ -23,11 +23,12 @@ def test_sign_up_then_confirm_email_from_the_mail(live_server, smtp, page):
     fill_new_password(page, PASSWORD)
     page.get_by_role("button", name="Create account").click()
 
-    expect(page.get_by_role("heading", name="My sites")).to_be_visible()
+    # Nobody is signed in before the mailed link and the password confirm the account (issue 10).
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text(
-        "Account created. We sent a link to sven@example.com: open it to confirm your address.")
-    unconfirmed = page.get_by_text("Your email address sven@example.com is not confirmed yet")
-    expect(unconfirmed).to_be_visible()
+        "We sent a mail to sven@example.com. Open the link in it to confirm your account, "
+        "then sign in with your password.")
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
     [mail] = smtp.wait_for(1)
     assert mail["To"] == "sven@example.com"
@@ -38,11 +39,16 @@ def test_sign_up_then_confirm_email_from_the_mail(live_server, smtp, page):
 
     page.goto(link)
     expect(page.get_by_role("heading", name="Confirm your email address")).to_be_visible()
+    page.get_by_label("Password").fill("not the password at all")
+    page.get_by_role("button", name="Confirm my email address").click()
+    expect(page.get_by_text("Wrong password, or the account is locked for a while.")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm my email address").click()
 
     expect(page.get_by_role("heading", name="My sites")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("Thank you: sven@example.com is confirmed.")
-    expect(unconfirmed).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_text("is not confirmed yet")).to_have_count(0)
 
     # The link works once.
     response = page.goto(link)

@@ -233,6 +233,8 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/settings/email", "POST"): Case("/settings/email", signed_in(SIGN_IN, 422)),
     ("/settings/email/<token>", "GET"): Case("/settings/email/{token}", everyone(410)),
     ("/settings/email/<token>", "POST"): Case("/settings/email/{token}", everyone(410)),
+    ("/settings/notification-email/<token>", "GET"): Case("/settings/notification-email/{token}", everyone(410)),
+    ("/settings/notification-email/<token>", "POST"): Case("/settings/notification-email/{token}", everyone(410)),
     # --- primary role ----------------------------------------------------------------------------
     ("/primary-offers/<token>", "GET"): Case("/primary-offers/{token}", signed_in(SIGN_IN, 404)),
     ("/sites/<int:site_id>/primary", "GET"): Case("/sites/{site_a}/primary", primary_only(200)),

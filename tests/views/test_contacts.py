@@ -569,6 +569,13 @@ def test_changing_a_contact_email_changes_no_login_or_notification_email(h):
     assert Auth(fresh).sign_in(PRIMARY).status_code == 302
 
 
+def confirm_notification_email(h):
+    """Open the link mailed to a new notification email: only then does it take effect (issue 10)."""
+    [row] = h.outbox("notification_email")
+    link = re.search(r"http://localhost(/settings/notification-email/\S+)", row.text_body).group(1)
+    assert h.post(link).status_code in REDIRECT
+
+
 def test_changing_the_notification_email_changes_no_contact_email(h):
     h.become(PRIMARY)
     h.post(h.url(), valid_form(first_name="Pat", last_name="Primary", email=PRIMARY, types=["renewal"]))
@@ -576,6 +583,7 @@ def test_changing_the_notification_email_changes_no_contact_email(h):
     response = h.post("/settings/", {"first_name": "Pat", "last_name": "Primary", "language": "",
                                      "notification_email": "pat.alerts@example.com", "access_requests": "y"})
     assert response.status_code in REDIRECT
+    confirm_notification_email(h)
     assert h.person(PRIMARY).notification_email == "pat.alerts@example.com"
     assert h.person(PRIMARY).email == PRIMARY
     assert h.records() == contacts_before
@@ -680,6 +688,7 @@ def test_the_reminder_goes_to_the_primarys_notification_email(h):
     h.become(PRIMARY)
     h.post("/settings/", {"first_name": "Pat", "last_name": "Primary", "language": "",
                           "notification_email": "pat.alerts@example.com"})
+    confirm_notification_email(h)
     run_reminders(h)
     [reminder] = h.outbox("contacts_review_reminder")
     assert reminder.recipient == "pat.alerts@example.com"

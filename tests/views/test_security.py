@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import Person, Site, db
-from tests.conftest import CSRF_PATTERN, PASSWORD, Client, _join_mail_threads, make_test_app
+from tests.conftest import CSRF_PATTERN, PASSWORD, Auth, Client, _join_mail_threads, make_test_app
 from tests.support import body_text, html_text, link_in
 
 OPERATOR_EMAIL = "operator@example.com"
@@ -196,7 +196,8 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
     mails += 1
     settle(smtp, mails)
     tokens = {"auth.verify_email": verify, "auth.reset_password": reset, "invitations.show": invited,
-              "settings.confirm_email_page": "x" * 43, "primacy.offer": "x" * 43}
+              "settings.confirm_email_page": "x" * 43, "settings.confirm_notification_email_page": "x" * 43,
+              "primacy.offer": "x" * 43}
     values = {"site_id": site_a, "customer_id": customer_a, "membership_id": target, "request_id": request_id,
               "contact_id": 1, "offer_id": 1, "document_id": 1}
 
@@ -330,6 +331,9 @@ def test_sign_up_ignores_extra_fields(app, client, world):
         assert mal.id != 1
         assert db.session.scalar(sa.select(sa.func.count()).where(Person.is_operator)) == 1
         db.session.remove()
+    # Sign-up signs nobody in (issue 10); signed in with its password, the account is no operator.
+    assert client.get("/operator/").status_code == 302
+    Auth(client).sign_in("mal@example.com")
     assert client.get("/operator/").status_code == 403
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
 from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import body_text, link_in, text
+from tests.support import body_text, let_time_pass, link_in, text
 
 PAT = "pat@example.com"              # primary of the site, an approver of its requests
 MIA = "mia@example.com"              # secondary with Manage access = Update: the other approver
@@ -133,6 +133,15 @@ def link_of(row: OutboxMail, prefix: str) -> str:
     return match.group(1)
 
 
+def set_notification_email(h, address="pat.alerts@example.com", client=None):
+    """Ask for a notification email in My settings and open the link mailed to it (issue 10, Low 8)."""
+    response = h.post("/settings/", settings_form(notification_email=address), client=client)
+    assert response.status_code in REDIRECT, response.status_code
+    link = link_of(h.outbox("notification_email")[-1], "/settings/notification-email/")
+    assert h.new_client().submit(link).status_code in REDIRECT
+    return link
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 def test_my_settings_shows_the_person_and_every_part(h):
@@ -180,7 +189,7 @@ def test_saving_name_language_and_notification_email_is_audited(h):
     assert response.status_code in REDIRECT and response.location == "/settings/"
     person = h.person(PAT)
     assert (person.first_name, person.last_name, person.language) == ("Patricia", "Prime", "de")
-    assert person.notification_email == "pat.alerts@example.com"
+    assert person.notification_email is None, "a new notification email waits for its link (issue 10)"
     assert person.notification_preferences == {"access_requests": True, "privilege_changes": False}
     assert person.email == PAT, "the login email does not change with the notification email"
     [event] = h.audit("person.settings_changed")
@@ -188,13 +197,23 @@ def test_saving_name_language_and_notification_email_is_audited(h):
     assert event.before == {"first_name": "Pat", "last_name": "Primary", "language": None,
                             "notification_email": None, "preferences": {}}
     assert event.after == {"first_name": "Patricia", "last_name": "Prime", "language": "de",
-                           "notification_email": "pat.alerts@example.com",
+                           "notification_email": None,
                            "preferences": {"access_requests": True, "privilege_changes": False}}
+    [requested] = h.audit("person.notification_email_requested")
+    assert requested.after == {"notification_email": "pat.alerts@example.com"}
     page = h.client.get("/settings/").get_data(as_text=True)
     assert '<html lang="de">' in page, "the chosen language is used from the next page on"
     assert "Settings saved." in text(page)
-    assert 'value="Patricia"' in page and 'value="pat.alerts@example.com"' in page
+    assert "A link was sent to pat.alerts@example.com" in text(page)
+    assert 'value="Patricia"' in page
     assert re.search(r'<input id="privilege_changes"', page), "an unchecked preference shows unchecked"
+    link = link_of(h.outbox("notification_email")[0], "/settings/notification-email/")
+    assert h.post(link).status_code in REDIRECT
+    assert h.person(PAT).notification_email == "pat.alerts@example.com"
+    [changed] = h.audit("person.notification_email_changed")
+    assert changed.before == {"notification_email": None} and changed.after == {"notification_email": "pat.alerts@example.com"}
+    page = h.client.get("/settings/").get_data(as_text=True)
+    assert 'value="pat.alerts@example.com"' in page and "A link was sent" not in text(page)
 
 
 def test_the_browser_language_is_used_until_one_is_chosen(h):
@@ -227,7 +246,9 @@ def test_invalid_settings_are_refused_in_place_and_nothing_is_written(h, changes
 
 def test_mail_goes_to_the_notification_email_once_it_is_set(h, smtp):
     h.become(PAT)
-    h.post("/settings/", settings_form(notification_email="pat.alerts@example.com"))
+    set_notification_email(h)
+    smtp.wait_for(1)
+    smtp.sink.messages.clear()
     assert sorted(h.self_nominate()) == [(MIA, "access_request_received"),
                                          ("pat.alerts@example.com", "access_request_received")]
     arrived = {m["To"] for m in smtp.wait_for(2)}
@@ -238,7 +259,7 @@ def test_mail_goes_to_the_notification_email_once_it_is_set(h, smtp):
 
 def test_clearing_the_notification_email_sends_mail_to_the_login_email_again(h):
     h.become(PAT)
-    h.post("/settings/", settings_form(notification_email="pat.alerts@example.com"))
+    set_notification_email(h)
     h.post("/settings/", settings_form(notification_email=""))
     assert h.person(PAT).notification_email is None
     assert sorted(h.self_nominate()) == [(MIA, "access_request_received"), (PAT, "access_request_received")]
@@ -319,7 +340,9 @@ def request_change(h, new_email="pat.new@example.com", client=None):
 
 def test_an_email_change_sends_a_link_to_the_new_address_and_a_notice_to_the_old(h, smtp):
     h.become(PAT)
-    h.post("/settings/", settings_form(notification_email="pat.alerts@example.com"))
+    set_notification_email(h)
+    smtp.wait_for(1)
+    smtp.sink.messages.clear()
     response = request_change(h)
     assert response.status_code in REDIRECT
     assert "We sent a link to pat.new@example.com." in text(h.client.get("/settings/").get_data(as_text=True))
@@ -338,8 +361,7 @@ def test_an_email_change_sends_a_link_to_the_new_address_and_a_notice_to_the_old
 def test_the_link_changes_the_login_email_once_and_ends_every_session(h):
     here = h.become(PAT, h.new_client())
     elsewhere = h.become(PAT, h.new_client())
-    here.post("/settings/", data={**settings_form(notification_email="pat.alerts@example.com"),
-                                  "csrf_token": here.sitepass_token})
+    set_notification_email(h, client=here)
     request_change(h, client=here)
     link = link_of(h.outbox("email_change")[0], "/settings/email/")
     opened = here.get(link)
@@ -424,3 +446,103 @@ def test_a_refused_email_change_shows_why_in_place_and_sends_nothing(h, new_emai
     part = section(response.get_data(as_text=True), "Login email")
     assert message in field_error(part, field_id)
     assert h.state() == before
+
+
+# --- every change of password or login email ends earlier links (issue 10, Low 2) ----------------
+
+def reset_link(h) -> str:
+    """Ask for a reset link for Pat, from a client that is not signed in; return its path."""
+    assert h.new_client().submit("/forgot-password", {"email": PAT}).status_code in REDIRECT
+    return link_of(h.outbox("reset_password")[-1], "/reset-password/")
+
+
+def test_a_password_change_ends_earlier_reset_and_email_change_links(h):
+    h.become(PAT)
+    reset = reset_link(h)
+    request_change(h)
+    change = link_of(h.outbox("email_change")[0], "/settings/email/")
+    assert h.new_client().get(reset).status_code == 200 and h.new_client().get(change).status_code == 200
+    assert h.post("/settings/password", password_form()).status_code in REDIRECT
+    assert h.new_client().get(reset).status_code == 410, "a reset link from before the change is dead"
+    assert h.new_client().get(change).status_code == 410, "an email change from before it is dead"
+    assert h.new_client().submit(change).status_code == 410 and h.person(PAT) is not None
+
+
+def test_an_email_change_ends_earlier_reset_links(h):
+    h.become(PAT)
+    reset = reset_link(h)
+    request_change(h)
+    change = link_of(h.outbox("email_change")[0], "/settings/email/")
+    assert h.post(change).status_code in REDIRECT
+    anonymous = h.new_client()
+    assert anonymous.get(reset).status_code == 410
+    assert anonymous.submit(reset, {"password": "someone else's passphrase",
+                                    "confirm": "someone else's passphrase"}).status_code == 410
+    assert h.can_sign_in("pat.new@example.com")
+
+
+# --- the current-password checks count as failed sign-ins (issue 10, Low 3) -----------------------
+
+@pytest.mark.parametrize("url, form", [
+    ("/settings/password", password_form(current="wrong password here")),
+    ("/settings/email", {"new_email": "pat.new@example.com", "current_password": "wrong password here"}),
+])
+def test_wrong_current_passwords_in_my_settings_lock_the_account_like_sign_in(h, url, form):
+    h.become(PAT)
+    for _attempt in range(10):
+        assert h.post(url, form).status_code == 422
+    assert h.person(PAT).locked_until is not None, "ten wrong current passwords lock the account"
+    assert not h.can_sign_in(PAT), "the right password does not sign in while locked"
+    refused = h.post("/settings/password", password_form())
+    assert refused.status_code == 422, "nor does it change the password while locked"
+    assert "The current password is not right." in field_error(section(refused.get_data(as_text=True), "Password"),
+                                                                "current_password")
+    assert h.can_sign_in(PAT, PASSWORD) is False and h.person(PAT).email == PAT
+    let_time_pass(h.app, timedelta(minutes=15, seconds=1))
+    assert h.can_sign_in(PAT)
+
+
+def test_nine_wrong_current_passwords_and_a_right_one_do_not_lock(h):
+    h.become(PAT)
+    for _attempt in range(9):
+        h.post("/settings/password", password_form(current="wrong password here"))
+    assert h.person(PAT).failed_sign_ins == 9
+    assert h.post("/settings/password", password_form()).status_code in REDIRECT
+    assert h.person(PAT).failed_sign_ins == 0 and h.can_sign_in(PAT, NEW_PASSWORD)
+
+
+# --- a new notification email takes effect when its link is opened (issue 10, Low 8) --------------
+
+def test_a_new_notification_email_takes_effect_only_through_its_link(h, smtp):
+    # Before the fix the address was set at once: mail about a site could be routed anywhere.
+    h.become(PAT)
+    set_notification_email(h, "pat.alerts@example.com")
+    response = h.post("/settings/", settings_form(notification_email="elsewhere@attacker.example"))
+    assert response.status_code in REDIRECT
+    page = text(h.client.get("/settings/").get_data(as_text=True))
+    assert "We sent a link to elsewhere@attacker.example. Mail goes there once you open it." in page
+    assert "A link was sent to elsewhere@attacker.example" in page
+    assert h.person(PAT).notification_email == "pat.alerts@example.com", "the old one stays until the link"
+    assert sorted(h.self_nominate())[1] == ("pat.alerts@example.com", "access_request_received")
+    [row] = [m for m in h.outbox("notification_email") if m.recipient == "elsewhere@attacker.example"]
+    assert row.subject == "Confirm your Sitepass notification email"
+    link = link_of(row, "/settings/notification-email/")
+    opened = h.new_client().get(link)
+    assert opened.status_code == 200 and h.person(PAT).notification_email == "pat.alerts@example.com"
+    assert h.new_client().submit(link).status_code in REDIRECT
+    assert h.person(PAT).notification_email == "elsewhere@attacker.example"
+    assert h.new_client().submit(link).status_code == 410, "single use"
+
+
+def test_a_notification_email_link_lapses_after_24_hours(h):
+    h.become(PAT)
+    h.post("/settings/", settings_form(notification_email="pat.alerts@example.com"))
+    link = link_of(h.outbox("notification_email")[0], "/settings/notification-email/")
+    with h.app.app_context():
+        token = db.session.scalar(sa.select(AccountToken).where(AccountToken.purpose == "notification_email"))
+        assert abs(token.expires_at - token.created_at - timedelta(hours=24)) < timedelta(seconds=5)
+        token.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert h.new_client().get(link).status_code == 410
+    assert h.new_client().submit(link).status_code == 410
+    assert h.person(PAT).notification_email is None

@@ -168,3 +168,45 @@ def test_deactivated_person_is_out_at_the_next_request(client, world, auth, app)
         db.session.execute(sa.update(Person).values(active=False))
         db.session.commit()
     assert client.get("/").status_code == 302
+
+
+# --- a budget of failures per client address, across accounts (issue 10, Low 9) -------------------
+
+def _try(app, email, password, remote_addr):
+    from tests.conftest import Client
+    app.test_client_class = Client
+    return app.test_client().submit("/sign-in", {"email": email, "password": password},
+                                    environ_base={"REMOTE_ADDR": remote_addr}).status_code
+
+
+def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, world):
+    # Before the fix one client could try a password on every account: only accounts were counted.
+    world.operator("ops@example.com")
+    victims = [f"person{number}@example.com" for number in range(12)]
+    for email in victims:
+        world.person(email)
+    sprayer, other = "203.0.113.9", "198.51.100.4"
+    for attempt in range(30):
+        email = victims[attempt % len(victims)] if attempt % 3 else f"nobody{attempt}@example.com"
+        assert _try(app, email, "Spring2026-password!", sprayer) == 401
+    from tests.conftest import Client
+    app.test_client_class = Client
+    refused = app.test_client().submit("/sign-in", {"email": "ops@example.com", "password": PASSWORD},
+                                       environ_base={"REMOTE_ADDR": sprayer})
+    assert refused.status_code == 401, "beyond 30 failures the client is refused, operators' accounts too"
+    assert "Wrong email or password, or the account is locked" in refused.get_data(as_text=True)
+    assert _try(app, "person0@example.com", PASSWORD, sprayer) == 401
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Person)
+                                 .where(Person.locked_until.is_not(None))) == 0, "no account was locked by it"
+    assert _try(app, "ops@example.com", PASSWORD, other) == 302, "another client is not refused"
+    from tests.support import let_time_pass
+    let_time_pass(app, timedelta(minutes=15, seconds=1))
+    assert _try(app, "ops@example.com", PASSWORD, sprayer) == 302, "the refusal lasts until the failures age out"
+
+
+def test_twenty_nine_failures_from_one_client_do_not_stop_it(app, world):
+    world.person("pat@example.com")
+    for attempt in range(29):
+        assert _try(app, f"nobody{attempt}@example.com", PASSWORD, "203.0.113.9") == 401
+    assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 302
