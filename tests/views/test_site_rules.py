@@ -6,14 +6,17 @@ Every test gets a copy of one world built once for the module (see module_world_
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from models import AuditEvent, ContactRecord, Membership, OutboxMail, Person, Site, db
+from models import AccessRequest, AuditEvent, ContactRecord, Membership, OutboxMail, Person, Site, db
 from models import contact as contacts
+from models.access_request import DAILY_LIMIT, SELF_NOMINATION
 from models.base import utcnow
 from models.support import support_managers_of, technical_contact_ids
+from models.throttle import ThrottleEvent
 from models.tool import catalog
 from tests.conftest import SessionHelper, World, module_world_fixtures
 from tests.support import text
@@ -24,7 +27,8 @@ TECHIE = "techie@example.com"        # secondary, Contact updates = Update; site
 ADMIN = "admin@example.com"          # secondary, Contact updates = Update, Support cases = Administrator
 OTHER = "other@example.com"          # user, Support = Basic; a billing contact by login email
 SQUATTER = "squatter@example.com"    # user whose account never proved its mailbox (unverified)
-SIGNED_IN = (PRIMARY, EDITOR, TECHIE, ADMIN, OTHER)
+OUTSIDER = "outsider@example.com"    # member of no site
+SIGNED_IN = (PRIMARY, EDITOR, TECHIE, ADMIN, OTHER, OUTSIDER)
 
 NOT_A_MANAGER = ("Only the primary contact, the site technical contacts and support Administrators give or take "
                  "the type Site technical contact.")
@@ -43,7 +47,7 @@ def contact_form(email, first_name="Casey", types=("billing",), **changes) -> di
 def build_world(world: World, app) -> dict:
     from models.person import find_person
 
-    for email in (PRIMARY, EDITOR, TECHIE, ADMIN, OTHER):
+    for email in (PRIMARY, EDITOR, TECHIE, ADMIN, OTHER, OUTSIDER):
         world.person(email)
     world.person(SQUATTER, verified=False)
     site_a = world.site(PRIMARY, customer="Acme Corp", name="Acme Works")
@@ -66,10 +70,12 @@ def build_world(world: World, app) -> dict:
         records["linked"].person_id = find_person(SQUATTER).id
         db.session.execute(sa.update(OutboxMail).values(status="sent", sent_at=utcnow()))
         db.session.commit()
-        ids = {"site_a": site_a, **{f"contact_{name}": record.id for name, record in records.items()}}
+        ids = {"site_a": site_a, "number_a": site.site_number,
+               **{f"contact_{name}": record.id for name, record in records.items()}}
         for email in (PRIMARY, EDITOR, TECHIE, ADMIN, OTHER, SQUATTER):
             ids[email] = db.session.scalar(sa.select(Membership.id).join(Membership.person)
                                            .where(Person.email == email, Membership.site_id == site_a))
+        for email in (*SIGNED_IN, SQUATTER):
             ids[("person", email)] = find_person(email).id
     return ids
 
@@ -90,6 +96,20 @@ class Helper(SessionHelper):
                 db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
                 db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)),
             )
+        return self.read(read)
+
+    def nominations(self, email) -> list[tuple[int, str]]:
+        """(site id, status) of a person's self-nominations."""
+        def read():
+            return list(db.session.execute(sa.select(AccessRequest.site_id, AccessRequest.status).where(
+                AccessRequest.requester_id == self.ids[("person", email)], AccessRequest.kind == "membership")))
+        return self.read(read)
+
+    def attempts(self, email) -> int:
+        """The self-nomination attempts counted for a person, read from the database."""
+        def read():
+            return db.session.scalar(sa.select(sa.func.count()).select_from(ThrottleEvent).where(
+                ThrottleEvent.kind == SELF_NOMINATION, ThrottleEvent.key == str(self.ids[("person", email)])))
         return self.read(read)
 
     def types_of(self, contact_id) -> list[str] | None:
@@ -246,3 +266,59 @@ def test_the_rights_follow_only_contact_records_of_verified_accounts(h):
         db.session.commit()
     h.read(verify)
     assert h.technical() == {TECHIE, SQUATTER}
+
+
+# --- Low 4: self-nomination tells nothing about which site numbers exist ---------------------------
+
+NUMBER_REFUSED = ("We cannot take a request for this site number. Check it with your company's primary contact. "
+                  "A request is not taken either for a site you already belong to or have asked for, or after "
+                  "5 attempts in 24 hours.")
+
+
+def nomination(number) -> dict[str, str]:
+    return {"site_number": number, "company_name": "Outside Ltd", "first_name": "Olive", "last_name": "Outsider",
+            "job_title": "Buyer", "phone": "+44 20 7946 0000", "business_justification": "I buy the licences"}
+
+
+def answer(response) -> tuple[int, str]:
+    """What a refusal tells: its status and its page, without the values typed into the form."""
+    return response.status_code, re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("who, prepare", [
+    (EDITOR, None),           # already a member of the site
+    (OUTSIDER, "pending"),    # already asked for the site
+    (OUTSIDER, "limit"),      # the daily limit reached
+], ids=["member", "pending request", "limit reached"])
+def test_a_known_number_refused_answers_exactly_as_an_unknown_number(h, who, prepare):
+    h.become(who)
+    if prepare == "pending":
+        assert h.post("/request-access", nomination(h.ids["number_a"])).status_code in REDIRECT
+        h.get("/my-requests")  # shows (and so ends) the flash message of the request sent
+    unknown = h.post("/request-access", nomination("SZ-0000"))
+    if prepare == "limit":
+        for number in range(DAILY_LIMIT - 1):
+            h.post("/request-access", nomination(f"SZ-{number}"))
+    refused = h.post("/request-access", nomination(h.ids["number_a"]))
+    assert unknown.status_code == 422
+    assert answer(refused) == answer(unknown)
+    assert NUMBER_REFUSED in text(refused.get_data(as_text=True))
+    assert h.nominations(who) == ([(h.a, "pending")] if prepare == "pending" else [])
+
+
+def test_the_daily_limit_is_reached_with_unknown_numbers_only_and_every_attempt_stays_counted(h):
+    h.become(OUTSIDER)
+    for number in range(DAILY_LIMIT):
+        response = h.post("/request-access", nomination(f"SZ-{number}"))
+        assert response.status_code == 422 and NUMBER_REFUSED in text(response.get_data(as_text=True))
+    assert h.attempts(OUTSIDER) == DAILY_LIMIT, "a refused attempt is counted in the database all the same"
+    refused = h.post("/request-access", nomination(h.ids["number_a"]))
+    assert refused.status_code == 422 and NUMBER_REFUSED in text(refused.get_data(as_text=True))
+    assert h.nominations(OUTSIDER) == []
+    # A day later the attempts no longer count.
+    def age():
+        db.session.execute(sa.update(ThrottleEvent).values(created_at=utcnow() - timedelta(hours=25)))
+        db.session.commit()
+    h.read(age)
+    assert h.post("/request-access", nomination(h.ids["number_a"])).status_code in REDIRECT
+    assert h.nominations(OUTSIDER) == [(h.a, "pending")]
