@@ -260,8 +260,8 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
     under every grant rule, and mail the requester."""
     from .audit import record
     from .errors import RuleViolation
-    from .membership import (MAX_SECONDARIES, SECONDARY, USER, Membership, _count_secondaries, _set_levels,
-                             check_levels, levels_of, membership_of, update_member)
+    from .membership import (SECONDARY, USER, Membership, _set_levels, check_levels, levels_of, membership_of,
+                             require_secondary_seat, update_member)
     from .outbox import queue_mail
     from .site import lock_site
     from .support import is_support_request, set_support_level
@@ -285,9 +285,8 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
         if membership_of(requester, site.id) is not None:
             raise RuleViolation(_l("%(name)s is already a member of this site.", name=requester.display_name))
         granted = check_levels(actor_membership, role, levels, tools)
-        if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:
-            raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
-                                   n=MAX_SECONDARIES), "role")
+        if role == SECONDARY:
+            require_secondary_seat(site.id)
         _claim(access_request, actor, APPROVED, business_justification=justification)
         membership = Membership(site_id=site.id, person_id=requester.id, role=role,
                                 business_justification=justification, granted_by_id=actor.id)

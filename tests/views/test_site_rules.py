@@ -11,15 +11,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from models import AccessRequest, AuditEvent, ContactRecord, Membership, OutboxMail, Person, Site, db
+from models import AccessRequest, AuditEvent, ContactRecord, Invitation, Membership, OutboxMail, Person, Site, db
 from models import contact as contacts
 from models.access_request import DAILY_LIMIT, SELF_NOMINATION
 from models.base import utcnow
 from models.support import support_managers_of, technical_contact_ids
 from models.throttle import ThrottleEvent
 from models.tool import catalog
-from tests.conftest import SessionHelper, World, module_world_fixtures
-from tests.support import text
+from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
+from tests.support import link_in, text
 
 PRIMARY = "primary@example.com"      # primary of site A
 EDITOR = "editor@example.com"        # secondary, Contact updates = Update, no support level: the attacker
@@ -110,6 +110,21 @@ class Helper(SessionHelper):
         def read():
             return db.session.scalar(sa.select(sa.func.count()).select_from(ThrottleEvent).where(
                 ThrottleEvent.kind == SELF_NOMINATION, ThrottleEvent.key == str(self.ids[("person", email)])))
+        return self.read(read)
+
+    def seats(self) -> tuple[int, int]:
+        """(secondary contacts, pending secondary invitations) of site A, read from the database."""
+        def read():
+            members = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
+                Membership.site_id == self.a, Membership.role == "secondary"))
+            invited = sum(1 for i in db.session.scalars(sa.select(Invitation).where(
+                Invitation.site_id == self.a, Invitation.role == "secondary")) if i.status() == "open")
+            return members, invited
+        return self.read(read)
+
+    def invitation_id(self, email) -> int:
+        def read():
+            return db.session.scalar(sa.select(sa.func.max(Invitation.id)).where(Invitation.email == email))
         return self.read(read)
 
     def types_of(self, contact_id) -> list[str] | None:
@@ -281,8 +296,10 @@ def nomination(number) -> dict[str, str]:
 
 
 def answer(response) -> tuple[int, str]:
-    """What a refusal tells: its status and its page, without the values typed into the form."""
-    return response.status_code, re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+    """What a refusal tells: its status and its page, without the values typed into the form and the CSRF
+    token (signed with the time: it changes from one second to the next)."""
+    page = re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+    return response.status_code, re.sub(r'"X-CSRFToken": "[^"]+"', "", page)
 
 
 @pytest.mark.parametrize("who, prepare", [
@@ -322,3 +339,85 @@ def test_the_daily_limit_is_reached_with_unknown_numbers_only_and_every_attempt_
     h.read(age)
     assert h.post("/request-access", nomination(h.ids["number_a"])).status_code in REDIRECT
     assert h.nominations(OUTSIDER) == [(h.a, "pending")]
+
+
+# --- the secondary cap reserves seats for invitations -------------------------------------------------
+
+SEATS_TAKEN = ("All 4 secondary contact seats are taken: 3 secondary contacts and 1 pending invitations to become "
+               "one. Revoking an invitation frees its seat.")
+
+
+def add_form(email, role="secondary") -> dict[str, str]:
+    return {"email": email, "role": role, "business_justification": "Helps the primary"}
+
+
+def role_error(response) -> str:
+    markup = response.get_data(as_text=True)
+    legend = re.search(r'<fieldset\b([^>]*)>\s*<legend>Role</legend>', markup)
+    assert legend and "role-error" in legend.group(1), "the role choice does not point at its message"
+    found = re.search(r'<small id="role-error"[^>]*>(.*?)</small>', markup, re.S)
+    assert found, "no message next to the role field"
+    return text(found.group(1))
+
+
+def test_a_pending_secondary_invitation_keeps_its_seat_and_the_fifth_is_refused_when_added(h, smtp):
+    h.become(PRIMARY)
+    assert h.seats() == (3, 0)
+    assert h.post(h.url("/members"), add_form("fourth@example.com")).status_code in REDIRECT
+    assert h.seats() == (3, 1)
+    before = h.state(), h.seats()
+    for email in ("fifth@example.com", OUTSIDER):  # an invitation, and an existing account added at once
+        response = h.post(h.url("/members"), add_form(email))
+        assert response.status_code == 422
+        assert role_error(response) == SEATS_TAKEN
+    # A user promoted inline takes no seat either.
+    promoted = h.post(h.url(f"/members/{h.ids[OTHER]}"), {"role": "secondary"}, htmx=True)
+    assert promoted.status_code == 422 and SEATS_TAKEN in text(promoted.get_data(as_text=True))
+    assert (h.state(), h.seats()) == before
+    # A user is still welcome, and the invitee of the fourth seat still gets it.
+    assert h.post(h.url("/members"), add_form("user@example.com", "user")).status_code in REDIRECT
+    mail = smtp.wait_for(1)[0]
+    link = link_in(mail, "/invitations/").removeprefix("http://localhost")
+    accepted = h.new_client().submit(link, {"first_name": "Fay", "last_name": "Fourth", "password": PASSWORD,
+                                            "confirm": PASSWORD})
+    assert accepted.status_code in REDIRECT
+    assert h.seats() == (4, 0)
+
+
+def test_a_seat_freed_by_a_revoked_invitation_can_be_used_again(h):
+    h.become(PRIMARY)
+    assert h.post(h.url("/members"), add_form("fourth@example.com")).status_code in REDIRECT
+    assert h.post(h.url("/members"), add_form(OUTSIDER)).status_code == 422
+    revoke = h.post(h.url(f"/invitations/{h.invitation_id('fourth@example.com')}/revoke"))
+    assert revoke.status_code in REDIRECT
+    assert h.seats() == (3, 0)
+    assert h.post(h.url("/members"), add_form(OUTSIDER)).status_code in REDIRECT
+    assert h.seats() == (4, 0)
+
+
+def test_inviting_the_same_email_again_replaces_its_invitation_and_keeps_its_seat(h):
+    h.become(PRIMARY)
+    assert h.post(h.url("/members"), add_form("fourth@example.com")).status_code in REDIRECT
+    first = h.invitation_id("fourth@example.com")
+    assert h.post(h.url("/members"), add_form("fourth@example.com")).status_code in REDIRECT
+    assert h.post(h.url(f"/invitations/{h.invitation_id('fourth@example.com')}/resend")).status_code in REDIRECT
+    assert h.invitation_id("fourth@example.com") > first
+    assert h.seats() == (3, 1)
+
+
+def test_an_expired_invitation_keeps_no_seat_and_is_not_resent_into_a_full_site(h):
+    h.become(PRIMARY)
+    assert h.post(h.url("/members"), add_form("fourth@example.com")).status_code in REDIRECT
+    expired = h.invitation_id("fourth@example.com")
+
+    def expire():
+        db.session.execute(sa.update(Invitation).where(Invitation.id == expired)
+                           .values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    h.read(expire)
+    assert h.post(h.url("/members"), add_form(OUTSIDER)).status_code in REDIRECT  # the freed seat
+    before = h.state(), h.seats()
+    response = h.post(h.url(f"/invitations/{expired}/resend"), htmx=True)
+    assert response.status_code == 422
+    assert "This site already has 4 secondary contacts, the most allowed." in text(response.get_data(as_text=True))
+    assert (h.state(), h.seats()) == before
