@@ -62,6 +62,11 @@ from datetime import timedelta  # noqa: E402
 from flask_babel import lazy_gettext as _l  # noqa: E402
 
 DAILY_LIMIT = 5  # requests a person may submit in 24 hours, all sites together
+SELF_NOMINATION = "self_nomination"  # the throttle event of one attempt to self-nominate, keyed by person id
+# The one answer to every refusal of a self-nomination's site number (see submit_self_nomination).
+NUMBER_REFUSED = _l("We cannot take a request for this site number. Check it with your company's primary contact. "
+                    "A request is not taken either for a site you already belong to or have asked for, or after "
+                    "%(n)d attempts in 24 hours.", n=DAILY_LIMIT)
 REJECTION_LABELS = {
     "unknown_requester": _l("The requester is unknown"),
     "not_required": _l("The primary contact has determined that access is not required"),
@@ -117,13 +122,17 @@ def submit_self_nomination(person, site_number: str, company_name: str, contact_
                            justification: str, remote_addr: str | None = None) -> AccessRequest:
     """Ask for access to a site by its number; the site's approvers are mailed.
 
-    An unknown number is refused with the same words as any other refusal of the number, so the
-    form cannot be used to learn which site numbers exist.
+    Once the form is complete, the attempt is counted (in the database, towards DAILY_LIMIT) before
+    the number is looked up, whether the number exists or not; every refusal of the number (unknown,
+    the limit reached, already a member, a request already pending) gets the same words, so the
+    form cannot be used to learn which site numbers exist. The counted attempt is the one change a
+    refusal leaves in the session: the caller commits it all the same, or probing would be free.
     """
     from .audit import record
     from .errors import RuleViolation
     from .membership import membership_of
     from .site import Site
+    from .throttle import take
 
     if person.email_verified_at is None:
         raise RuleViolation(_l("Confirm your email address first: open the link we sent you."))
@@ -133,18 +142,17 @@ def submit_self_nomination(person, site_number: str, company_name: str, contact_
     company_name = (company_name or "").strip()
     if not company_name:
         raise RuleViolation(_l("Enter your company's name."), "company_name")
+    refused = RuleViolation(NUMBER_REFUSED, "site_number")
+    if not take(SELF_NOMINATION, str(person.id), [(DAILY_LIMIT, timedelta(hours=24))]):
+        raise refused
     site = db.session.scalar(sa.select(Site).where(Site.site_number == (site_number or "").strip()))
-    if site is None:
-        raise RuleViolation(_l("We cannot take a request for this site number. Check it with your company's "
-                               "primary contact."), "site_number")
-    if membership_of(person, site.id) is not None:
-        raise RuleViolation(_l("You already have access to this site."), "site_number")
+    if site is None or membership_of(person, site.id) is not None:
+        raise refused
     pending = db.session.scalar(sa.select(AccessRequest.id).where(
         AccessRequest.site_id == site.id, AccessRequest.requester_id == person.id,
         AccessRequest.kind == MEMBERSHIP, AccessRequest.status == PENDING))
     if pending:
-        raise RuleViolation(_l("You already have a pending request for this site."), "site_number")
-    _check_daily_limit(person)
+        raise refused
     access_request = AccessRequest(site_id=site.id, requester_id=person.id, kind=MEMBERSHIP,
                                    company_name=company_name, contact_details=dict(contact_details),
                                    business_justification=justification, status=PENDING)
@@ -252,8 +260,8 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
     under every grant rule, and mail the requester."""
     from .audit import record
     from .errors import RuleViolation
-    from .membership import (MAX_SECONDARIES, SECONDARY, USER, Membership, _count_secondaries, _set_levels,
-                             check_levels, levels_of, membership_of, update_member)
+    from .membership import (SECONDARY, USER, Membership, _set_levels, check_levels, levels_of, membership_of,
+                             require_secondary_seat, update_member)
     from .outbox import queue_mail
     from .site import lock_site
     from .support import is_support_request, set_support_level
@@ -277,9 +285,8 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
         if membership_of(requester, site.id) is not None:
             raise RuleViolation(_l("%(name)s is already a member of this site.", name=requester.display_name))
         granted = check_levels(actor_membership, role, levels, tools)
-        if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:
-            raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
-                                   n=MAX_SECONDARIES), "role")
+        if role == SECONDARY:
+            require_secondary_seat(site.id)
         _claim(access_request, actor, APPROVED, business_justification=justification)
         membership = Membership(site_id=site.id, person_id=requester.id, role=role,
                                 business_justification=justification, granted_by_id=actor.id)

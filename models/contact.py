@@ -32,6 +32,9 @@ class ContactType(db.Model):
     key: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     position: Mapped[int] = mapped_column(default=0)
+    # Holding the type gives rights on the site (today: the site technical contact manages support
+    # levels, SPEC §7); see check_rights_types.
+    carries_rights: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     def __repr__(self) -> str:
         return f"<ContactType {self.key}>"
@@ -180,6 +183,45 @@ def _contact_snapshot(contact: ContactRecord) -> dict:
     return {**{name: getattr(contact, name) for name in CONTACT_FIELDS}, "types": [t.key for t in contact.types]}
 
 
+def may_change_rights_types(actor, site) -> bool:
+    """Tell whether the actor may give or take a contact type that carries rights on this site: only
+    those who manage its support levels (the primary, a site technical contact, a support
+    Administrator), since holding such a type makes its holder one of them."""
+    from .membership import membership_of
+    from .support import may_manage_support
+
+    return may_manage_support(membership_of(actor, site.id))
+
+
+def _rights_held(email: str | None, person_id: int | None, types) -> tuple | None:
+    """Who a contact record gives rights to, and which: None when it holds no type carrying rights."""
+    carried = frozenset(t for t in types if t.carries_rights)
+    return (carried, (email or "").strip().lower(), person_id) if carried else None
+
+
+def check_rights_types(site, actor, before: tuple | None, after: tuple | None) -> None:
+    """Refuse a save or removal of a contact that gives or takes a type carrying rights (or moves it
+    to another person by a new email) unless the actor may change such types, and always when the
+    record is the actor's own (their login email or their account): nobody changes their own rights.
+
+    `before` and `after` are what _rights_held says of the record before and after the change (None
+    for a record that holds no such type, or does not exist).
+    """
+    from .errors import RuleViolation
+
+    if before == after:
+        return
+    names = ", ".join(sorted({t.name for held in (before, after) if held is not None for t in held[0]}))
+    if not may_change_rights_types(actor, site):
+        raise RuleViolation(_l("Only the primary contact, the site technical contacts and support Administrators "
+                               "give or take the type %(types)s.", types=names), "types")
+    own_email = actor.email.strip().lower()
+    for held in (before, after):
+        if held is not None and (held[1] == own_email or held[2] == actor.id):
+            raise RuleViolation(_l("You cannot give yourself the type %(types)s or take it from yourself.",
+                                   types=names), "types")
+
+
 def save_contact(site, actor, fields: dict, type_keys: list[str], contact: ContactRecord | None = None,
                  remote_addr: str | None = None) -> ContactRecord:
     """Create or change a site contact with its contact types; nothing else changes (no login or
@@ -195,6 +237,10 @@ def save_contact(site, actor, fields: dict, type_keys: list[str], contact: Conta
     unknown = [key for key in type_keys if key not in types]
     if unknown:
         raise RuleViolation(_l("Unknown contact type."), "types")
+    chosen = [types[key] for key in types if key in type_keys]
+    check_rights_types(site, actor,
+                       _rights_held(contact.email, contact.person_id, contact.types) if contact is not None else None,
+                       _rights_held(clean["email"], contact.person_id if contact is not None else None, chosen))
     before = _contact_snapshot(contact) if contact is not None else None
     if contact is None:
         contact = ContactRecord(site_id=site.id, **clean)
@@ -202,7 +248,7 @@ def save_contact(site, actor, fields: dict, type_keys: list[str], contact: Conta
     else:
         for name, value in clean.items():
             setattr(contact, name, value)
-    contact.types = [types[key] for key in types if key in type_keys]
+    contact.types = chosen
     db.session.flush()
     record(actor, "contact.saved" if before else "contact.added", site=site,
            target=("contact", contact.id, contact.email), before=before, after=_contact_snapshot(contact),
@@ -218,6 +264,7 @@ def delete_contact(site, actor, contact: ContactRecord, remote_addr: str | None 
     _require_contact_updates(site, actor)
     if contact.site_id != site.id:
         raise RuleViolation(_l("No such contact on this site."))
+    check_rights_types(site, actor, _rights_held(contact.email, contact.person_id, contact.types), None)
     record(actor, "contact.deleted", site=site, target=("contact", contact.id, contact.email),
            before=_contact_snapshot(contact), remote_addr=remote_addr)
     db.session.delete(contact)

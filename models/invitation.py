@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db, utcnow
 from .errors import RuleViolation
-from .membership import PRIMARY, ROLES, Membership, Privilege, membership_of, primary_of
+from .membership import (PRIMARY, ROLES, SECONDARY, Membership, Privilege, membership_of, primary_of,
+                         require_secondary_seat)
 from .tokens import hash_token, new_token
 
 INVITATION_VALIDITY = timedelta(hours=48)
@@ -132,12 +133,12 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
     levels = _grant_of_inviter(invitation)
     # An operator's recovery invitation replaces a primary who is still there (SPEC §2).
     replaced = primary_of(site.id) if role == PRIMARY else None
-    if role == "secondary":
-        from .membership import MAX_SECONDARIES, SECONDARY
-        count = db.session.scalar(sa.select(sa.func.count()).select_from(Membership)
-                                  .where(Membership.site_id == site.id, Membership.role == SECONDARY))
-        if count >= MAX_SECONDARIES:
-            raise RuleViolation(_l("This site already has %(n)d secondary contacts.", n=MAX_SECONDARIES))
+    if role == SECONDARY:
+        # The invitation kept its seat; the re-check is the hard cap on members, under the site's lock.
+        try:
+            require_secondary_seat(site.id, invitations=False)
+        except RuleViolation as full:
+            raise RuleViolation(full.message) from None  # a refusal of the invitation, not of a form field
     membership = Membership(site_id=site.id, person_id=person.id, role="user" if replaced else role,
                             business_justification=invitation.business_justification,
                             granted_by_id=invitation.invited_by_id)
@@ -222,6 +223,9 @@ def resend_invitation(site, actor, invitation: Invitation, remote_addr: str | No
     _require_manage_update(site, actor)
     if invitation.role == PRIMARY:
         raise RuleViolation(_l("Only an operator can invite a primary contact."))
+    if invitation.role == SECONDARY:
+        # An expired invitation kept no seat: a fresh link needs one (the open one it replaces frees its own).
+        require_secondary_seat(site.id, replacing_email=invitation.email)
     from .membership import check_levels
     from .tool import catalog
 

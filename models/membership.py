@@ -144,6 +144,41 @@ def _count_secondaries(site_id: int) -> int:
                              .where(Membership.site_id == site_id, Membership.role == SECONDARY)) or 0
 
 
+def secondary_seats_taken(site_id: int, replacing_email: str | None = None) -> tuple[int, int]:
+    """Return (secondary contacts, pending secondary-contact invitations) of a site: together they take
+    its MAX_SECONDARIES seats, since a pending invitation (not accepted, revoked or expired) keeps a
+    seat for its invitee. The invitations of `replacing_email` are left out: a new invitation of that
+    email replaces them."""
+    from .invitation import Invitation
+
+    pending = (sa.select(sa.func.count()).select_from(Invitation)
+               .where(Invitation.site_id == site_id, Invitation.role == SECONDARY, Invitation.accepted_at.is_(None),
+                      Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()))
+    if replacing_email:
+        pending = pending.where(sa.func.lower(Invitation.email) != replacing_email.strip().lower())
+    return _count_secondaries(site_id), db.session.scalar(pending) or 0
+
+
+def require_secondary_seat(site_id: int, replacing_email: str | None = None, invitations: bool = True) -> None:
+    """Refuse one more secondary contact, or invitation to become one, when the site's seats are all
+    taken (SPEC §2: at most four; pending invitations keep theirs). The site's row is locked first, so
+    that of two concurrent requests for the last seat exactly one gets it (BEGIN IMMEDIATE on SQLite,
+    SELECT … FOR UPDATE on PostgreSQL). `invitations=False` counts the members only: the acceptance of
+    an invitation, whose own seat was kept, re-checks the hard cap that way."""
+    from .errors import RuleViolation
+    from .site import lock_site
+
+    lock_site(site_id)
+    members, invited = secondary_seats_taken(site_id, replacing_email)
+    if members >= MAX_SECONDARIES:
+        raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
+                               n=MAX_SECONDARIES), "role")
+    if invitations and members + invited >= MAX_SECONDARIES:
+        raise RuleViolation(_l("All %(n)d secondary contact seats are taken: %(members)d secondary contacts and "
+                               "%(invited)d pending invitations to become one. Revoking an invitation frees its seat.",
+                               n=MAX_SECONDARIES, members=members, invited=invited), "role")
+
+
 def check_levels(actor_membership: Membership, role: str, levels: dict[int, int], tools,
                  current: dict[int, int] | None = None) -> dict[int, int]:
     """Validate requested levels for a member with `role`; return them complete (every tool).
@@ -241,9 +276,8 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
     person = find_proven_person(email)
     if person is not None and membership_of(person, site.id) is not None:
         raise RuleViolation(_l("%(email)s is already a member of this site.", email=email), "email")
-    if role == SECONDARY and _count_secondaries(site.id) >= MAX_SECONDARIES:
-        raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
-                               n=MAX_SECONDARIES), "role")
+    if role == SECONDARY:
+        require_secondary_seat(site.id, replacing_email=email)
     if person is None:
         invitation, _raw = invite(site, email, role, actor, justification=justification,
                                   levels={tool_id: rank for tool_id, rank in granted.items() if rank},
@@ -287,10 +321,7 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
         levels = {**levels, **{tool.id: 0 for tool in tools if tool.secondary_only}}
     granted = check_levels(actor_membership, role, levels, tools, current=levels_of(membership, tools))
     if role == SECONDARY and membership.role != SECONDARY and _check_cap:
-        lock_site(site.id)
-        if _count_secondaries(site.id) >= MAX_SECONDARIES:
-            raise RuleViolation(_l("This site already has %(n)d secondary contacts, the most allowed.",
-                                   n=MAX_SECONDARIES), "role")
+        require_secondary_seat(site.id)
     before = _snapshot(membership, tools)
     membership.role = role
     _set_levels(membership, granted)
@@ -366,6 +397,7 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
     changed = 0
     members = {m.id: m for m in db.session.scalars(
         sa.select(Membership).where(Membership.site_id == site.id, Membership.id.in_(list(changes))))}
+    was_secondary = {mid: m.role == SECONDARY for mid, m in members.items()}
     for membership_id, change in changes.items():
         membership = members.get(membership_id)
         try:
@@ -386,7 +418,8 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
                 changed += 1
         except RuleViolation as violation:
             errors[membership_id] = str(violation.message)
-    if not errors and _count_secondaries(site.id) > MAX_SECONDARIES:
+    promoted = any(m.role == SECONDARY and not was_secondary[mid] for mid, m in members.items())
+    if not errors and promoted and sum(secondary_seats_taken(site.id)) > MAX_SECONDARIES:
         message = str(_l("This site can have at most %(n)d secondary contacts.", n=MAX_SECONDARIES))
         errors = {mid: message for mid, change in changes.items()
                   if change.get("role") == SECONDARY and members.get(mid) is not None}

@@ -117,13 +117,14 @@ def hand_over(site, old_membership, new_membership, actor=None, remote_addr: str
     """Make new_membership the primary and old_membership a secondary (a user when four exist), in an
     order the one-primary index accepts at every statement; both changes are audited. Returns the
     old primary's new role."""
-    from .membership import MAX_SECONDARIES, PRIMARY, SECONDARY, USER, _count_secondaries, _snapshot, record_access
+    from .membership import MAX_SECONDARIES, PRIMARY, SECONDARY, USER, _snapshot, record_access, secondary_seats_taken
     from .tool import catalog
 
     tools = catalog()
     before_old, before_new = _snapshot(old_membership, tools), _snapshot(new_membership, tools)
 
-    secondaries = _count_secondaries(site.id) - (1 if new_membership.role == SECONDARY else 0)
+    # Pending secondary invitations keep their seats (membership.secondary_seats_taken).
+    secondaries = sum(secondary_seats_taken(site.id)) - (1 if new_membership.role == SECONDARY else 0)
     demoted_to = SECONDARY if secondaries < MAX_SECONDARIES else USER
     old_membership.role = demoted_to
     db.session.flush()  # the old primary steps down before the new one steps up

@@ -20,7 +20,9 @@ def technical_contact_ids(site_id: int) -> set[int]:
     """Return the ids of the people who are a site technical contact of this site.
 
     A contact record names a person by its link to the account or, as the portals do, by the
-    person's login email.
+    person's login email; either way only a verified account counts (an address nobody proved
+    gives nobody rights). Every contact type that carries rights counts (today: the site
+    technical contact).
     """
     from .contact import ContactRecord, ContactType, contact_record_type
     from .person import Person
@@ -28,13 +30,15 @@ def technical_contact_ids(site_id: int) -> set[int]:
     records = (sa.select(ContactRecord.person_id, ContactRecord.email)
                .join(contact_record_type, contact_record_type.c.contact_record_id == ContactRecord.id)
                .join(ContactType, ContactType.id == contact_record_type.c.contact_type_id)
-               .where(ContactRecord.site_id == site_id, ContactType.key == TECHNICAL))
+               .where(ContactRecord.site_id == site_id, ContactType.carries_rights.is_(True)))
     rows = db.session.execute(records).all()
-    ids = {person_id for person_id, _email in rows if person_id}
+    linked = {person_id for person_id, _email in rows if person_id}
     emails = {email.lower() for _person_id, email in rows if email}
-    if emails:
-        ids |= set(db.session.scalars(sa.select(Person.id).where(sa.func.lower(Person.email).in_(emails))))
-    return ids
+    if not linked and not emails:
+        return set()
+    named = sa.or_(Person.id.in_(linked) if linked else sa.false(),
+                   sa.func.lower(Person.email).in_(emails) if emails else sa.false())
+    return set(db.session.scalars(sa.select(Person.id).where(named, Person.email_verified_at.is_not(None))))
 
 
 def may_manage_support(membership) -> bool:

@@ -112,7 +112,12 @@ def create(site_id):
 def delete(site_id, contact_id):
     site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
     record = of_site(ContactRecord, contact_id, site)
-    contacts.delete_contact(site, current_user, record)
+    try:
+        contacts.delete_contact(site, current_user, record)
+    except RuleViolation as violation:
+        db.session.rollback()
+        return _row(site, membership, of_site(ContactRecord, contact_id, site),
+                    errors={"form": violation.message}, status=422)
     db.session.commit()
     if request.htmx:
         return "", 200  # 200 with an empty body: htmx does not swap on 204, and the contact must go

@@ -68,6 +68,13 @@ def _after_list_action(site, membership, message):
     return redirect(url_for("members.index", site_id=site.id), 303)
 
 
+def _list_refusal(site, membership, message):
+    """Answer a refused list action with 422 and the reason in the list's status line: the list
+    fragment for htmx, the whole User list otherwise (a redirect would read as success)."""
+    return render("members/index.html", "members/_list.html", status=422,
+                  **_list_context(site, membership, message=message))
+
+
 def _summaries(rows, profiles, tools):
     summary = {}
     for row in rows:
@@ -339,7 +346,7 @@ def resend_invitation(site_id, invitation_id):
         fresh = invitations.resend_invitation(site, current_user, invitation)
     except RuleViolation as violation:
         db.session.rollback()
-        return _after_list_action(site, membership, violation.message)
+        return _list_refusal(site, membership, violation.message)
     db.session.commit()
     return _after_list_action(site, membership, _("A new invitation went to %(email)s; the previous link no longer "
                                                   "works.", email=fresh.email))
@@ -354,7 +361,7 @@ def revoke_invitation(site_id, invitation_id):
         invitations.revoke_invitation(site, current_user, invitation)
     except RuleViolation as violation:
         db.session.rollback()
-        return _after_list_action(site, membership, violation.message)
+        return _list_refusal(site, membership, violation.message)
     db.session.commit()
     return _after_list_action(site, membership, _("The invitation to %(email)s is revoked.", email=invitation.email))
 

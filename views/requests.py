@@ -37,7 +37,7 @@ def self_nominate():
                                                              form.company_name.data, details,
                                                              form.business_justification.data)
         except RuleViolation as violation:
-            db.session.rollback()
+            db.session.commit()  # the counted attempt is all a refusal leaves, and it must stay counted
             apply_rule_violation(form, violation)
         else:
             db.session.commit()

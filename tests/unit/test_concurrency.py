@@ -262,3 +262,109 @@ def test_two_threads_making_the_4th_and_5th_secondary(app, world, paths):
             thread.join(timeout=JOIN_TIMEOUT)
         winner = _judge(app, site_id, number, outcomes, pair, as_users)
         _back_to_three(app, site_id, winner, candidates_as_users=as_users[pair.index(winner)])
+
+
+# --- two invitees accepting at once (issue 10: the cap reserves seats; acceptance re-checks) --------
+
+def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
+    """One 'server worker' accepting an invitation per round as the signed-in invitee, through the form."""
+    try:
+        from tests.conftest import Auth, Client, make_test_app
+
+        app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
+        app.test_client_class = Client
+        client = app.test_client()
+        Auth(client).sign_in(invitee_email)
+        csrf = client.csrf_token()
+    except Exception:
+        results.put(("__error__", traceback.format_exc()))
+        barrier.abort()
+        return
+    for token in tokens:
+        try:
+            # The invitation page as the invitee opens it; its form's token (a winner's session was renewed).
+            page = client.get(f"/invitations/{token}").get_data(as_text=True)
+            csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        except Exception:
+            results.put((invitee_email, "error: " + traceback.format_exc()))
+            barrier.abort()
+            return
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT)
+        except threading.BrokenBarrierError:
+            return
+        try:
+            response = client.post(f"/invitations/{token}", data={"csrf_token": csrf})
+            body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+            outcome = "added" if response.status_code in (302, 303) else \
+                f"refused: {response.status_code} {body}" if response.status_code == 409 else \
+                f"error: {response.status_code} {body[:300]}"
+        except Exception as exc:
+            outcome = f"error: {type(exc).__name__}: {exc}"
+        results.put((invitee_email, outcome))
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_two_invitees_accepting_the_last_seat_at_once(app, world, smtp, database_uri):
+    """A site with 3 secondaries and two pending secondary invitations made before invitations kept seats
+    (invite() below the seat rule): both invitees accept at the same moment, each in its own process.
+    Every round exactly one becomes the 4th secondary and the other is told the site is full."""
+    from models import Invitation, Site
+    from models.invitation import invite
+    from models.person import find_person
+
+    setup = _prepare(world, app, rounds=0)
+    site_id = setup["site_id"]
+    invitees = ("ivy@example.com", "ian@example.com")
+    for email in invitees:
+        world.person(email)
+    tokens = {email: [] for email in invitees}
+    with app.app_context():
+        site, primary = db.session.get(Site, site_id), find_person(PRIMARY)
+        for _round in range(ROUNDS):
+            for email in invitees:
+                invitation, raw = invite(site, email, "secondary", primary, justification="Race")
+                # Each round's invitation stays open until its round: invite() would revoke the earlier ones.
+                db.session.flush()
+                tokens[email].append((invitation.id, raw))
+            db.session.execute(sa.update(Invitation).where(Invitation.id.in_(
+                [i for pairs in tokens.values() for i, _raw in pairs])).values(revoked_at=None))
+        db.session.commit()
+    assert len(_secondaries(app, site_id)) == 3
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    results = context.Queue()
+    workers = [context.Process(target=_accept_worker, daemon=True, args=(
+        database_uri, smtp.port, email, [raw for _id, raw in tokens[email]], barrier, results))
+        for email in invitees]
+    for worker in workers:
+        worker.start()
+    winners = []
+    try:
+        for number in range(ROUNDS):
+            try:
+                barrier.wait(timeout=JOIN_TIMEOUT)
+            except threading.BrokenBarrierError:
+                errors = [results.get(timeout=5) for _ in range(results.qsize() or 1)]
+                pytest.fail(f"a worker failed to start: {errors}")
+            outcomes = dict(results.get(timeout=JOIN_TIMEOUT) for _ in range(2))
+            kinds = sorted(outcome.split(":", 1)[0] for outcome in outcomes.values())
+            assert kinds == ["added", "refused"], f"round {number}: {outcomes}"
+            [refusal] = [o for o in outcomes.values() if o.startswith("refused")]
+            assert CAP.search(refusal), f"round {number}: the refusal does not say why: {refusal[:300]}"
+            secondaries = _secondaries(app, site_id)
+            [winner] = [email for email, outcome in outcomes.items() if outcome.startswith("added")]
+            [loser] = [email for email in invitees if email != winner]
+            assert len(secondaries) == 4 and winner in secondaries, f"round {number}: {secondaries}"
+            assert _membership(app, site_id, loser) is None, f"round {number}: {loser} was added"
+            winners.append(winner)
+            _back_to_three(app, site_id, winner, candidates_as_users=False)
+    finally:
+        barrier.abort()
+        for worker in workers:
+            worker.join(timeout=JOIN_TIMEOUT)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join(timeout=5)
+    assert len(winners) == ROUNDS

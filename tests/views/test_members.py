@@ -637,10 +637,15 @@ def test_revoke_kills_the_link_and_unlists_the_invitation(h):
     listed = h.client.get(h.url("members"))
     assert "The invitation to invitee@example.com is revoked." in page_text(listed)
     assert INVITEE not in invitation_rows(listed.get_data(as_text=True))
-    # A revoked invitation cannot be revoked or resent again.
-    again = h.post(h.url(f"invitations/{h.ids['invitee']}/resend"))
-    assert again.status_code in REDIRECT
-    assert "can no longer be resent" in page_text(h.client.get(again.location))
+    # A revoked invitation cannot be revoked or resent again: 422 with the reason (issue 10), with htmx or not.
+    before = h.state()
+    for action, reason in (("resend", "This invitation can no longer be resent."),
+                           ("revoke", "This invitation can no longer be revoked.")):
+        for htmx in (False, True):
+            again = h.post(h.url(f"invitations/{h.ids['invitee']}/{action}"), htmx=htmx)
+            assert again.status_code == 422 and reason in page_text(again)
+            assert ("<html" in again.get_data(as_text=True)) != htmx
+    assert h.state() == before
 
 
 def test_expired_invitation_is_shown_as_expired_and_can_be_resent(h, smtp):
