@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Sync workers: on a 2-core machine they measured faster than threaded ones.
+# Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
 .PHONY: run dev test test-fast bench assets migrate install install-test chromium clean
@@ -39,8 +39,9 @@ assets: static/vendor/.stamp
 migrate: install
 	$(FLASK) db upgrade
 
+# gunicorn.conf.py starts the scheduler (mail, reminders, daily backup) beside the workers: no cron needed.
 run: migrate
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
 
 # Flask's development server with the reloader; not for production.
 dev: migrate
