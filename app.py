@@ -141,8 +141,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import (auth, contacts, documents, invitations, members, operator, primacy, reports, requests,
-                       review, settings, sites, support)
+    from views import (auth, contacts, documents, health, invitations, members, operator, primacy, reports,
+                       requests, review, settings, sites, support)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
@@ -157,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(requests.bp)
     app.register_blueprint(support.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_error_handlers(app: Flask) -> None:
