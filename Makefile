@@ -8,19 +8,30 @@ PORT ?= 5000
 # Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
-.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean
+.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-.stamp-install: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+.stamp-install: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-.stamp-install-test: pyproject.toml .stamp-install
-	$(BIN)/pip install --quiet -e '.[test]'
+.stamp-install-test: requirements-test.lock .stamp-install
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
 	touch $@
+
+# The exact versions (with their hashes) that every install uses come from the lock files; `make lock`
+# resolves pyproject.toml's ranges anew to the newest releases and rewrites both (then run `make test`).
+# pip-tools lives in a virtualenv of its own so that it never ends up in the app's.
+LOCK_VENV := .venv-lock
+LOCK_FLAGS := --quiet --upgrade --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra postgres -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test -o requirements-test.lock pyproject.toml
 
 install: .stamp-install assets
 
@@ -66,4 +77,4 @@ bench: .stamp-install
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .stamp-install .stamp-install-test
+	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor .stamp-install .stamp-install-test
