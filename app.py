@@ -43,6 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SCHEDULER_REMINDERS_SECONDS=3600,
         SCHEDULER_BACKUP_SECONDS=86400,
         SCHEDULER_BACKUP_KEEP=7,
+        # Special-use email domains (RFC 6761: .local, .test …) accepted in addresses, e.g. ["local"].
+        EMAIL_SPECIAL_USE_DOMAINS=[],
         # Where `flask backup` and the daily backup write; None means instance/backups/.
         BACKUP_DIR=None,
         SESSION_IDLE_MINUTES=30,
