@@ -58,6 +58,8 @@ class SchedulerJob(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     last_run_at: Mapped[datetime | None]
+    # The scheduler that ran it last (for operators, and to show that one scheduler does the work).
+    last_holder: Mapped[str | None] = mapped_column(sa.String(128))
 
 
 def new_holder_id() -> str:
@@ -109,7 +111,7 @@ def lease_holder(now: datetime | None = None) -> str | None:
     return row.holder
 
 
-def claim_job_run(name: str, every_seconds: float, now: datetime | None = None) -> bool:
+def claim_job_run(name: str, every_seconds: float, holder: str | None = None, now: datetime | None = None) -> bool:
     """Claim this interval's run of a job: true for exactly one caller once `every_seconds` have passed
     since the job's last run (a conditional UPDATE of its row). Commits."""
     now = now or utcnow()
@@ -119,7 +121,7 @@ def claim_job_run(name: str, every_seconds: float, now: datetime | None = None) 
         .where(SchedulerJob.name == name,
                sa.or_(SchedulerJob.last_run_at.is_(None),
                       SchedulerJob.last_run_at <= now - timedelta(seconds=every_seconds)))
-        .values(last_run_at=now)
+        .values(last_run_at=now, last_holder=holder)
     ).rowcount
     db.session.commit()
     return bool(won)
@@ -188,7 +190,7 @@ class Scheduler:
                 for job in JOBS:
                     if self.stopping.is_set():
                         break
-                    if not claim_job_run(job, self.setting(INTERVAL_SETTINGS[job])):
+                    if not claim_job_run(job, self.setting(INTERVAL_SETTINGS[job]), self.holder):
                         continue
                     try:
                         self._run(job)

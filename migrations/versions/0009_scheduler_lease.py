@@ -28,6 +28,7 @@ def upgrade():
         "scheduler_job",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("last_run_at", sa.DateTime(), nullable=True),
+        sa.Column("last_holder", sa.String(length=128), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_scheduler_job")),
     )
     op.bulk_insert(lease, [{"name": "scheduler"}])
