@@ -5,22 +5,33 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Sync workers: on a 2-core machine they measured faster than threaded ones.
+# Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
-.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean
+.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-.stamp-install: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+.stamp-install: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-.stamp-install-test: pyproject.toml .stamp-install
-	$(BIN)/pip install --quiet -e '.[test]'
+.stamp-install-test: requirements-test.lock .stamp-install
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
 	touch $@
+
+# The exact versions (with their hashes) that every install uses come from the lock files; `make lock`
+# resolves pyproject.toml's ranges anew to the newest releases and rewrites both (then run `make test`).
+# pip-tools lives in a virtualenv of its own so that it never ends up in the app's.
+LOCK_VENV := .venv-lock
+LOCK_FLAGS := --quiet --upgrade --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra postgres -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test -o requirements-test.lock pyproject.toml
 
 install: .stamp-install assets
 
@@ -39,8 +50,9 @@ assets: static/vendor/.stamp
 migrate: install
 	$(FLASK) db upgrade
 
+# gunicorn.conf.py starts the scheduler (mail, reminders, daily backup) beside the workers: no cron needed.
 run: migrate
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
 
 # Flask's development server with the reloader; not for production.
 dev: migrate
@@ -54,15 +66,20 @@ chromium:
 		echo "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install chromium)."; exit 1; \
 	fi
 
+# The suite runs on every core (pytest-xdist); a module's tests stay on one worker, so a world it
+# builds once is built once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist loadscope
+
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Everything but the browser tests, e.g. against PostgreSQL in .ci/run.
 test-fast: install-test
-	$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m 'not e2e' $(XDIST) $(PYTEST_ARGS)
 
 bench: .stamp-install
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .stamp-install .stamp-install-test
+	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor .stamp-install .stamp-install-test

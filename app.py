@@ -33,6 +33,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_TIMEOUT=10,
         # Deliver right after the commit in a background thread; `flask deliver-mail` retries the rest.
         MAIL_DELIVER_AFTER_COMMIT=True,
+        # A deferred mail is tried again after this long, doubled per attempt (up to 6 hours).
+        MAIL_RETRY_SECONDS=60,
+        # The scheduler (models/scheduler.py): mail, reminders and backups without cron; one process does it.
+        SCHEDULER_ENABLED=True,
+        SCHEDULER_TICK_SECONDS=5,
+        SCHEDULER_LEASE_SECONDS=60,
+        SCHEDULER_MAIL_SECONDS=20,
+        SCHEDULER_REMINDERS_SECONDS=3600,
+        SCHEDULER_BACKUP_SECONDS=86400,
+        SCHEDULER_BACKUP_KEEP=7,
+        # Special-use email domains (RFC 6761: .local, .test …) accepted in addresses, e.g. ["local"].
+        EMAIL_SPECIAL_USE_DOMAINS=[],
+        # Where `flask backup` and the daily backup write; None means instance/backups/.
+        BACKUP_DIR=None,
         SESSION_IDLE_MINUTES=30,
         SESSION_ABSOLUTE_HOURS=12,
         SESSION_COOKIE_HTTPONLY=True,
@@ -70,6 +84,8 @@ def derive_settings(app: Flask) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "sitepass.sqlite3")
     if not config["DOCUMENTS_DIR"]:
         config["DOCUMENTS_DIR"] = os.path.join(app.instance_path, "documents")
+    if not config["BACKUP_DIR"]:
+        config["BACKUP_DIR"] = os.path.join(app.instance_path, "backups")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app)
     base = urlparse(config["BASE_URL"])
@@ -135,8 +151,8 @@ def register_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import (auth, contacts, documents, invitations, members, operator, primacy, reports, requests,
-                       review, settings, sites, support)
+    from views import (auth, contacts, documents, health, invitations, members, operator, primacy, reports,
+                       requests, review, settings, sites, support)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
@@ -151,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(requests.bp)
     app.register_blueprint(support.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

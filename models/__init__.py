@@ -19,3 +19,4 @@ from .review import AccessReview, AccessReviewItem  # noqa: F401
 from .audit import AuditEvent, record  # noqa: F401
 from .throttle import ThrottleEvent  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401
+from .scheduler import SchedulerJob, SchedulerLease  # noqa: F401

@@ -118,8 +118,7 @@ def clean_contact(fields: dict) -> dict:
     Phone numbers become E.164; the country an ISO code; the state or province its ISO 3166-2 code
     (a name is accepted); postal codes must match the country's format where we know it.
     """
-    from email_validator import EmailNotValidError, validate_email
-
+    from .email_address import EmailNotValidError, valid_email_address
     from .errors import RuleViolation
 
     clean = {name: (fields.get(name) or "").strip() for name in CONTACT_FIELDS}
@@ -159,7 +158,7 @@ def clean_contact(fields: dict) -> dict:
                                country=country.name), "phone")
     clean["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     try:
-        clean["email"] = validate_email(clean["email"], check_deliverability=False).normalized
+        clean["email"] = valid_email_address(clean["email"])
     except EmailNotValidError as exc:
         raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=str(exc)), "email") from None
     return clean

@@ -218,7 +218,9 @@ def _finish(row: OutboxMail, outcome: str, error: str | None) -> None:
         log.error("mail %s to %s refused for good: %s", row.id, row.recipient, error)
     else:
         row.status, row.last_error = PENDING, error
-        row.next_attempt_at = now + min(timedelta(minutes=2 ** min(row.attempts - 1, 10)), MAX_BACKOFF)
+        # MAIL_RETRY_SECONDS (a minute) doubled per attempt, up to MAX_BACKOFF; the scheduler retries it then.
+        first = current_app.config.get("MAIL_RETRY_SECONDS", 60)
+        row.next_attempt_at = now + min(timedelta(seconds=first * 2 ** min(row.attempts - 1, 10)), MAX_BACKOFF)
         log.warning("mail %s to %s deferred (attempt %s): %s", row.id, row.recipient, row.attempts, error)
     db.session.commit()
 
@@ -229,7 +231,7 @@ def _deliver_in_background(app) -> None:
             try:
                 deliver_due()
             except Exception:  # a failure here must never reach the request that caused the mail
-                log.exception("background mail delivery failed; `flask deliver-mail` will retry")
+                log.exception("background mail delivery failed; the scheduler will retry")
             finally:
                 db.session.remove()
 

@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import db, utcnow
+from .email_address import EmailNotValidError, valid_email_address
 from .errors import RuleViolation
 from .tokens import hash_token, new_token
 
@@ -141,10 +141,10 @@ class AccountToken(db.Model):
 def normalize_email(raw: str, field: str = "email") -> str:
     """Return the canonical (lower-case) form of an email address, or refuse it."""
     try:
-        result = validate_email((raw or "").strip(), check_deliverability=False)
+        normalized = valid_email_address(raw)
     except EmailNotValidError as exc:
         raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=str(exc)), field) from None
-    return result.normalized.lower()
+    return normalized.lower()
 
 
 def check_password(password: str, field: str = "password") -> None:

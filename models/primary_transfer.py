@@ -94,14 +94,25 @@ def offer_transfer(site, actor, nominee_membership, remote_addr: str | None = No
 
 
 def cancel_transfer(site, actor, remote_addr: str | None = None) -> None:
-    """Withdraw the open offer of the primary role."""
+    """Withdraw the open offer of the primary role.
+
+    Under the site's lock, as accept_transfer, and with a conditional UPDATE: an acceptance committed
+    by another worker or server a moment earlier wins, and the offer is never both accepted and
+    cancelled (on PostgreSQL nothing else serialises the two).
+    """
     from .audit import record
     from .errors import RuleViolation
+    from .site import lock_site
 
+    lock_site(site.id)
     transfer = open_transfer(site.id)
     if transfer is None or transfer.from_person_id != actor.id:
         raise RuleViolation(_l("There is no offer of yours to cancel."))
-    transfer.cancelled_at = utcnow()
+    won = db.session.execute(sa_.update(PrimaryTransfer).where(
+        PrimaryTransfer.id == transfer.id, PrimaryTransfer.accepted_at.is_(None),
+        PrimaryTransfer.cancelled_at.is_(None)).values(cancelled_at=utcnow())).rowcount
+    if won != 1:
+        raise RuleViolation(_l("There is no offer of yours to cancel."))
     record(actor, "primary.offer_cancelled", site=site, target=("person", transfer.to_person_id, ""),
            remote_addr=remote_addr)
 

@@ -1,9 +1,7 @@
 """Operator commands: `flask --app app <command>`."""
 from __future__ import annotations
 
-import os
 import sqlite3
-from datetime import datetime
 
 import click
 import sqlalchemy as sa
@@ -13,7 +11,6 @@ from flask.cli import with_appcontext
 from models import Customer, RuleViolation, db
 from models import person as people
 from models import site as sites
-from models.outbox import deliver_due
 
 
 def register(app) -> None:
@@ -23,6 +20,7 @@ def register(app) -> None:
     app.cli.add_command(backup)
     app.cli.add_command(sweep_documents)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(scheduler)
     app.cli.add_command(seed_demo)
 
 
@@ -74,15 +72,10 @@ def create_site(customer_name, site_number, name, primary_email, kind):
 @click.command("deliver-mail")
 @with_appcontext
 def deliver_mail():
-    """Deliver the outbox mails that are due (run from cron, e.g. every minute)."""
-    totals = {"sent": 0, "deferred": 0, "failed": 0}
-    while True:
-        counts = deliver_due()
-        for key, value in counts.items():
-            totals[key] += value
-        if sum(counts.values()) == 0 or counts["sent"] == 0:
-            break
-    click.echo("sent {sent}, deferred {deferred}, failed for good {failed}".format(**totals))
+    """Deliver the outbox mails that are due (the scheduler does this; for cron users, e.g. every minute)."""
+    from models.scheduler import deliver_mail as deliver
+
+    click.echo("sent {sent}, deferred {deferred}, failed for good {failed}".format(**deliver()))
 
 
 @click.command("backup")
@@ -90,37 +83,38 @@ def deliver_mail():
 @click.argument("destination", required=False)
 def backup(destination):
     """Copy the live SQLite database safely with SQLite's backup API (never a plain file copy)."""
-    url = db.engine.url
-    if url.get_backend_name() != "sqlite":
-        raise click.ClickException("backup is for SQLite; use pg_dump for PostgreSQL.")
-    if destination is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        destination = os.path.join(current_app.instance_path, "backups", f"sitepass-{stamp}.sqlite3")
-    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-    source = sqlite3.connect(url.database)
-    target = sqlite3.connect(destination)
-    try:
-        with target:
-            source.backup(target)
-        result = target.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        source.close()
-        target.close()
-    if result != "ok":
-        raise click.ClickException(f"backup written to {destination} but its integrity check said: {result}")
-    click.echo(f"Backup written to {destination} (SQLite {sqlite3.sqlite_version}, integrity ok).")
-    # The documents the copy lists, beside it: a database without its files restores half a site.
-    from models.document import copy_document_files
+    from models.backup import BackupError, backup_database
 
-    copy = sqlite3.connect(destination)
     try:
-        stored_names = [row[0] for row in copy.execute("SELECT stored_name FROM document")]
+        result = backup_database(destination)
+    except BackupError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Backup written to {result.path} (SQLite {sqlite3.sqlite_version}, integrity ok).")
+    click.echo(f"Documents: {result.documents_copied} file(s) copied to {result.documents_folder}"
+               + (f"; {result.documents_missing} deleted meanwhile" if result.documents_missing else "") + ".")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run the scheduler in the foreground (mail, reminders, daily backup) until stopped.
+
+    gunicorn started by `make run` or the systemd unit runs one in every worker already; this command is
+    for running it as a process of its own. However many run, one does the work (a lease in the database).
+    """
+    import signal
+
+    from models.scheduler import Scheduler
+
+    runner = Scheduler(current_app._get_current_object())
+    signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
+    click.echo(f"Scheduler {runner.holder} running; Ctrl-C or SIGTERM stops it.")
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        copy.close()
-    folder = os.path.splitext(destination)[0] + "-documents"
-    missing = copy_document_files(stored_names, folder)
-    click.echo(f"Documents: {len(stored_names) - len(missing)} file(s) copied to {folder}"
-               + (f"; {len(missing)} deleted meanwhile" if missing else "") + ".")
+        runner.stop()
 
 
 @click.command("sweep-documents")
@@ -136,20 +130,12 @@ def sweep_documents():
 @click.command("send-reminders")
 @with_appcontext
 def send_reminders():
-    """Mail the reminders that are due (run daily or hourly from cron); running it twice sends nothing new."""
-    from models.invitation import send_invitation_reminders
+    """Mail the reminders that are due (the scheduler does this hourly; for cron users); twice sends nothing new."""
+    from models.scheduler import send_reminders as send
 
-    from models.contact import send_review_reminders
-    from models.throttle import prune_events
-
-    invitations = send_invitation_reminders()
-    reviews = send_review_reminders()
-    coverage = sites.send_coverage_reminders()
-    # Abuse-limit events older than any window are only weight: the table must not grow forever.
-    pruned = prune_events()
-    db.session.commit()
-    click.echo(f"invitation reminders: {invitations}, contact review reminders: {reviews}, "
-               f"coverage reminders: {coverage}, old limit events pruned: {pruned}")
+    counts = send()
+    click.echo(f"invitation reminders: {counts['invitations']}, contact review reminders: {counts['reviews']}, "
+               f"coverage reminders: {counts['coverage']}, old limit events pruned: {counts['pruned']}")
 
 
 # --- seed-demo: a site full of realistic members, for demos and `make bench` ----------------------

@@ -139,6 +139,8 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/reset-password/<token>", "POST"): Case("/reset-password/{token}", everyone(410)),
     # An operator exists, so the first-run page is gone for everyone.
     ("/first-run", "GET"): Case("/first-run", everyone(404)),
+    # For monitors: open to everyone, no session needed.
+    ("/healthz", "GET"): Case("/healthz", everyone(200)),
     ("/first-run", "POST"): Case("/first-run", everyone(404)),
     # --- invitations --------------------------------------------------------------------------
     ("/invitations/<token>", "GET"): Case("/invitations/{token}", everyone(404)),
