@@ -48,7 +48,8 @@ def test_a_named_special_use_domain_is_accepted_and_its_mail_works(local_app, sm
     [message] = smtp.wait_for(1)
     assert message["To"] == "lena.local@corp.local"
     link = link_in(message, "/verify-email/").removeprefix("http://localhost")
-    assert client.submit(link).status_code == 302
+    # Confirming takes the link and the account's password (the sign-up rule of issue 10).
+    assert client.submit(link, {"password": PASSWORD}).status_code == 302
     with local_app.app_context():
         assert db.session.scalar(sa.select(Person)).email_verified_at is not None
         db.session.remove()
