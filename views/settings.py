@@ -111,25 +111,35 @@ def change_email():
     return _page(email_form=form, status=422)
 
 
+def _confirmation(kind, token, form, usable=False, new_email=None):
+    """The page of a login- or notification-email link: 200 while usable, 400 for a bad form, 410 else."""
+    status = 200 if usable else (400 if form.errors else 410)
+    return render_template("settings/confirm_address.html", kind=kind, form=form, token=token, usable=usable,
+                           new_email=new_email), status
+
+
+def _confirmation_page(kind, token, purpose):
+    found = people.find_account_token(token, purpose)
+    usable = found is not None and found.is_usable()
+    return _confirmation(kind, token, ConfirmForm(), usable, found.new_email if usable else None)
+
+
 @bp.get("/email/<token>")
 def confirm_email_page(token):
-    found = people.find_account_token(token, "change_email")
-    usable = found is not None and found.is_usable()
-    return render_template("settings/confirm_email.html", form=ConfirmForm(), token=token, usable=usable,
-                           new_email=found.new_email if usable else None), 200 if usable else 410
+    return _confirmation_page("login", token, "change_email")
 
 
 @bp.post("/email/<token>")
 def confirm_email(token):
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return render_template("settings/confirm_email.html", form=form, token=token, usable=False), 400
+        return _confirmation("login", token, form)
     try:
         person = people.confirm_email_change(token)
     except RuleViolation as violation:
         db.session.rollback()
         flash(violation.message, "error")
-        return render_template("settings/confirm_email.html", form=form, token=token, usable=False), 410
+        return _confirmation("login", token, form)
     db.session.commit()
     flash(_("Your login email is now %(email)s. Sign in with it.", email=person.email), "success")
     return redirect(url_for("auth.sign_in"))
@@ -137,24 +147,19 @@ def confirm_email(token):
 
 @bp.get("/notification-email/<token>")
 def confirm_notification_email_page(token):
-    found = people.find_account_token(token, "notification_email")
-    usable = found is not None and found.is_usable()
-    return render_template("settings/confirm_notification_email.html", form=ConfirmForm(), token=token,
-                           usable=usable, new_email=found.new_email if usable else None), 200 if usable else 410
+    return _confirmation_page("notification", token, "notification_email")
 
 
 @bp.post("/notification-email/<token>")
 def confirm_notification_email(token):
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return render_template("settings/confirm_notification_email.html", form=form, token=token,
-                               usable=False), 400
+        return _confirmation("notification", token, form)
     try:
         person = people.confirm_notification_email(token)
     except RuleViolation:
         db.session.rollback()
-        return render_template("settings/confirm_notification_email.html", form=form, token=token,
-                               usable=False), 410
+        return _confirmation("notification", token, form)
     db.session.commit()
     flash(_("Your Sitepass mail now goes to %(email)s.", email=person.notification_email), "success")
     return redirect(url_for("settings.index"))
