@@ -302,7 +302,6 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     mailed the change when their preferences ask for it (and `notify` is left on).
     """
     from .errors import RuleViolation
-    from .site import lock_site
     from .tool import catalog
 
     actor_membership = membership_of(actor, site.id)

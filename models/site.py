@@ -124,7 +124,6 @@ def create_site(customer: Customer, site_number: str, name: str, kind: str, prim
 
 def grant_primary(site: Site, person, actor, justification: str = "", remote_addr: str | None = None):
     """Make an existing person the primary of a site that has none, and welcome them."""
-    from .audit import record
     from .membership import PRIMARY, Membership, membership_of
     from .outbox import queue_mail
 

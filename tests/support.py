@@ -147,3 +147,17 @@ def let_time_pass(app, delta) -> None:
             if person.failed_window_started_at is not None:
                 person.failed_window_started_at -= delta
         db.session.commit()
+
+
+def snapshot(app) -> dict:
+    """Every row of every table, in a comparable form: what a refused request must leave as it was."""
+    import sqlalchemy as sa
+
+    from models import db
+
+    with app.app_context():
+        with db.engine.connect() as conn:
+            state = {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))), key=repr)
+                     for table in db.metadata.sorted_tables}
+        db.session.remove()
+    return state

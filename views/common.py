@@ -6,7 +6,6 @@ import functools
 import time
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import (abort, current_app, flash, g, has_request_context, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.members_steps import (SITE_NAME, SITE_NUMBER, accept_invitation, expect_level, fill_add_new_user,

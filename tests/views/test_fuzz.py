@@ -11,7 +11,6 @@ import hashlib
 import shutil
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 

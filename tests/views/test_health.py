@@ -8,19 +8,12 @@ import sqlalchemy as sa
 
 from models import OutboxMail, db, utcnow
 from tests.conftest import make_test_app
+from tests.support import snapshot
 
-
-def tables(app) -> dict:
-    with app.app_context():
-        with db.engine.connect() as conn:
-            state = {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))), key=repr)
-                     for table in db.metadata.sorted_tables}
-        db.session.remove()
-    return state
 
 
 def test_healthy_service_answers_ok_without_a_session_or_a_write(app, client):
-    before = tables(app)
+    before = snapshot(app)
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -28,7 +21,7 @@ def test_healthy_service_answers_ok_without_a_session_or_a_write(app, client):
                                    "oldest_undelivered_mail_seconds": None}
     assert response.headers.getlist("Set-Cookie") == []
     assert response.headers["Cache-Control"] == "no-store"
-    assert tables(app) == before
+    assert snapshot(app) == before
 
 
 def test_the_age_of_the_oldest_undelivered_mail_is_reported(database_uri, smtp):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from models import db
-from models.tool import SUPPORT, catalog, tool_by_key
+from models.tool import SUPPORT, catalog
 from tests.support import page_text
 from tests.views.test_authorization import (MANAGER, OPERATOR, PRIMARY, authz_world, as_persona,  # noqa: F401
                                             database_uri, documents_dir, send)
-from tests.views.test_security import snapshot
+from tests.support import snapshot
 
 HUGE = "99999999999999999999"
 

@@ -16,7 +16,7 @@ from models.membership import membership_of, primary_of
 from models.person import find_person
 from models.primary_transfer import recover_site
 from tests.conftest import PASSWORD
-from tests.support import body_text, link_in, page_text
+from tests.support import link_in, page_text
 
 SQUATTER_PASSWORD = "squatter's own password"
 NEWHIRE = "newhire@customer.example"

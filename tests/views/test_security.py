@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from models import Person, Site, db
 from tests.conftest import CSRF_PATTERN, PASSWORD, Auth, Client, _join_mail_threads, make_test_app
-from tests.support import body_text, html_text, link_in
+from tests.support import body_text, html_text, link_in, snapshot
 
 OPERATOR_EMAIL = "operator@example.com"
 PRIMARY_EMAIL = "primary@example.com"
@@ -29,16 +29,6 @@ REQUESTER_EMAIL = "requester@example.com"
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-def snapshot(app) -> dict:
-    """Every row of every table, in a comparable form."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            state = {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))), key=repr)
-                     for table in db.metadata.sorted_tables}
-        db.session.remove()
-    return state
-
 
 def settle(smtp, count: int) -> None:
     """Wait until the mail queued so far is delivered and its delivery threads are done writing."""
