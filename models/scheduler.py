@@ -29,8 +29,8 @@ from .base import db, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-MAIL, REMINDERS, BACKUP = "deliver-mail", "send-reminders", "backup"
-JOBS = (MAIL, REMINDERS, BACKUP)
+MAIL, REMINDERS, BACKUP, SWEEP = "deliver-mail", "send-reminders", "backup", "sweep-documents"
+JOBS = (MAIL, REMINDERS, BACKUP, SWEEP)
 DEFAULTS = {
     "SCHEDULER_ENABLED": True,
     "SCHEDULER_TICK_SECONDS": 5,
@@ -40,9 +40,10 @@ DEFAULTS = {
     "SCHEDULER_REMINDERS_SECONDS": 3600,
     "SCHEDULER_BACKUP_SECONDS": 86400,
     "SCHEDULER_BACKUP_KEEP": 7,
+    "SCHEDULER_SWEEP_SECONDS": 86400,
 }
 INTERVAL_SETTINGS = {MAIL: "SCHEDULER_MAIL_SECONDS", REMINDERS: "SCHEDULER_REMINDERS_SECONDS",
-                     BACKUP: "SCHEDULER_BACKUP_SECONDS"}
+                     BACKUP: "SCHEDULER_BACKUP_SECONDS", SWEEP: "SCHEDULER_SWEEP_SECONDS"}
 
 
 class SchedulerLease(db.Model):
@@ -222,6 +223,12 @@ class Scheduler:
             path = daily_backup(self.setting("SCHEDULER_BACKUP_KEEP"))
             if path:
                 log.info("backup written to %s", path)
+        elif job == SWEEP:
+            from .document import sweep_orphan_files
+
+            removed = sweep_orphan_files()
+            if removed:
+                log.info("removed %d orphan document file(s)", len(removed))
 
     def run_forever(self) -> None:
         log.info("scheduler %s started", self.holder)

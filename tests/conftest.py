@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import shutil
+import tempfile
 import threading
 import uuid
 from typing import NamedTuple
@@ -162,8 +163,15 @@ def password_hash(password: str) -> str:
     return password_hasher.hash(password)
 
 
+# Where a test app keeps documents and backups unless the test names its own folders: never the
+# checkout's instance/, which a scheduler's sweep or backup in a test would otherwise touch.
+TEST_FILES = tempfile.mkdtemp(prefix="sitepass-test-files-")
+
+
 def make_test_app(database_uri, smtp, **overrides):
     config = {
+        "DOCUMENTS_DIR": os.path.join(TEST_FILES, "documents"),
+        "BACKUP_DIR": os.path.join(TEST_FILES, "backups"),
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_uri,

@@ -55,7 +55,10 @@ class Server:
                    # Every mail is left to the scheduler, so that its delivery shows the scheduler at work.
                    SITEPASS_MAIL_DELIVER_AFTER_COMMIT="false",
                    SITEPASS_SCHEDULER_TICK_SECONDS="0.2", SITEPASS_SCHEDULER_MAIL_SECONDS="0.5",
-                   SITEPASS_SCHEDULER_REMINDERS_SECONDS="1", SITEPASS_SCHEDULER_LEASE_SECONDS="30")
+                   SITEPASS_SCHEDULER_REMINDERS_SECONDS="1", SITEPASS_SCHEDULER_LEASE_SECONDS="30",
+                   # Files of their own: the scheduler's sweep must never touch the checkout's instance/.
+                   SITEPASS_DOCUMENTS_DIR=os.path.join(log_dir, "documents"),
+                   SITEPASS_BACKUP_DIR=os.path.join(log_dir, "backups"))
         self.log = open(os.path.join(log_dir, f"{name}.log"), "w+")
         self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)

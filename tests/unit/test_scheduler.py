@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import OutboxMail, db, utcnow
-from models.scheduler import (BACKUP, MAIL, REMINDERS, Scheduler, claim_job_run, lease_holder, release_lease,
+from models.scheduler import (BACKUP, MAIL, REMINDERS, SWEEP, Scheduler, claim_job_run, lease_holder, release_lease,
                               take_lease)
 from tests.conftest import close_database, make_test_app
 from tests.support import link_in
@@ -155,3 +155,22 @@ def test_each_job_interval_is_claimed_once(app):
         assert not claim_job_run(REMINDERS, 3600, now=now)
         assert not claim_job_run(REMINDERS, 3600, now=now + timedelta(minutes=59))
         assert claim_job_run(REMINDERS, 3600, now=now + timedelta(minutes=60))
+
+
+def test_the_scheduler_sweeps_orphan_document_files_daily(database_uri, smtp, tmp_path):
+    # An upload that died between writing its file and committing leaves a file nobody names; the
+    # scheduler removes it once it is an hour old, with no cron.
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    old, fresh = folder / ("a" * 64), folder / ("b" * 64)
+    for file in (old, fresh):
+        file.write_bytes(b"left by a crash")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    app = make_test_app(database_uri, smtp, DOCUMENTS_DIR=str(folder), **fast(tmp_path))
+    scheduler = Scheduler(app)
+    assert SWEEP in scheduler.tick()
+    assert not old.exists() and fresh.exists()
+    assert SWEEP not in scheduler.tick()  # once a day
+    scheduler.stop()
+    close_database(app)
