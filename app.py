@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -60,6 +61,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         # Uploaded account documents; None means instance/documents/, outside the served tree.
         DOCUMENTS_DIR=None,
+        # How many reverse proxies stand in front (nginx: 1). Their X-Forwarded-For/-Proto give the
+        # client's address, which the abuse limits and the audit log count; with 0 the headers are
+        # ignored, so that no client can name itself another address.
+        TRUSTED_PROXIES=0,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -67,6 +72,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.update(test_config)
     derive_settings(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Werkzeug's ProxyFix takes only the last N hops, which the trusted proxies appended.
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     register_extensions(app)
     register_converters(app)

@@ -210,3 +210,39 @@ def test_twenty_nine_failures_from_one_client_do_not_stop_it(app, world):
     for attempt in range(29):
         assert _try(app, f"nobody{attempt}@example.com", PASSWORD, "203.0.113.9") == 401
     assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 302
+
+
+def _fail_through_proxy(app, forwarded_for):
+    from tests.conftest import Client
+    app.test_client_class = Client
+    return app.test_client().submit("/sign-in", {"email": "nobody@example.com", "password": "wrong password!"},
+                                    environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                    headers={"X-Forwarded-For": forwarded_for}).status_code
+
+
+def _sign_in_through_proxy(app, forwarded_for):
+    from tests.conftest import Client
+    app.test_client_class = Client
+    return app.test_client().submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD},
+                                    environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                    headers={"X-Forwarded-For": forwarded_for}).status_code
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_budget(database_uri, smtp, world):
+    # Behind nginx every request comes from 127.0.0.1: without TRUSTED_PROXIES one sprayer would use
+    # up the budget of every client; with it, the address nginx appends is the one counted.
+    from tests.conftest import make_test_app
+    proxied = make_test_app(database_uri, smtp, TRUSTED_PROXIES=1)
+    world.person("pat@example.com")
+    for _ in range(30):
+        assert _fail_through_proxy(proxied, "203.0.113.9") == 401
+    assert _sign_in_through_proxy(proxied, "203.0.113.9") == 401, "the sprayer's budget is spent"
+    assert _sign_in_through_proxy(proxied, "198.51.100.4") == 302, "another client behind the same proxy signs in"
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(app, world):
+    # A client cannot escape its budget by naming another address in X-Forwarded-For.
+    world.person("pat@example.com")
+    for attempt in range(30):
+        assert _fail_through_proxy(app, f"198.51.100.{attempt}") == 401
+    assert _try(app, "pat@example.com", PASSWORD, "127.0.0.1") == 401
