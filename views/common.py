@@ -2,11 +2,10 @@
 sessions, security headers and error pages."""
 from __future__ import annotations
 
-import functools
 import time
 from urllib.parse import urlsplit
 
-from flask import (abort, current_app, flash, g, has_request_context, redirect, render_template, request,
+from flask import (current_app, flash, g, has_request_context, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -15,9 +14,9 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.routing import IntegerConverter
 from htmx_flask import make_response as htmx_response
 
-from models import Person, RuleViolation, Site, db, write_intent
-from models.membership import Membership, membership_of
+from models import Person, RuleViolation, db, write_intent
 
+from .access import OPEN_TO_UNVERIFIED, unconfirmed_refusal
 from .extensions import login_manager
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -60,37 +59,6 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-# --- access -------------------------------------------------------------------------------------
-
-def operator_required(view):
-    """Let only signed-in operators through (403 for everyone else)."""
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if not current_user.is_operator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def site_access(site_id: int) -> tuple[Site, Membership | None]:
-    """Return the site in the URL and the signed-in person's membership of it, read afresh.
-
-    Someone who is neither a member nor an operator gets 404: a site's existence is not told.
-    """
-    site = db.session.get(Site, site_id)
-    if site is None:
-        abort(404)
-    membership = membership_of(current_user, site.id)
-    if membership is None and not current_user.is_operator:
-        abort(404)
-    g.site, g.membership = site, membership
-    return site, membership
-
-
 # --- sessions and headers -----------------------------------------------------------------------
 
 @login_manager.user_loader
@@ -126,19 +94,6 @@ def start_session(person: Person) -> None:
     session["signed_in_at"] = now
     session["seen_at"] = now
     session.permanent = True
-
-
-# What an account whose email is not verified may use: its own account and the ways to prove the
-# address (confirmation, a reset link, an invitation link). Every site page, fragment and mail link
-# beyond these treats it as the stranger it is.
-OPEN_TO_UNVERIFIED = frozenset({"static", "auth", "invitations", "settings", "sites.index"})
-
-
-def unconfirmed_refusal():
-    """Refuse an unverified account with a page that says how to confirm the address (403)."""
-    if request.htmx:
-        return htmx_response("", 403, redirect=url_for("sites.index"))
-    return render_template("errors/unconfirmed.html"), 403
 
 
 def field_with_nul() -> str | None:
@@ -237,7 +192,7 @@ def register_security(app) -> None:
 
 
 def _site_nav() -> dict | None:
-    """What the site navigation offers the signed-in person on the site in the URL (set by site_access)."""
+    """What the site navigation offers the signed-in person on the site in the URL (told by access.show_site_navigation)."""
     from models.membership import UPDATE, VIEW, holds
     from models.tool import MANAGE_ACCESS
 
@@ -394,32 +349,6 @@ def clamped_rows(fetch, page: int, per_page: int) -> tuple[list, int, int]:
         page = last
         rows, total = fetch(page)
     return rows, total, page
-
-
-def of_site(model, object_id: int, site):
-    """Load an object by the id in the URL, only if it belongs to the site in the URL (404 otherwise)."""
-    found = db.session.get(model, object_id)
-    if found is None or found.site_id != site.id:
-        abort(404)
-    return found
-
-
-def site_permission(site_id: int, tool_key: str, rank: int):
-    """Return (site, membership) when the signed-in person holds `rank` on a tool of this site.
-
-    Non-members get 404 (see site_access); members below the level get 403. Operators may view
-    (rank 1) everything of every site, and change nothing through member pages.
-    """
-    from models.membership import holds
-
-    site, membership = site_access(site_id)
-    if membership is None:
-        if rank <= 1:
-            return site, None
-        abort(403)
-    if not holds(membership, tool_key, rank):
-        abort(403)
-    return site, membership
 
 
 def levels_from_form(form, tools, prefix: str = "tool_") -> dict[int, int]:

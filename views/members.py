@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from models import AccessProfile, Invitation, Membership, RuleViolation, db
@@ -16,8 +16,9 @@ from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
-from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, submitted_levels)
+from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, page_number,
+                     render, submitted_levels)
+from .access import of_site, site_view
 from .forms import AddMemberForm, ProfileForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
@@ -87,9 +88,8 @@ def _summaries(rows, profiles, tools):
 
 
 @bp.get("/members")
-@login_required
-def index(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def index(site, membership):
     return render("members/index.html", "members/_list.html", **_list_context(site, membership))
 
 
@@ -106,17 +106,15 @@ def _row_context(site, actor_membership, row, **extra):
 
 
 @bp.get("/members/<int:membership_id>")
-@login_required
-def row(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def row(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
-@login_required
-def edit(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def edit(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
@@ -132,9 +130,8 @@ def edit(site_id, membership_id):
 
 
 @bp.post("/members/<int:membership_id>")
-@login_required
-def update(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def update(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.form.get("role", "")
@@ -160,9 +157,8 @@ def update(site_id, membership_id):
 
 
 @bp.post("/members/<int:membership_id>/remove")
-@login_required
-def remove(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def remove(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     name = row.person.display_name
     try:
@@ -187,10 +183,9 @@ def remove(site_id, membership_id):
 
 
 @bp.post("/members/bulk")
-@login_required
-def bulk(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def bulk(site, membership):
     """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     selected = ids_from(request.form.getlist("selected"))
     action = request.form.get("action", "save")
     changes = {}
@@ -236,9 +231,8 @@ def _add_context(site, membership, form, check=None, levels=None):
 
 
 @bp.get("/members/new")
-@login_required
-def new(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def new(site, membership):
     form = AddMemberForm(formdata=None)
     form.profile_id.choices = _profile_choices(site)
     return render("members/new.html", None, **_add_context(site, membership, form))
@@ -250,10 +244,9 @@ def _profile_choices(site):
 
 
 @bp.get("/levels")
-@login_required
-def levels(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def levels(site, membership):
     """The level choosers filled from a profile (htmx, when a profile is chosen)."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else USER
     chosen = {}
@@ -268,10 +261,9 @@ def levels(site_id):
 
 
 @bp.post("/members/check")
-@login_required
-def check(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def check(site, membership):
     """Check user: tell whether an account exists for the email (and its name), and if already a member."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     result = _check_email(site, request.form.get("email", ""))
     if request.htmx:
         return render("members/_check.html", "members/_check.html", check=result)
@@ -294,9 +286,8 @@ def _check_email(site, raw_email):
 
 
 @bp.post("/members")
-@login_required
-def create(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def create(site, membership):
     form = AddMemberForm()
     form.profile_id.choices = _profile_choices(site)
     tools = catalog()
@@ -338,9 +329,8 @@ def _profile_then_form_levels(site, membership, form, tools):
 # --- invitations --------------------------------------------------------------------------------
 
 @bp.post("/invitations/<int:invitation_id>/resend")
-@login_required
-def resend_invitation(site_id, invitation_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def resend_invitation(site, membership, invitation_id):
     invitation = of_site(Invitation, invitation_id, site)
     try:
         fresh = invitations.resend_invitation(site, current_user, invitation)
@@ -353,9 +343,8 @@ def resend_invitation(site_id, invitation_id):
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
-@login_required
-def revoke_invitation(site_id, invitation_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def revoke_invitation(site, membership, invitation_id):
     invitation = of_site(Invitation, invitation_id, site)
     try:
         invitations.revoke_invitation(site, current_user, invitation)
@@ -376,16 +365,14 @@ def _profiles_page(site, membership, new_form=None, failed=None, status=200):
 
 
 @bp.get("/profiles")
-@login_required
-def profiles(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def profiles(site, membership):
     return _profiles_page(site, membership)
 
 
 @bp.post("/profiles")
-@login_required
-def create_profile(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def create_profile(site, membership):
     form = ProfileForm()
     if form.validate_on_submit():
         try:
@@ -402,9 +389,8 @@ def create_profile(site_id):
 
 
 @bp.post("/profiles/<int:profile_id>")
-@login_required
-def update_profile(site_id, profile_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def update_profile(site, membership, profile_id):
     profile = of_site(AccessProfile, profile_id, site)
     form = ProfileForm(prefix=f"p{profile.id}")
     if form.validate_on_submit():
@@ -421,9 +407,8 @@ def update_profile(site_id, profile_id):
 
 
 @bp.post("/profiles/<int:profile_id>/delete")
-@login_required
-def remove_profile(site_id, profile_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def remove_profile(site, membership, profile_id):
     profile = of_site(AccessProfile, profile_id, site)
     name = profile.name
     try:
@@ -439,11 +424,8 @@ def remove_profile(site_id, profile_id):
 # --- My access ----------------------------------------------------------------------------------
 
 @bp.get("/my-access")
-@login_required
-def my_access(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
+@site_view(member_only=True)
+def my_access(site, membership):
     return my_access_page(site, membership)
 
 

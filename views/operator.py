@@ -11,7 +11,8 @@ from models import Customer, Invitation, Membership, RuleViolation, Site, db, ge
 from models import site as sites
 from models.membership import primary_of
 
-from .common import apply_rule_violation, clamped_pagination, id_from, operator_required, page_number, render
+from .access import operator_required
+from .common import apply_rule_violation, clamped_pagination, id_from, page_number, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")

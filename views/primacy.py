@@ -11,7 +11,8 @@ from models import Membership, PrimaryTransfer, RuleViolation, db, utcnow
 from models import membership as members
 from models import primary_transfer as transfers
 
-from .common import apply_rule_violation, id_from, site_access
+from .access import is_primary, site_view
+from .common import apply_rule_violation, id_from
 from .forms import ConfirmForm, TransferForm
 
 bp = Blueprint("primacy", __name__)
@@ -28,24 +29,15 @@ def _transfer_page(site, membership, form=None, status=200):
                            offer=transfers.open_transfer(site.id), cancel_form=ConfirmForm(formdata=None)), status
 
 
-def _primary_only(site_id):
-    site, membership = site_access(site_id)
-    if membership is None or membership.role != members.PRIMARY:
-        abort(403)
-    return site, membership
-
-
 @bp.get("/sites/<int:site_id>/primary")
-@login_required
-def transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def transfer(site, membership):
     return _transfer_page(site, membership)
 
 
 @bp.post("/sites/<int:site_id>/primary")
-@login_required
-def offer_transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def offer_transfer(site, membership):
     form = TransferForm()
     if form.validate_on_submit():
         nominee = db.session.get(Membership, nominee_id) if (nominee_id := id_from(form.nominee.data)) else None
@@ -65,9 +57,8 @@ def offer_transfer(site_id):
 
 
 @bp.post("/sites/<int:site_id>/primary/cancel")
-@login_required
-def cancel_transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def cancel_transfer(site, _membership):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -129,11 +120,8 @@ def accept(site_id, offer_id):
 
 
 @bp.post("/sites/<int:site_id>/leave")
-@login_required
-def leave(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
+@site_view(member_only=True)
+def leave(site, _membership):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)

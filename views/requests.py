@@ -10,10 +10,12 @@ from models import AccessProfile, AccessRequest, RuleViolation, db
 from models import access_request as requests
 from models import membership as members
 from models.membership import membership_of
+from models.support import is_support_request, may_manage_support
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
-from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, whole_number)
+from .access import of_site, require_level, site_view
+from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, page_number, render,
+                     whole_number)
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
 
 bp = Blueprint("requests", __name__)
@@ -72,11 +74,8 @@ def withdraw(request_id):
 
 
 @bp.post("/sites/<int:site_id>/my-access/request")
-@login_required
-def request_privilege(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
+@site_view(member_only=True)
+def request_privilege(site, membership):
     form = PrivilegeRequestForm()
     tools = {str(tool.id): tool for tool in catalog()}
     if form.validate_on_submit():
@@ -103,38 +102,27 @@ def request_privilege(site_id):
 
 # --- the approvers' side ------------------------------------------------------------------------
 
-def _deciders_only(site_id):
-    return site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
-
-
-def _decider_of(site_id, request_id):
-    """Return (site, membership, request) for one who decides this request: the support managers for
-    a support level (SPEC §7), those with Manage access = Update otherwise."""
-    from models.support import is_support_request
-
-    site, membership = site_access(site_id)
+def _decided_by(site, membership, request_id):
+    """Return the request, to one who decides it: the support managers for a support level (SPEC §7),
+    those with Manage access = Update otherwise (403 for anyone else)."""
     access_request = of_site(AccessRequest, request_id, site)
     if is_support_request(access_request):
-        from .support import support_managers_only
-
-        support_managers_only(site_id, change=True)
+        if not may_manage_support(membership):
+            abort(403)
     else:
-        _deciders_only(site_id)
-    return site, membership, access_request
+        require_level(membership, MANAGE_ACCESS, members.UPDATE)
+    return access_request
 
 
 def _back_to_list(site, access_request):
-    from models.support import is_support_request
-
     if is_support_request(access_request):
         return url_for("support.index", site_id=site.id)
     return url_for("requests.index", site_id=site.id)
 
 
 @bp.get("/sites/<int:site_id>/requests")
-@login_required
-def index(site_id):
-    site, membership = _deciders_only(site_id)
+@site_view(MANAGE_ACCESS, members.UPDATE)
+def index(site, _membership):
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
     page = clamped_pagination(lambda page: requests.list_requests(site.id, status, kind, page), page_number())
@@ -144,10 +132,9 @@ def index(site_id):
 
 
 @bp.get("/sites/<int:site_id>/requests/badge")
-@login_required
-def badge(site_id):
+@site_view(MANAGE_ACCESS, members.UPDATE)
+def badge(site, _membership):
     """The count of pending requests in the navigation, refreshed by htmx."""
-    site, _membership = _deciders_only(site_id)
     return render("requests/_badge.html", "requests/_badge.html", site=site, pending=requests.pending_count(site.id))
 
 
@@ -182,16 +169,16 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
 
 
 @bp.get("/sites/<int:site_id>/requests/<int:request_id>")
-@login_required
-def review(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def review(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     return _review(site, membership, access_request)
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/approve")
-@login_required
-def approve(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def approve(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     form = ApproveForm()
     form.profile_id.choices = [SelectChoice("", "")] + [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
     tools = catalog()
@@ -222,9 +209,9 @@ def approve(site_id, request_id):
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/reject")
-@login_required
-def reject(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def reject(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     form = RejectForm()
     form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     try:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import person as people
 from models.membership import memberships_of
 
-from .common import site_access
+from .access import site_view
 
 bp = Blueprint("sites", __name__)
 
@@ -28,10 +28,9 @@ def index():
 
 
 @bp.get("/sites/<int:site_id>/")
-@login_required
-def start(site_id):
+@site_view()
+def start(site, membership):
     from models.primary_transfer import offers_to
 
-    site, membership = site_access(site_id)
     offers = [offer for offer in offers_to(current_user) if offer.site_id == site.id]
     return render_template("sites/start.html", site=site, membership=membership, offers=offers)
