@@ -1,19 +1,22 @@
-"""Who may open a page: operators, members of the site in the URL at a level, accounts whose address is
-not confirmed yet. The refusals are the same everywhere: 404 for a site one is a stranger to (its
+"""Who may open a page: the session's person (loaded, signed in, sent to Sign in), operators, members
+of the site in the URL at a level, accounts whose address is not confirmed yet. The refusals are the same everywhere: 404 for a site one is a stranger to (its
 existence is not told), 403 below the level, Sign in for the signed-out."""
 from __future__ import annotations
 
 import functools
+import time
 
-from flask import abort, g, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
 from htmx_flask import make_response as htmx_response
 
-from models import Site, db
+from models import Person, Site, db
 from models.membership import PRIMARY, VIEW, Membership, holds, membership_of
 from models.support import may_manage_support
 
 from .extensions import login_manager
+from .parsing import id_from, whole_number
 
 
 def operator_required(view):
@@ -111,6 +114,41 @@ def of_site(model, object_id: int, site):
     if found is None or found.site_id != site.id:
         abort(404)
     return found
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+@login_manager.user_loader
+def load_person(session_id: str) -> Person | None:
+    """Find the person of a session; a stale session version (signed out elsewhere) finds nobody."""
+    person_id, _sep, version = session_id.partition(":")
+    person_id, version = id_from(person_id), whole_number(version)
+    if person_id is None or version is None:
+        return None
+    person = db.session.get(Person, person_id)
+    if person is None or not person.active or person.session_version != version:
+        return None
+    return person
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send the browser to Sign in; an htmx request gets HX-Redirect, not a page swapped into a cell."""
+    target = url_for("auth.sign_in", next=request.full_path if request.method == "GET" else None)
+    if request.htmx:
+        return htmx_response("", 401, redirect=url_for("auth.sign_in"))
+    flash(_("Please sign in to continue."), "info")
+    return redirect(target)
+
+
+def start_session(person: Person) -> None:
+    """Begin a fresh session for a person who just proved who they are."""
+    session.clear()
+    login_user(person)
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
 
 
 # --- accounts whose address is not confirmed ----------------------------------------------------

@@ -8,7 +8,9 @@ from flask_login import current_user, login_required, logout_user
 from models import RuleViolation, db, get_setting
 from models import person as people
 
-from .common import apply_rule_violation, safe_next, start_session
+from .access import start_session
+from .parsing import safe_next
+from .rendering import apply_rule_violation
 from .forms import ConfirmAccountForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
 
 bp = Blueprint("auth", __name__)

@@ -11,7 +11,7 @@ from models.membership import PRIMARY, SECONDARY, UPDATE, VIEW, holds
 from models.tool import CONTACT_UPDATES
 
 from .access import of_site, site_view
-from .common import render
+from .rendering import render
 
 bp = Blueprint("contacts", __name__, url_prefix="/sites/<int:site_id>")
 

@@ -13,7 +13,7 @@ from models.membership import VIEW
 from models.tool import DOCUMENTS
 
 from .access import is_uploader, of_site, site_view
-from .common import apply_rule_violation, render
+from .rendering import apply_rule_violation, render
 from .forms import DocumentForm
 
 bp = Blueprint("documents", __name__, url_prefix="/sites/<int:site_id>")

@@ -9,7 +9,8 @@ from models import RuleViolation, db
 from models import invitation as invitations
 from models import person as people
 
-from .common import apply_rule_violation, start_session
+from .access import start_session
+from .rendering import apply_rule_violation
 from .forms import AcceptInvitationForm, ConfirmForm
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")

@@ -1,5 +1,5 @@
-"""Manage access (SPEC §4): the user list, Add new user, inline edits, removal, bulk changes,
-invitations, access profiles, and My access."""
+"""Manage access (SPEC §4): the user list, Add new user, inline edits, removal, bulk changes and
+invitations. Access profiles are in views/profiles.py, My access in views/my_access.py."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -14,12 +14,12 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
-from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
+from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
-from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, page_number,
-                     render, submitted_levels)
 from .access import of_site, site_view
-from .forms import AddMemberForm, ProfileForm
+from .parsing import clamped_rows, id_from, ids_from, levels_from_form, page_number, submitted_levels
+from .rendering import apply_rule_violation, render
+from .forms import AddMemberForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -353,99 +353,3 @@ def revoke_invitation(site, membership, invitation_id):
         return _list_refusal(site, membership, violation.message)
     db.session.commit()
     return _after_list_action(site, membership, _("The invitation to %(email)s is revoked.", email=invitation.email))
-
-
-# --- access profiles ----------------------------------------------------------------------------
-
-def _profiles_page(site, membership, new_form=None, failed=None, status=200):
-    tools = catalog()
-    return render("members/profiles.html", None, status=status, site=site, membership=membership, tools=tools,
-                  profiles=profiles_of(site.id), new_form=new_form or ProfileForm(formdata=None),
-                  failed=failed or {}, is_primary=membership is not None and membership.role == members.PRIMARY)
-
-
-@bp.get("/profiles")
-@site_view(MANAGE_ACCESS, VIEW)
-def profiles(site, membership):
-    return _profiles_page(site, membership)
-
-
-@bp.post("/profiles")
-@site_view(MANAGE_ACCESS, UPDATE)
-def create_profile(site, membership):
-    form = ProfileForm()
-    if form.validate_on_submit():
-        try:
-            profile = save_profile(site, current_user, form.name.data, levels_from_form(request.form, catalog()))
-        except RuleViolation as violation:
-            db.session.rollback()
-            apply_rule_violation(form, violation)
-        else:
-            db.session.commit()
-            flash(_("Profile %(name)s created.", name=profile.name), "success")
-            return redirect(url_for("members.profiles", site_id=site.id))
-    return _profiles_page(site, membership, new_form=form, status=422)
-
-
-
-@bp.post("/profiles/<int:profile_id>")
-@site_view(MANAGE_ACCESS, UPDATE)
-def update_profile(site, membership, profile_id):
-    profile = of_site(AccessProfile, profile_id, site)
-    form = ProfileForm(prefix=f"p{profile.id}")
-    if form.validate_on_submit():
-        try:
-            save_profile(site, current_user, form.name.data,
-                         levels_from_form(request.form, catalog(), prefix=f"p{profile.id}-tool_"), profile)
-        except RuleViolation as violation:
-            db.session.rollback()
-            return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
-        db.session.commit()
-        flash(_("Profile %(name)s saved.", name=form.name.data), "success")
-        return redirect(url_for("members.profiles", site_id=site.id))
-    return _profiles_page(site, membership, failed={profile_id: " ".join(form.name.errors)}, status=422)
-
-
-@bp.post("/profiles/<int:profile_id>/delete")
-@site_view(MANAGE_ACCESS, UPDATE)
-def remove_profile(site, membership, profile_id):
-    profile = of_site(AccessProfile, profile_id, site)
-    name = profile.name
-    try:
-        delete_profile(site, current_user, profile)
-    except RuleViolation as violation:
-        db.session.rollback()
-        return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
-    db.session.commit()
-    flash(_("Profile %(name)s deleted; members keep their levels.", name=name), "success")
-    return redirect(url_for("members.profiles", site_id=site.id))
-
-
-# --- My access ----------------------------------------------------------------------------------
-
-@bp.get("/my-access")
-@site_view(member_only=True)
-def my_access(site, membership):
-    return my_access_page(site, membership)
-
-
-def my_access_page(site, membership, form=None, status=200):
-    """My access: the member's role and levels, read-only, and the form to ask for more."""
-    from models import access_request as requests
-
-    from .forms import PrivilegeRequestForm
-
-    tools = catalog()
-    levels = members.levels_of(membership, tools)
-    form = form or PrivilegeRequestForm(formdata=None)
-    wanted = [tool for tool in tools if levels[tool.id] < tool.top_rank
-              and (membership.role == SECONDARY or not tool.secondary_only)]
-    form.wanted.choices = [SelectChoice(f"{tool.id}:{level.rank}", f"{tool.name}: {level.name}")
-                           for tool in wanted for level in tool.levels if level.rank > levels[tool.id]]
-    pending = [r for r in requests.requests_of(membership.person)
-               if r.site_id == site.id and r.status == requests.PENDING and r.kind == requests.PRIVILEGE]
-    from models.support import support_managers_of
-
-    return render("members/my_access.html", None, status=status, site=site, membership=membership, tools=tools,
-                  levels=levels, form=form, wanted=wanted, pending=pending,
-                  support_managers=support_managers_of(site.id))

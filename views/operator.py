@@ -12,7 +12,8 @@ from models import site as sites
 from models.membership import primary_of
 
 from .access import operator_required
-from .common import apply_rule_violation, clamped_pagination, id_from, page_number, render
+from .parsing import clamped_pagination, id_from, page_number
+from .rendering import apply_rule_violation, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")

@@ -12,7 +12,8 @@ from models import membership as members
 from models import primary_transfer as transfers
 
 from .access import is_primary, site_view
-from .common import apply_rule_violation, id_from
+from .parsing import id_from
+from .rendering import apply_rule_violation
 from .forms import ConfirmForm, TransferForm
 
 bp = Blueprint("primacy", __name__)

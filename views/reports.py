@@ -14,7 +14,8 @@ from models.membership import ROLE_LABELS, VIEW
 from models.tool import MANAGE_ACCESS, REPORTING, catalog
 
 from .access import operator_required, site_view
-from .common import clamped_pagination, page_number, render
+from .parsing import clamped_pagination, page_number
+from .rendering import render
 
 bp = Blueprint("reports", __name__)
 

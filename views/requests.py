@@ -14,9 +14,10 @@ from models.support import is_support_request, may_manage_support
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
 from .access import of_site, require_level, site_view
-from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, page_number, render,
-                     whole_number)
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
+from .my_access import my_access_page
+from .parsing import clamped_pagination, id_from, levels_from_form, page_number, whole_number
+from .rendering import apply_rule_violation, render
 
 bp = Blueprint("requests", __name__)
 
@@ -95,8 +96,7 @@ def request_privilege(site, membership):
                         "and the primary contact.", tool=tool.name), "success")
             else:
                 flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
-            return redirect(url_for("members.my_access", site_id=site.id))
-    from .members import my_access_page
+            return redirect(url_for("my_access.show", site_id=site.id))
     return my_access_page(site, membership, form, status=422)
 
 

@@ -12,7 +12,8 @@ from models.errors import Conflict
 from models.tool import MANAGE_ACCESS
 
 from .access import is_primary, of_site, site_view
-from .common import clamped_rows, page_number, render
+from .parsing import clamped_rows, page_number
+from .rendering import render
 
 bp = Blueprint("review", __name__, url_prefix="/sites/<int:site_id>/review")
 

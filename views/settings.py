@@ -9,7 +9,8 @@ from wtforms.fields.choices import SelectChoice
 from models import RuleViolation, db
 from models import person as people
 
-from .common import apply_rule_violation, start_session
+from .access import start_session
+from .rendering import apply_rule_violation
 from .forms import ConfirmForm, EmailChangeForm, PasswordChangeForm, SettingsForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")

@@ -13,7 +13,8 @@ from models.support import may_manage_support, set_support_level, support_reques
 from models.tool import SUPPORT, tool_by_key
 
 from .access import looks_at_support, of_site, site_view
-from .common import clamped_rows, page_number, render, whole_number
+from .parsing import clamped_rows, page_number, whole_number
+from .rendering import render
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
