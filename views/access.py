@@ -1,6 +1,7 @@
 """Who may open a page: the session's person (loaded, signed in, sent to Sign in), operators, members
-of the site in the URL at a level, accounts whose address is not confirmed yet. The refusals are the same everywhere: 404 for a site one is a stranger to (its
-existence is not told), 403 below the level, Sign in for the signed-out."""
+of the site in the URL at a level, accounts whose address is not confirmed yet. The refusals are the
+same everywhere: 404 for a site one is a stranger to (its existence is not told), 403 below the
+level, Sign in for the signed-out."""
 from __future__ import annotations
 
 import functools

@@ -1,7 +1,7 @@
 """Sign in and out, accounts, email verification, password reset and the first-run page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -10,7 +10,7 @@ from models import person as people
 
 from .access import start_session
 from .parsing import safe_next
-from .rendering import apply_rule_violation
+from .rendering import apply_rule_violation, render
 from .forms import ConfirmAccountForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
 
 bp = Blueprint("auth", __name__)
@@ -28,9 +28,9 @@ def sign_in():
         # One answer for unknown, locked and wrong: it must not tell whether an account exists.
         form.form_errors.append(_("Wrong email or password, or the account is locked for a while. "
                                   "Try again later or reset your password."))
-        return render_template("auth/sign_in.html", form=form), 401
+        return render("auth/sign_in.html", status=401, form=form)
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/sign_in.html", form=form), status
+    return render("auth/sign_in.html", status=status, form=form)
 
 
 @bp.post("/sign-out")
@@ -47,7 +47,7 @@ def sign_out():
 @bp.route("/sign-up", methods=["GET", "POST"])
 def sign_up():
     if not get_setting("signup_open"):
-        return render_template("auth/sign_up_closed.html"), 403
+        return render("auth/sign_up_closed.html", status=403)
     if current_user.is_authenticated:
         return redirect(url_for("sites.index"))
     form = SignUpForm()
@@ -65,7 +65,7 @@ def sign_up():
             flash(_("We sent a mail to %(email)s. Open the link in it to confirm your account, "
                     "then sign in with your password.", email=form.email.data), "success")
             return redirect(url_for("auth.sign_in"))
-    return render_template("auth/sign_up.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/sign_up.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 def _browser_language() -> str | None:
@@ -78,8 +78,8 @@ def _browser_language() -> str | None:
 def verify_email(token):
     found = people.find_account_token(token, "verify_email")
     usable = found is not None and found.is_usable()
-    return render_template("auth/verify_email.html", form=ConfirmAccountForm(formdata=None), token=token,
-                           usable=usable), 200 if usable else 410
+    return render("auth/verify_email.html", status=200 if usable else 410, form=ConfirmAccountForm(formdata=None),
+                  token=token, usable=usable)
 
 
 @bp.post("/verify-email/<token>")
@@ -87,18 +87,18 @@ def confirm_email(token):
     form = ConfirmAccountForm()
     found = people.find_account_token(token, "verify_email")
     if found is None or not found.is_usable():
-        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
+        return render("auth/verify_email.html", status=410, form=form, token=token, usable=False)
     if not form.validate_on_submit():
-        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 422
+        return render("auth/verify_email.html", status=422, form=form, token=token, usable=True)
     try:
         person = people.confirm_account(token, form.password.data, request.remote_addr)
     except people.WrongPassword as violation:
         db.session.commit()  # the failure stays counted, as at sign-in; the link stays usable
         apply_rule_violation(form, violation)
-        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 401
+        return render("auth/verify_email.html", status=401, form=form, token=token, usable=True)
     except RuleViolation:
         db.session.rollback()
-        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
+        return render("auth/verify_email.html", status=410, form=form, token=token, usable=False)
     db.session.commit()
     start_session(person)
     flash(_("Thank you: %(email)s is confirmed.", email=person.email), "success")
@@ -125,14 +125,14 @@ def forgot_password():
         flash(_("If an account uses %(email)s, a link to reset its password is on its way. "
                 "It works once, within one hour.", email=form.email.data), "info")
         return redirect(url_for("auth.sign_in"))
-    return render_template("auth/forgot_password.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/forgot_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token):
     found = people.find_account_token(token, "reset_password")
     if found is None or not found.is_usable():
-        return render_template("auth/reset_password.html", form=None), 410
+        return render("auth/reset_password.html", status=410, form=None)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -145,7 +145,7 @@ def reset_password(token):
             flash(_("Your password is changed. Sign in with the new one."), "success")
             logout_user()
             return redirect(url_for("auth.sign_in"))
-    return render_template("auth/reset_password.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/reset_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.route("/first-run", methods=["GET", "POST"])
@@ -166,4 +166,4 @@ def first_run():
             start_session(person)
             flash(_("Welcome. You are the operator of this Sitepass."), "success")
             return redirect(url_for("operator.console"))
-    return render_template("auth/first_run.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/first_run.html", status=422 if form.is_submitted() else 200, form=form)

@@ -18,7 +18,8 @@ from models.tool import CONTACT_UPDATES, DOCUMENTS, MANAGE_ACCESS, REPORTING
 
 
 def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
-    """Render the fragment for an htmx request and the full page otherwise, from the same pieces."""
+    """Render the fragment for an htmx request and the full page otherwise, from the same pieces: the one
+    way every view answers with HTML (no fragment: the page, whoever asks)."""
     template = fragment if (fragment and request.htmx) else page_template
     response = current_app.make_response((render_template(template, **context), status))
     response.vary.add("HX-Request")
@@ -56,7 +57,8 @@ def register_template_globals(app) -> None:
 
 
 def site_nav() -> dict | None:
-    """What the site navigation offers the signed-in person on the site in the URL (told by access.show_site_navigation)."""
+    """What the site navigation offers the signed-in person on the site in the URL (told by
+    access.show_site_navigation)."""
     if not has_request_context() or "site" not in g:
         return None
     membership = g.membership

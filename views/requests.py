@@ -1,7 +1,7 @@
 """Access requests (SPEC §5): self-nomination, privilege requests, the Requests page and decisions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -47,14 +47,14 @@ def self_nominate():
             flash(_("Your request for site %(number)s is sent. Its approvers decide and we mail you the answer.",
                     number=access_request.site.site_number), "success")
             return redirect(url_for("requests.mine"))
-    return render_template("requests/self_nominate.html", form=form), 422 if form.is_submitted() else 200
+    return render("requests/self_nominate.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.get("/my-requests")
 @login_required
 def mine():
-    return render_template("requests/mine.html", access_requests=requests.requests_of(current_user),
-                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS)
+    return render("requests/mine.html", access_requests=requests.requests_of(current_user),
+                  status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS)
 
 
 @bp.post("/my-requests/<int:request_id>/withdraw")
@@ -157,15 +157,15 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
             levels = members.profile_levels(profiles[-1], tools, approve_form.role.data or "user", membership)
     reject_form = reject_form or RejectForm(formdata=None)
     reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
-    return render_template("requests/review.html", site=site, access_request=access_request, tools=tools,
-                           approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
-                           role=approve_form.role.data or "user", fieldset_id="levels",
-                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
-                           already=None if access_request.status == requests.PENDING
-                           else requests.already_decided(access_request),
-                           back_url=_back_to_list(site, access_request),
-                           own_rank=membership.level(access_request.tool) if membership and access_request.tool else None
-                           ), status
+    return render("requests/review.html", status=status, site=site, access_request=access_request, tools=tools,
+                  approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
+                  role=approve_form.role.data or "user", fieldset_id="levels",
+                  status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
+                  already=None if access_request.status == requests.PENDING
+                  else requests.already_decided(access_request),
+                  back_url=_back_to_list(site, access_request),
+                  own_rank=membership.level(access_request.tool) if membership and access_request.tool else None
+                  )
 
 
 @bp.get("/sites/<int:site_id>/requests/<int:request_id>")
