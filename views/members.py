@@ -24,7 +24,6 @@ from .forms import AddMemberForm
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
 
 VIEW, UPDATE = members.VIEW, members.UPDATE
-MEMBERS_CHANGED = "members-changed"  # HX-Trigger event other regions listen to
 
 
 def _list_state():
@@ -61,10 +60,7 @@ def _status_context(site, message):
 def _after_list_action(site, membership, message):
     """Answer a list action: the list fragment with its status for htmx, a redirect with a flash otherwise."""
     if request.htmx:
-        response = render("members/index.html", "members/_list.html",
-                          **_list_context(site, membership, message=message))
-        response.headers["HX-Trigger"] = MEMBERS_CHANGED
-        return response
+        return render("members/index.html", "members/_list.html", **_list_context(site, membership, message=message))
     flash(message, "success")
     return redirect(url_for("members.index", site_id=site.id), 303)
 
@@ -151,9 +147,7 @@ def update(site, membership, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id))
-    response = render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
-    response.headers["HX-Trigger"] = MEMBERS_CHANGED
-    return response
+    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.post("/members/<int:membership_id>/remove")
@@ -174,10 +168,8 @@ def remove(site, membership, membership_id):
     db.session.commit()
     if request.htmx:
         # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
-        response = render("members/_status.html", "members/_status.html", oob=True,
-                          **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
-        response.headers["HX-Trigger"] = MEMBERS_CHANGED
-        return response
+        return render("members/_status.html", "members/_status.html", oob=True,
+                      **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
     return redirect(url_for("members.index", site_id=site.id))
 

@@ -1,5 +1,10 @@
 """Answering with HTML: a full page or, for htmx, its fragment (render); a refused change shown next to
-its field; what every page's navigation needs; the HX-Trigger events fragments listen for."""
+its field; what every page's navigation needs.
+
+HX-Trigger events: a view sends one only for an element that listens for it (hx-trigger="NAME from:body"),
+with its name defined once, here, and given to the listening template. None is sent today: a change
+swaps what it changes itself (out of band where it shows elsewhere), and the requests badge polls.
+"""
 from __future__ import annotations
 
 from urllib.parse import urlencode
