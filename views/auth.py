@@ -20,7 +20,7 @@ bp = Blueprint("auth", __name__)
 def sign_in():
     form = SignInForm()
     if form.validate_on_submit():
-        person = people.authenticate(form.email.data, form.password.data, request.remote_addr)
+        person = people.authenticate(form.email.data, form.password.data)
         db.session.commit()  # the failure counter is kept whatever the answer
         if person is not None:
             start_session(person)
@@ -54,7 +54,7 @@ def sign_up():
     if form.validate_on_submit():
         try:
             people.sign_up(form.email.data, form.password.data, form.first_name.data, form.last_name.data,
-                           language=_browser_language(), remote_addr=request.remote_addr)
+                           language=_browser_language())
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -91,7 +91,7 @@ def confirm_email(token):
     if not form.validate_on_submit():
         return render("auth/verify_email.html", status=422, form=form, token=token, usable=True)
     try:
-        person = people.confirm_account(token, form.password.data, request.remote_addr)
+        person = people.confirm_account(token, form.password.data)
     except people.WrongPassword as violation:
         db.session.commit()  # the failure stays counted, as at sign-in; the link stays usable
         apply_rule_violation(form, violation)
@@ -109,7 +109,7 @@ def confirm_email(token):
 @login_required
 def resend_verification():
     if current_user.email_verified_at is None:
-        people.send_verification(current_user, request.remote_addr)
+        people.send_verification(current_user)
         db.session.commit()
     flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
     return redirect(url_for("sites.index"))
@@ -119,7 +119,7 @@ def resend_verification():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        people.request_password_reset(form.email.data, request.remote_addr)
+        people.request_password_reset(form.email.data)
         db.session.commit()
         # The same answer whether or not the account exists.
         flash(_("If an account uses %(email)s, a link to reset its password is on its way. "

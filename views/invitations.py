@@ -1,7 +1,7 @@
 """Accepting an invitation: the generic flow every invitation (primary, secondary, user) uses."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -62,7 +62,7 @@ def accept(token):
         if current_user.is_authenticated and current_user.is_verified:
             if not ConfirmForm().validate_on_submit():
                 abort(400)
-            membership = invitations.accept_invitation(invitation, current_user, request.remote_addr)
+            membership = invitations.accept_invitation(invitation, current_user)
         elif _owner_signs_in(invitation):
             return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)))
         else:
@@ -72,7 +72,7 @@ def accept(token):
                               has_account=False)
             try:
                 membership = invitations.accept_invitation_as_invitee(
-                    invitation, form.password.data, form.first_name.data, form.last_name.data, request.remote_addr)
+                    invitation, form.password.data, form.first_name.data, form.last_name.data)
             except RuleViolation as violation:
                 if violation.field is None:
                     raise

@@ -1,7 +1,7 @@
 """My settings (SPEC §6): name, password, language, notification email and preferences, login email."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -59,7 +59,7 @@ def save():
                 current_user, form.first_name.data, form.last_name.data, form.language.data,
                 form.notification_email.data,
                 {"access_requests": form.access_requests.data, "privilege_changes": form.privilege_changes.data},
-                current_app.config["LANGUAGES"], request.remote_addr)
+                current_app.config["LANGUAGES"])
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -78,8 +78,7 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            people.change_password(current_user, form.current_password.data, form.password.data,
-                                   request.remote_addr)
+            people.change_password(current_user, form.current_password.data, form.password.data)
         except RuleViolation as violation:
             _settle(violation)
             apply_rule_violation(form, violation)
@@ -99,8 +98,7 @@ def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            people.request_email_change(current_user, form.new_email.data, form.current_password.data,
-                                        request.remote_addr)
+            people.request_email_change(current_user, form.new_email.data, form.current_password.data)
         except RuleViolation as violation:
             _settle(violation)
             apply_rule_violation(form, violation)
