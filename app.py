@@ -153,15 +153,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_converters(app: Flask) -> None:
-    from views.common import IdConverter
+    from views.parsing import IdConverter
 
     # Before the blueprints: every <int:...> of a route is an id bounded by the database integer.
     app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import (auth, contacts, documents, health, invitations, members, operator, primacy, reports,
-                       requests, review, settings, sites, support)
+    from views import (auth, contacts, documents, health, invitations, members, my_access, operator, primacy,
+                       profiles, reports, requests, review, settings, sites, support)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(invitations.bp)
@@ -169,6 +169,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contacts.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(profiles.bp)
+    app.register_blueprint(my_access.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(primacy.bp)
     app.register_blueprint(reports.bp)
@@ -180,16 +182,18 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from views.common import register_error_pages
+    from views.errors import register_error_pages
 
     register_error_pages(app)
 
 
 def register_request_hooks(app: Flask) -> None:
-    from views.common import register_input_checks, register_security
+    from views.rendering import register_template_globals
+    from views.security import register_input_checks, register_security
 
     register_input_checks(app)
     register_security(app)
+    register_template_globals(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -47,7 +47,7 @@ def record(actor, action: str, *, site=None, target=None, before: Any = None, af
            remote_addr: str | None = None) -> AuditEvent:
     """Append an audit event to the current transaction (the caller commits)."""
     if remote_addr is None:
-        remote_addr = _request_addr()
+        remote_addr = current_address()
     target_type, target_id, target_label = _describe(target)
     event = AuditEvent(actor_id=getattr(actor, "id", None), actor_label=getattr(actor, "email", "") or "",
                        site_id=getattr(site, "id", site), action=action, target_type=target_type,
@@ -57,7 +57,12 @@ def record(actor, action: str, *, site=None, target=None, before: Any = None, af
     return event
 
 
-def _request_addr() -> str | None:
+def current_address() -> str | None:
+    """The address the actor's request comes from: the one place it is read (the views pass none).
+
+    None outside a request (commands, the scheduler). Functions that still take a `remote_addr`
+    use this one when they are given None.
+    """
     from flask import has_request_context, request
 
     return request.remote_addr if has_request_context() else None

@@ -285,16 +285,19 @@ def client_may_try(remote_addr: str | None) -> bool:
     it every password check from that client fails, with the answer of a wrong password, until its
     failures age out. Operators get no exception.
     """
+    from .audit import current_address
     from .throttle import count_events
 
-    return count_events("sign_in_failure", remote_addr or "", CLIENT_FAILURE_WINDOW) < CLIENT_FAILURES
+    return count_events("sign_in_failure", remote_addr or current_address() or "", CLIENT_FAILURE_WINDOW) \
+        < CLIENT_FAILURES
 
 
 def note_client_failure(remote_addr: str | None) -> None:
     """Count one failed password check against its client address (in the caller's transaction)."""
+    from .audit import current_address
     from .throttle import note_event
 
-    note_event("sign_in_failure", remote_addr or "")
+    note_event("sign_in_failure", remote_addr or current_address() or "")
 
 
 def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
@@ -335,9 +338,10 @@ def may_send_account_mail(address: str, remote_addr: str | None) -> bool:
     request gets the same answer as a sent one from its caller; it only sends nothing. Called in
     the transaction that queues the mail.
     """
+    from .audit import current_address
     from .throttle import take
 
-    if not take("account_mail_client", remote_addr or "", CLIENT_MAIL_LIMITS):
+    if not take("account_mail_client", remote_addr or current_address() or "", CLIENT_MAIL_LIMITS):
         return False
     return take("account_mail", address, ADDRESS_MAIL_LIMITS)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 3
 SECRET_KEY = "bench-secret-key-not-for-production"
-# The seed-demo password and primary (views/commands.py); read from there so both stay in step.
+# The seed-demo password and primary (views/demo.py); read from there so both stay in step.
 SEARCH_TERMS = ("mar", "smith", "ngu", "sofia", "kowal", "eu.demo", "oconnor", "li", "tanaka", "jos")
 GOAL_RATIO = 2.0
 GOAL_SEARCH_P99_MS = 50.0
@@ -52,7 +52,7 @@ def free_port() -> int:
 
 def demo_credentials() -> tuple[str, str]:
     sys.path.insert(0, str(ROOT))
-    from views.commands import DEMO_PASSWORD, DEMO_PRIMARY_EMAIL
+    from views.demo import DEMO_PASSWORD, DEMO_PRIMARY_EMAIL
 
     return DEMO_PRIMARY_EMAIL, DEMO_PASSWORD
 

@@ -1,14 +1,16 @@
 """Sign in and out, accounts, email verification, password reset and the first-run page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from models import RuleViolation, db, get_setting
 from models import person as people
 
-from .common import apply_rule_violation, safe_next, start_session
+from .access import start_session
+from .parsing import safe_next
+from .rendering import apply_rule_violation, render
 from .forms import ConfirmAccountForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
 
 bp = Blueprint("auth", __name__)
@@ -18,7 +20,7 @@ bp = Blueprint("auth", __name__)
 def sign_in():
     form = SignInForm()
     if form.validate_on_submit():
-        person = people.authenticate(form.email.data, form.password.data, request.remote_addr)
+        person = people.authenticate(form.email.data, form.password.data)
         db.session.commit()  # the failure counter is kept whatever the answer
         if person is not None:
             start_session(person)
@@ -26,9 +28,9 @@ def sign_in():
         # One answer for unknown, locked and wrong: it must not tell whether an account exists.
         form.form_errors.append(_("Wrong email or password, or the account is locked for a while. "
                                   "Try again later or reset your password."))
-        return render_template("auth/sign_in.html", form=form), 401
+        return render("auth/sign_in.html", status=401, form=form)
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/sign_in.html", form=form), status
+    return render("auth/sign_in.html", status=status, form=form)
 
 
 @bp.post("/sign-out")
@@ -45,14 +47,14 @@ def sign_out():
 @bp.route("/sign-up", methods=["GET", "POST"])
 def sign_up():
     if not get_setting("signup_open"):
-        return render_template("auth/sign_up_closed.html"), 403
+        return render("auth/sign_up_closed.html", status=403)
     if current_user.is_authenticated:
         return redirect(url_for("sites.index"))
     form = SignUpForm()
     if form.validate_on_submit():
         try:
             people.sign_up(form.email.data, form.password.data, form.first_name.data, form.last_name.data,
-                           language=_browser_language(), remote_addr=request.remote_addr)
+                           language=_browser_language())
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -63,7 +65,7 @@ def sign_up():
             flash(_("We sent a mail to %(email)s. Open the link in it to confirm your account, "
                     "then sign in with your password.", email=form.email.data), "success")
             return redirect(url_for("auth.sign_in"))
-    return render_template("auth/sign_up.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/sign_up.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 def _browser_language() -> str | None:
@@ -76,8 +78,8 @@ def _browser_language() -> str | None:
 def verify_email(token):
     found = people.find_account_token(token, "verify_email")
     usable = found is not None and found.is_usable()
-    return render_template("auth/verify_email.html", form=ConfirmAccountForm(formdata=None), token=token,
-                           usable=usable), 200 if usable else 410
+    return render("auth/verify_email.html", status=200 if usable else 410, form=ConfirmAccountForm(formdata=None),
+                  token=token, usable=usable)
 
 
 @bp.post("/verify-email/<token>")
@@ -85,18 +87,18 @@ def confirm_email(token):
     form = ConfirmAccountForm()
     found = people.find_account_token(token, "verify_email")
     if found is None or not found.is_usable():
-        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
+        return render("auth/verify_email.html", status=410, form=form, token=token, usable=False)
     if not form.validate_on_submit():
-        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 422
+        return render("auth/verify_email.html", status=422, form=form, token=token, usable=True)
     try:
-        person = people.confirm_account(token, form.password.data, request.remote_addr)
+        person = people.confirm_account(token, form.password.data)
     except people.WrongPassword as violation:
         db.session.commit()  # the failure stays counted, as at sign-in; the link stays usable
         apply_rule_violation(form, violation)
-        return render_template("auth/verify_email.html", form=form, token=token, usable=True), 401
+        return render("auth/verify_email.html", status=401, form=form, token=token, usable=True)
     except RuleViolation:
         db.session.rollback()
-        return render_template("auth/verify_email.html", form=form, token=token, usable=False), 410
+        return render("auth/verify_email.html", status=410, form=form, token=token, usable=False)
     db.session.commit()
     start_session(person)
     flash(_("Thank you: %(email)s is confirmed.", email=person.email), "success")
@@ -107,7 +109,7 @@ def confirm_email(token):
 @login_required
 def resend_verification():
     if current_user.email_verified_at is None:
-        people.send_verification(current_user, request.remote_addr)
+        people.send_verification(current_user)
         db.session.commit()
     flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
     return redirect(url_for("sites.index"))
@@ -117,20 +119,20 @@ def resend_verification():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        people.request_password_reset(form.email.data, request.remote_addr)
+        people.request_password_reset(form.email.data)
         db.session.commit()
         # The same answer whether or not the account exists.
         flash(_("If an account uses %(email)s, a link to reset its password is on its way. "
                 "It works once, within one hour.", email=form.email.data), "info")
         return redirect(url_for("auth.sign_in"))
-    return render_template("auth/forgot_password.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/forgot_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token):
     found = people.find_account_token(token, "reset_password")
     if found is None or not found.is_usable():
-        return render_template("auth/reset_password.html", form=None), 410
+        return render("auth/reset_password.html", status=410, form=None)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -143,7 +145,7 @@ def reset_password(token):
             flash(_("Your password is changed. Sign in with the new one."), "success")
             logout_user()
             return redirect(url_for("auth.sign_in"))
-    return render_template("auth/reset_password.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/reset_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.route("/first-run", methods=["GET", "POST"])
@@ -164,4 +166,4 @@ def first_run():
             start_session(person)
             flash(_("Welcome. You are the operator of this Sitepass."), "success")
             return redirect(url_for("operator.console"))
-    return render_template("auth/first_run.html", form=form), 422 if form.is_submitted() else 200
+    return render("auth/first_run.html", status=422 if form.is_submitted() else 200, form=form)

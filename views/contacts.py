@@ -3,23 +3,23 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import ContactRecord, RuleViolation, db
 from models import contact as contacts
 from models.membership import PRIMARY, SECONDARY, UPDATE, VIEW, holds
 from models.tool import CONTACT_UPDATES
 
-from .common import of_site, render, site_access, site_permission
+from .access import of_site, site_view
+from .rendering import render
 
 bp = Blueprint("contacts", __name__, url_prefix="/sites/<int:site_id>")
 
 
 @bp.get("/contacts")
-@login_required
-def index(site_id):
+@site_view()
+def index(site, membership):
     """Site contacts ("View all contacts"): read-only, for every member."""
-    site, membership = site_access(site_id)
     warnings = contacts.contact_warnings(site) if (membership is None or membership.role in (PRIMARY, SECONDARY)) \
         else []
     from models.membership import primary_of
@@ -35,10 +35,9 @@ def _manage_context(site, membership, **extra):
 
 
 @bp.get("/contacts/manage")
-@login_required
-def manage(site_id):
+@site_view(CONTACT_UPDATES, VIEW)
+def manage(site, membership):
     """Contact updates: every contact of the site, edited in place."""
-    site, membership = site_permission(site_id, CONTACT_UPDATES, VIEW)
     return render("contacts/manage.html", None, **_manage_context(site, membership, values={}, errors={}))
 
 
@@ -57,23 +56,20 @@ def _row(site, membership, record, editing=False, values=None, chosen=None, erro
 
 
 @bp.get("/contacts/<int:contact_id>")
-@login_required
-def show(site_id, contact_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, VIEW)
+@site_view(CONTACT_UPDATES, VIEW)
+def show(site, membership, contact_id):
     return _row(site, membership, of_site(ContactRecord, contact_id, site))
 
 
 @bp.get("/contacts/<int:contact_id>/edit")
-@login_required
-def edit(site_id, contact_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
+@site_view(CONTACT_UPDATES, UPDATE)
+def edit(site, membership, contact_id):
     return _row(site, membership, of_site(ContactRecord, contact_id, site), editing=True)
 
 
 @bp.post("/contacts/<int:contact_id>")
-@login_required
-def update(site_id, contact_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
+@site_view(CONTACT_UPDATES, UPDATE)
+def update(site, membership, contact_id):
     record = of_site(ContactRecord, contact_id, site)
     values, chosen = _form_values()
     try:
@@ -91,9 +87,8 @@ def update(site_id, contact_id):
 
 
 @bp.post("/contacts")
-@login_required
-def create(site_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
+@site_view(CONTACT_UPDATES, UPDATE)
+def create(site, membership):
     values, chosen = _form_values()
     try:
         record = contacts.save_contact(site, current_user, values, chosen)
@@ -108,9 +103,8 @@ def create(site_id):
 
 
 @bp.post("/contacts/<int:contact_id>/delete")
-@login_required
-def delete(site_id, contact_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
+@site_view(CONTACT_UPDATES, UPDATE)
+def delete(site, membership, contact_id):
     record = of_site(ContactRecord, contact_id, site)
     try:
         contacts.delete_contact(site, current_user, record)
@@ -126,9 +120,8 @@ def delete(site_id, contact_id):
 
 
 @bp.post("/contacts/reviewed")
-@login_required
-def reviewed(site_id):
-    site, membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
+@site_view(CONTACT_UPDATES, UPDATE)
+def reviewed(site, membership):
     contacts.mark_contacts_reviewed(site, current_user)
     db.session.commit()
     flash(_("Contacts marked as reviewed today."), "success")
@@ -136,10 +129,9 @@ def reviewed(site_id):
 
 
 @bp.get("/contacts/subdivisions")
-@login_required
-def subdivisions(site_id):
+@site_view(CONTACT_UPDATES, UPDATE)
+def subdivisions(site, _membership):
     """The state/province choices of a country (htmx, when the country changes)."""
-    site, _membership = site_permission(site_id, CONTACT_UPDATES, UPDATE)
     country = request.args.get("country", "").upper()
     field_id = request.args.get("field_id", "subdivision")
     if not field_id.replace("-", "").replace("_", "").isalnum():

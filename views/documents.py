@@ -5,49 +5,36 @@ import os
 
 from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import Document, RuleViolation, db
 from models import document as documents
-from models.membership import PRIMARY, VIEW
+from models.membership import VIEW
 from models.tool import DOCUMENTS
 
-from .common import apply_rule_violation, of_site, render, site_access, site_permission
+from .access import is_uploader, of_site, site_view
+from .rendering import apply_rule_violation, render
 from .forms import DocumentForm
 
 bp = Blueprint("documents", __name__, url_prefix="/sites/<int:site_id>")
 
 
-def _may_upload(membership) -> bool:
-    return current_user.is_operator or (membership is not None and membership.role == PRIMARY)
-
-
-def _uploader_access(site_id):
-    """Return (site, membership) for an operator or the site's primary; other members get 403."""
-    site, membership = site_access(site_id)
-    if not _may_upload(membership):
-        abort(403)
-    return site, membership
-
-
 def _page(site, membership, form, status=200):
     return render("documents/index.html", None, status=status, site=site, documents=documents.documents_of(site.id),
-                  form=form, can_upload=_may_upload(membership))
+                  form=form, can_upload=is_uploader(membership))
 
 
 @bp.get("/documents")
-@login_required
-def index(site_id):
+@site_view(DOCUMENTS, VIEW)
+def index(site, membership):
     """Documents: the site's account documents, and the upload form for operators and the primary."""
-    site, membership = site_permission(site_id, DOCUMENTS, VIEW)
     return _page(site, membership, DocumentForm(formdata=None))
 
 
 @bp.post("/documents")
-@login_required
-def upload(site_id):
+@site_view(allow=is_uploader)
+def upload(site, membership):
     """Store an uploaded document and mail the effective contact of its type."""
-    site, membership = _uploader_access(site_id)
     form = DocumentForm()
     if not form.validate_on_submit():
         return _page(site, membership, form, status=422)
@@ -67,10 +54,9 @@ def upload(site_id):
 
 
 @bp.get("/documents/<int:document_id>/download")
-@login_required
-def download(site_id, document_id):
+@site_view(DOCUMENTS, VIEW)
+def download(site, _membership, document_id):
     """Send a document's file as an attachment, as the type it was checked to be."""
-    site, _membership = site_permission(site_id, DOCUMENTS, VIEW)
     document = of_site(Document, document_id, site)
     path = documents.document_path(document)
     if not os.path.isfile(path):
@@ -80,9 +66,8 @@ def download(site_id, document_id):
 
 
 @bp.post("/documents/<int:document_id>/delete")
-@login_required
-def delete(site_id, document_id):
-    site, _membership = _uploader_access(site_id)
+@site_view(allow=is_uploader)
+def delete(site, _membership, document_id):
     document = of_site(Document, document_id, site)
     title = document.title
     documents.delete_document(site, current_user, document)

@@ -1,7 +1,7 @@
 """Accepting an invitation: the generic flow every invitation (primary, secondary, user) uses."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,7 +9,8 @@ from models import RuleViolation, db
 from models import invitation as invitations
 from models import person as people
 
-from .common import apply_rule_violation, start_session
+from .access import start_session
+from .rendering import apply_rule_violation, render
 from .forms import AcceptInvitationForm, ConfirmForm
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
@@ -18,12 +19,12 @@ bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 def _load(token):
     invitation = invitations.find_invitation(token)
     if invitation is None:
-        return None, render_template("invitations/unusable.html", state="unknown", invitation=None), 404
+        return None, render("invitations/unusable.html", status=404, state="unknown", invitation=None), 404
     state = invitation.status()
     if state != invitations.OPEN:
-        return invitation, render_template("invitations/unusable.html", state=state, invitation=invitation), 410
+        return invitation, render("invitations/unusable.html", status=410, state=state, invitation=invitation), 410
     if current_user.is_authenticated and current_user.email.lower() != invitation.email.lower():
-        return invitation, render_template("invitations/someone_else.html", invitation=invitation), 403
+        return invitation, render("invitations/someone_else.html", status=403, invitation=invitation), 403
     return invitation, None, 200
 
 
@@ -43,13 +44,13 @@ def show(token):
     if refusal is not None:
         return refusal, status
     if current_user.is_authenticated and current_user.is_verified:
-        return render_template("invitations/accept.html", invitation=invitation, form=ConfirmForm(),
-                               token=token, has_account=True)
+        return render("invitations/accept.html", invitation=invitation, form=ConfirmForm(),
+                      token=token, has_account=True)
     if _owner_signs_in(invitation):
-        return render_template("invitations/accept.html", invitation=invitation, form=None, token=token,
-                               has_account=True)
-    return render_template("invitations/accept.html", invitation=invitation, form=AcceptInvitationForm(),
-                           token=token, has_account=False)
+        return render("invitations/accept.html", invitation=invitation, form=None, token=token,
+                      has_account=True)
+    return render("invitations/accept.html", invitation=invitation, form=AcceptInvitationForm(),
+                  token=token, has_account=False)
 
 
 @bp.post("/<token>")
@@ -61,28 +62,28 @@ def accept(token):
         if current_user.is_authenticated and current_user.is_verified:
             if not ConfirmForm().validate_on_submit():
                 abort(400)
-            membership = invitations.accept_invitation(invitation, current_user, request.remote_addr)
+            membership = invitations.accept_invitation(invitation, current_user)
         elif _owner_signs_in(invitation):
             return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)))
         else:
             form = AcceptInvitationForm()
             if not form.validate_on_submit():
-                return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
-                                       has_account=False), 422
+                return render("invitations/accept.html", status=422, invitation=invitation, form=form, token=token,
+                              has_account=False)
             try:
                 membership = invitations.accept_invitation_as_invitee(
-                    invitation, form.password.data, form.first_name.data, form.last_name.data, request.remote_addr)
+                    invitation, form.password.data, form.first_name.data, form.last_name.data)
             except RuleViolation as violation:
                 if violation.field is None:
                     raise
                 db.session.rollback()
                 apply_rule_violation(form, violation)
-                return render_template("invitations/accept.html", invitation=invitation, form=form, token=token,
-                                       has_account=False), 422
+                return render("invitations/accept.html", status=422, invitation=invitation, form=form, token=token,
+                              has_account=False)
     except RuleViolation as violation:
         db.session.rollback()
-        return render_template("invitations/unusable.html", state="refused", invitation=invitation,
-                               reason=violation.message), 409
+        return render("invitations/unusable.html", status=409, state="refused", invitation=invitation,
+                      reason=violation.message)
     db.session.commit()
     # A fresh session for whoever proved the mailbox; an unverified session of the same account ended.
     start_session(membership.person)

@@ -1,12 +1,12 @@
-"""Manage access (SPEC §4): the user list, Add new user, inline edits, removal, bulk changes,
-invitations, access profiles, and My access."""
+"""Manage access (SPEC §4): the user list, Add new user, inline edits, removal, bulk changes and
+invitations. Access profiles are in views/profiles.py, My access in views/my_access.py."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from models import AccessProfile, Invitation, Membership, RuleViolation, db
@@ -14,16 +14,16 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
-from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
+from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
-from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, submitted_levels)
-from .forms import AddMemberForm, ProfileForm
+from .access import of_site, site_view
+from .parsing import clamped_rows, id_from, ids_from, levels_from_form, page_number, submitted_levels
+from .rendering import apply_rule_violation, render
+from .forms import AddMemberForm
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
 
 VIEW, UPDATE = members.VIEW, members.UPDATE
-MEMBERS_CHANGED = "members-changed"  # HX-Trigger event other regions listen to
 
 
 def _list_state():
@@ -60,10 +60,7 @@ def _status_context(site, message):
 def _after_list_action(site, membership, message):
     """Answer a list action: the list fragment with its status for htmx, a redirect with a flash otherwise."""
     if request.htmx:
-        response = render("members/index.html", "members/_list.html",
-                          **_list_context(site, membership, message=message))
-        response.headers["HX-Trigger"] = MEMBERS_CHANGED
-        return response
+        return render("members/index.html", "members/_list.html", **_list_context(site, membership, message=message))
     flash(message, "success")
     return redirect(url_for("members.index", site_id=site.id), 303)
 
@@ -87,9 +84,8 @@ def _summaries(rows, profiles, tools):
 
 
 @bp.get("/members")
-@login_required
-def index(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def index(site, membership):
     return render("members/index.html", "members/_list.html", **_list_context(site, membership))
 
 
@@ -106,17 +102,15 @@ def _row_context(site, actor_membership, row, **extra):
 
 
 @bp.get("/members/<int:membership_id>")
-@login_required
-def row(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def row(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
-@login_required
-def edit(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def edit(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
@@ -132,9 +126,8 @@ def edit(site_id, membership_id):
 
 
 @bp.post("/members/<int:membership_id>")
-@login_required
-def update(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def update(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     tools = catalog()
     role = request.form.get("role", "")
@@ -154,15 +147,12 @@ def update(site_id, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id))
-    response = render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
-    response.headers["HX-Trigger"] = MEMBERS_CHANGED
-    return response
+    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.post("/members/<int:membership_id>/remove")
-@login_required
-def remove(site_id, membership_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def remove(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     name = row.person.display_name
     try:
@@ -178,19 +168,16 @@ def remove(site_id, membership_id):
     db.session.commit()
     if request.htmx:
         # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
-        response = render("members/_status.html", "members/_status.html", oob=True,
-                          **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
-        response.headers["HX-Trigger"] = MEMBERS_CHANGED
-        return response
+        return render("members/_status.html", "members/_status.html", oob=True,
+                      **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
     return redirect(url_for("members.index", site_id=site.id))
 
 
 @bp.post("/members/bulk")
-@login_required
-def bulk(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def bulk(site, membership):
     """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     selected = ids_from(request.form.getlist("selected"))
     action = request.form.get("action", "save")
     changes = {}
@@ -236,9 +223,8 @@ def _add_context(site, membership, form, check=None, levels=None):
 
 
 @bp.get("/members/new")
-@login_required
-def new(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def new(site, membership):
     form = AddMemberForm(formdata=None)
     form.profile_id.choices = _profile_choices(site)
     return render("members/new.html", None, **_add_context(site, membership, form))
@@ -250,10 +236,9 @@ def _profile_choices(site):
 
 
 @bp.get("/levels")
-@login_required
-def levels(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def levels(site, membership):
     """The level choosers filled from a profile (htmx, when a profile is chosen)."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else USER
     chosen = {}
@@ -268,10 +253,9 @@ def levels(site_id):
 
 
 @bp.post("/members/check")
-@login_required
-def check(site_id):
+@site_view(MANAGE_ACCESS, UPDATE)
+def check(site, membership):
     """Check user: tell whether an account exists for the email (and its name), and if already a member."""
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
     result = _check_email(site, request.form.get("email", ""))
     if request.htmx:
         return render("members/_check.html", "members/_check.html", check=result)
@@ -294,9 +278,8 @@ def _check_email(site, raw_email):
 
 
 @bp.post("/members")
-@login_required
-def create(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def create(site, membership):
     form = AddMemberForm()
     form.profile_id.choices = _profile_choices(site)
     tools = catalog()
@@ -338,9 +321,8 @@ def _profile_then_form_levels(site, membership, form, tools):
 # --- invitations --------------------------------------------------------------------------------
 
 @bp.post("/invitations/<int:invitation_id>/resend")
-@login_required
-def resend_invitation(site_id, invitation_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def resend_invitation(site, membership, invitation_id):
     invitation = of_site(Invitation, invitation_id, site)
     try:
         fresh = invitations.resend_invitation(site, current_user, invitation)
@@ -353,9 +335,8 @@ def resend_invitation(site_id, invitation_id):
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
-@login_required
-def revoke_invitation(site_id, invitation_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
+@site_view(MANAGE_ACCESS, UPDATE)
+def revoke_invitation(site, membership, invitation_id):
     invitation = of_site(Invitation, invitation_id, site)
     try:
         invitations.revoke_invitation(site, current_user, invitation)
@@ -364,106 +345,3 @@ def revoke_invitation(site_id, invitation_id):
         return _list_refusal(site, membership, violation.message)
     db.session.commit()
     return _after_list_action(site, membership, _("The invitation to %(email)s is revoked.", email=invitation.email))
-
-
-# --- access profiles ----------------------------------------------------------------------------
-
-def _profiles_page(site, membership, new_form=None, failed=None, status=200):
-    tools = catalog()
-    return render("members/profiles.html", None, status=status, site=site, membership=membership, tools=tools,
-                  profiles=profiles_of(site.id), new_form=new_form or ProfileForm(formdata=None),
-                  failed=failed or {}, is_primary=membership is not None and membership.role == members.PRIMARY)
-
-
-@bp.get("/profiles")
-@login_required
-def profiles(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
-    return _profiles_page(site, membership)
-
-
-@bp.post("/profiles")
-@login_required
-def create_profile(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    form = ProfileForm()
-    if form.validate_on_submit():
-        try:
-            profile = save_profile(site, current_user, form.name.data, levels_from_form(request.form, catalog()))
-        except RuleViolation as violation:
-            db.session.rollback()
-            apply_rule_violation(form, violation)
-        else:
-            db.session.commit()
-            flash(_("Profile %(name)s created.", name=profile.name), "success")
-            return redirect(url_for("members.profiles", site_id=site.id))
-    return _profiles_page(site, membership, new_form=form, status=422)
-
-
-
-@bp.post("/profiles/<int:profile_id>")
-@login_required
-def update_profile(site_id, profile_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    profile = of_site(AccessProfile, profile_id, site)
-    form = ProfileForm(prefix=f"p{profile.id}")
-    if form.validate_on_submit():
-        try:
-            save_profile(site, current_user, form.name.data,
-                         levels_from_form(request.form, catalog(), prefix=f"p{profile.id}-tool_"), profile)
-        except RuleViolation as violation:
-            db.session.rollback()
-            return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
-        db.session.commit()
-        flash(_("Profile %(name)s saved.", name=form.name.data), "success")
-        return redirect(url_for("members.profiles", site_id=site.id))
-    return _profiles_page(site, membership, failed={profile_id: " ".join(form.name.errors)}, status=422)
-
-
-@bp.post("/profiles/<int:profile_id>/delete")
-@login_required
-def remove_profile(site_id, profile_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, UPDATE)
-    profile = of_site(AccessProfile, profile_id, site)
-    name = profile.name
-    try:
-        delete_profile(site, current_user, profile)
-    except RuleViolation as violation:
-        db.session.rollback()
-        return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
-    db.session.commit()
-    flash(_("Profile %(name)s deleted; members keep their levels.", name=name), "success")
-    return redirect(url_for("members.profiles", site_id=site.id))
-
-
-# --- My access ----------------------------------------------------------------------------------
-
-@bp.get("/my-access")
-@login_required
-def my_access(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
-    return my_access_page(site, membership)
-
-
-def my_access_page(site, membership, form=None, status=200):
-    """My access: the member's role and levels, read-only, and the form to ask for more."""
-    from models import access_request as requests
-
-    from .forms import PrivilegeRequestForm
-
-    tools = catalog()
-    levels = members.levels_of(membership, tools)
-    form = form or PrivilegeRequestForm(formdata=None)
-    wanted = [tool for tool in tools if levels[tool.id] < tool.top_rank
-              and (membership.role == SECONDARY or not tool.secondary_only)]
-    form.wanted.choices = [SelectChoice(f"{tool.id}:{level.rank}", f"{tool.name}: {level.name}")
-                           for tool in wanted for level in tool.levels if level.rank > levels[tool.id]]
-    pending = [r for r in requests.requests_of(membership.person)
-               if r.site_id == site.id and r.status == requests.PENDING and r.kind == requests.PRIVILEGE]
-    from models.support import support_managers_of
-
-    return render("members/my_access.html", None, status=status, site=site, membership=membership, tools=tools,
-                  levels=levels, form=form, wanted=wanted, pending=pending,
-                  support_managers=support_managers_of(site.id))

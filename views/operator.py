@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -11,7 +11,9 @@ from models import Customer, Invitation, Membership, RuleViolation, Site, db, ge
 from models import site as sites
 from models.membership import primary_of
 
-from .common import apply_rule_violation, clamped_pagination, id_from, operator_required, page_number, render
+from .access import operator_required
+from .parsing import clamped_pagination, id_from, page_number
+from .rendering import apply_rule_violation, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -69,8 +71,8 @@ def customer(customer_id):
 
 def _customer(customer, form, status=200):
     primaries = {site.id: primary_of(site.id) for site in customer.sites}
-    return render_template("operator/customer.html", customer=customer, form=form,
-                           primaries=primaries), status
+    return render("operator/customer.html", status=status, customer=customer, form=form,
+                  primaries=primaries)
 
 
 @bp.post("/customers/<int:customer_id>/sites")
@@ -107,8 +109,8 @@ def _site(site, coverage_form=None, recovery_form=None, status=200):
         Membership.site_id == site.id, Membership.role != "primary").order_by(Membership.sort_name).limit(500)).all()
     recovery_form.membership_id.choices = [SelectChoice("", _("— invite an email instead —"))] + \
         [SelectChoice(str(m.id), f"{m.person.display_name} <{m.person.email}>") for m in candidates]
-    return render_template("operator/site.html", site=site, primary=primary_of(site.id), invitations=invitations,
-                           coverage_form=coverage_form, recovery_form=recovery_form), status
+    return render("operator/site.html", status=status, site=site, primary=primary_of(site.id), invitations=invitations,
+                  coverage_form=coverage_form, recovery_form=recovery_form)
 
 
 @bp.post("/sites/<int:site_id>/coverage")

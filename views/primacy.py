@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -11,7 +11,9 @@ from models import Membership, PrimaryTransfer, RuleViolation, db, utcnow
 from models import membership as members
 from models import primary_transfer as transfers
 
-from .common import apply_rule_violation, id_from, site_access
+from .access import is_primary, site_view
+from .parsing import id_from
+from .rendering import apply_rule_violation, render
 from .forms import ConfirmForm, TransferForm
 
 bp = Blueprint("primacy", __name__)
@@ -24,28 +26,19 @@ def _transfer_page(site, membership, form=None, status=200):
         .order_by(Membership.role, Membership.sort_name).limit(500)).all()
     form.nominee.choices = [SelectChoice(str(m.id), f"{m.person.display_name} <{m.person.email}> · {m.role_label}")
                             for m in others]
-    return render_template("primacy/transfer.html", site=site, membership=membership, form=form,
-                           offer=transfers.open_transfer(site.id), cancel_form=ConfirmForm(formdata=None)), status
-
-
-def _primary_only(site_id):
-    site, membership = site_access(site_id)
-    if membership is None or membership.role != members.PRIMARY:
-        abort(403)
-    return site, membership
+    return render("primacy/transfer.html", status=status, site=site, membership=membership, form=form,
+                  offer=transfers.open_transfer(site.id), cancel_form=ConfirmForm(formdata=None))
 
 
 @bp.get("/sites/<int:site_id>/primary")
-@login_required
-def transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def transfer(site, membership):
     return _transfer_page(site, membership)
 
 
 @bp.post("/sites/<int:site_id>/primary")
-@login_required
-def offer_transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def offer_transfer(site, membership):
     form = TransferForm()
     if form.validate_on_submit():
         nominee = db.session.get(Membership, nominee_id) if (nominee_id := id_from(form.nominee.data)) else None
@@ -65,9 +58,8 @@ def offer_transfer(site_id):
 
 
 @bp.post("/sites/<int:site_id>/primary/cancel")
-@login_required
-def cancel_transfer(site_id):
-    site, membership = _primary_only(site_id)
+@site_view(allow=is_primary)
+def cancel_transfer(site, _membership):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -104,10 +96,10 @@ def _offer_of(site_id, offer_id):
 def show_offer(site_id, offer_id):
     offer = _offer_of(site_id, offer_id)
     if offer.to_person_id != current_user.id:
-        return render_template("primacy/offer.html", offer=offer, form=None, state="someone_else"), 403
+        return render("primacy/offer.html", status=403, offer=offer, form=None, state="someone_else")
     usable = offer.accepted_at is None and offer.cancelled_at is None and offer.expires_at > utcnow()
-    return render_template("primacy/offer.html", offer=offer, form=ConfirmForm(formdata=None),
-                           state="open" if usable else "closed"), 200 if usable else 410
+    return render("primacy/offer.html", status=200 if usable else 410, offer=offer, form=ConfirmForm(formdata=None),
+                  state="open" if usable else "closed")
 
 
 @bp.post("/sites/<int:site_id>/primary/offers/<int:offer_id>")
@@ -121,19 +113,16 @@ def accept(site_id, offer_id):
         transfers.accept_transfer(offer, current_user)
     except RuleViolation as violation:
         db.session.rollback()
-        return render_template("primacy/offer.html", offer=offer, form=None, state="refused",
-                               reason=violation.message), 409
+        return render("primacy/offer.html", status=409, offer=offer, form=None, state="refused",
+                      reason=violation.message)
     db.session.commit()
     flash(_("You are now the primary contact of this site."), "success")
     return redirect(url_for("sites.start", site_id=offer.site_id))
 
 
 @bp.post("/sites/<int:site_id>/leave")
-@login_required
-def leave(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
+@site_view(member_only=True)
+def leave(site, _membership):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)

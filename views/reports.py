@@ -7,14 +7,15 @@ from datetime import datetime, time
 
 from flask import Blueprint, Response, abort, request
 from flask_babel import gettext as _
-from flask_login import login_required
 
 from models import db
 from models import report as reports
 from models.membership import ROLE_LABELS, VIEW
 from models.tool import MANAGE_ACCESS, REPORTING, catalog
 
-from .common import clamped_pagination, operator_required, page_number, render, site_permission
+from .access import operator_required, site_view
+from .parsing import clamped_pagination, page_number
+from .rendering import render
 
 bp = Blueprint("reports", __name__)
 
@@ -57,9 +58,8 @@ EVENT_HEADER = ["time (UTC)", "actor", "action", "target", "before", "after", "r
 
 
 @bp.get("/sites/<int:site_id>/audit")
-@login_required
-def audit(site_id):
-    site, _membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def audit(site, _membership):
     filters = _filters()
     page = clamped_pagination(lambda page: db.paginate(reports.list_events(site.id, **filters), page=page, per_page=50,
                                                        error_out=False), page_number())
@@ -68,9 +68,8 @@ def audit(site_id):
 
 
 @bp.get("/sites/<int:site_id>/audit.csv")
-@login_required
-def audit_csv(site_id):
-    site, _membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
+@site_view(MANAGE_ACCESS, VIEW)
+def audit_csv(site, _membership):
     return _csv(_event_rows(reports.list_events(site.id, **_filters())), EVENT_HEADER,
                 f"audit-{site.site_number}.csv")
 
@@ -108,9 +107,8 @@ def _access_rows(site, tools, moment):
 
 
 @bp.get("/sites/<int:site_id>/reports")
-@login_required
-def access(site_id):
-    site, _membership = site_permission(site_id, REPORTING, VIEW)
+@site_view(REPORTING, VIEW)
+def access(site, _membership):
     tools = catalog()
     moment = _moment()
     return render("reports/access.html", None, site=site, tools=tools, moment=moment,
@@ -118,9 +116,8 @@ def access(site_id):
 
 
 @bp.get("/sites/<int:site_id>/reports.csv")
-@login_required
-def access_csv(site_id):
-    site, _membership = site_permission(site_id, REPORTING, VIEW)
+@site_view(REPORTING, VIEW)
+def access_csv(site, _membership):
     tools = catalog()
     moment = _moment()
     rows = ([r["name"], r["email"], str(ROLE_LABELS[r["role"]])]

@@ -1,7 +1,7 @@
 """Access requests (SPEC §5): self-nomination, privilege requests, the Requests page and decisions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -10,11 +10,14 @@ from models import AccessProfile, AccessRequest, RuleViolation, db
 from models import access_request as requests
 from models import membership as members
 from models.membership import membership_of
+from models.support import is_support_request, may_manage_support
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
-from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, whole_number)
+from .access import of_site, require_level, site_view
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
+from .my_access import my_access_page
+from .parsing import clamped_pagination, id_from, levels_from_form, page_number, whole_number
+from .rendering import apply_rule_violation, render
 
 bp = Blueprint("requests", __name__)
 
@@ -44,14 +47,14 @@ def self_nominate():
             flash(_("Your request for site %(number)s is sent. Its approvers decide and we mail you the answer.",
                     number=access_request.site.site_number), "success")
             return redirect(url_for("requests.mine"))
-    return render_template("requests/self_nominate.html", form=form), 422 if form.is_submitted() else 200
+    return render("requests/self_nominate.html", status=422 if form.is_submitted() else 200, form=form)
 
 
 @bp.get("/my-requests")
 @login_required
 def mine():
-    return render_template("requests/mine.html", access_requests=requests.requests_of(current_user),
-                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS)
+    return render("requests/mine.html", access_requests=requests.requests_of(current_user),
+                  status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS)
 
 
 @bp.post("/my-requests/<int:request_id>/withdraw")
@@ -72,11 +75,8 @@ def withdraw(request_id):
 
 
 @bp.post("/sites/<int:site_id>/my-access/request")
-@login_required
-def request_privilege(site_id):
-    site, membership = site_access(site_id)
-    if membership is None:
-        abort(404)
+@site_view(member_only=True)
+def request_privilege(site, membership):
     form = PrivilegeRequestForm()
     tools = {str(tool.id): tool for tool in catalog()}
     if form.validate_on_submit():
@@ -96,45 +96,33 @@ def request_privilege(site_id):
                         "and the primary contact.", tool=tool.name), "success")
             else:
                 flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
-            return redirect(url_for("members.my_access", site_id=site.id))
-    from .members import my_access_page
+            return redirect(url_for("my_access.show", site_id=site.id))
     return my_access_page(site, membership, form, status=422)
 
 
 # --- the approvers' side ------------------------------------------------------------------------
 
-def _deciders_only(site_id):
-    return site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
-
-
-def _decider_of(site_id, request_id):
-    """Return (site, membership, request) for one who decides this request: the support managers for
-    a support level (SPEC §7), those with Manage access = Update otherwise."""
-    from models.support import is_support_request
-
-    site, membership = site_access(site_id)
+def _decided_by(site, membership, request_id):
+    """Return the request, to one who decides it: the support managers for a support level (SPEC §7),
+    those with Manage access = Update otherwise (403 for anyone else)."""
     access_request = of_site(AccessRequest, request_id, site)
     if is_support_request(access_request):
-        from .support import support_managers_only
-
-        support_managers_only(site_id, change=True)
+        if not may_manage_support(membership):
+            abort(403)
     else:
-        _deciders_only(site_id)
-    return site, membership, access_request
+        require_level(membership, MANAGE_ACCESS, members.UPDATE)
+    return access_request
 
 
 def _back_to_list(site, access_request):
-    from models.support import is_support_request
-
     if is_support_request(access_request):
         return url_for("support.index", site_id=site.id)
     return url_for("requests.index", site_id=site.id)
 
 
 @bp.get("/sites/<int:site_id>/requests")
-@login_required
-def index(site_id):
-    site, membership = _deciders_only(site_id)
+@site_view(MANAGE_ACCESS, members.UPDATE)
+def index(site, _membership):
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
     page = clamped_pagination(lambda page: requests.list_requests(site.id, status, kind, page), page_number())
@@ -144,10 +132,9 @@ def index(site_id):
 
 
 @bp.get("/sites/<int:site_id>/requests/badge")
-@login_required
-def badge(site_id):
+@site_view(MANAGE_ACCESS, members.UPDATE)
+def badge(site, _membership):
     """The count of pending requests in the navigation, refreshed by htmx."""
-    site, _membership = _deciders_only(site_id)
     return render("requests/_badge.html", "requests/_badge.html", site=site, pending=requests.pending_count(site.id))
 
 
@@ -170,28 +157,28 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
             levels = members.profile_levels(profiles[-1], tools, approve_form.role.data or "user", membership)
     reject_form = reject_form or RejectForm(formdata=None)
     reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
-    return render_template("requests/review.html", site=site, access_request=access_request, tools=tools,
-                           approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
-                           role=approve_form.role.data or "user", fieldset_id="levels",
-                           status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
-                           already=None if access_request.status == requests.PENDING
-                           else requests.already_decided(access_request),
-                           back_url=_back_to_list(site, access_request),
-                           own_rank=membership.level(access_request.tool) if membership and access_request.tool else None
-                           ), status
+    return render("requests/review.html", status=status, site=site, access_request=access_request, tools=tools,
+                  approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
+                  role=approve_form.role.data or "user", fieldset_id="levels",
+                  status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
+                  already=None if access_request.status == requests.PENDING
+                  else requests.already_decided(access_request),
+                  back_url=_back_to_list(site, access_request),
+                  own_rank=membership.level(access_request.tool) if membership and access_request.tool else None
+                  )
 
 
 @bp.get("/sites/<int:site_id>/requests/<int:request_id>")
-@login_required
-def review(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def review(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     return _review(site, membership, access_request)
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/approve")
-@login_required
-def approve(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def approve(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     form = ApproveForm()
     form.profile_id.choices = [SelectChoice("", "")] + [SelectChoice(str(p.id), p.name) for p in profiles_of(site.id)]
     tools = catalog()
@@ -222,9 +209,9 @@ def approve(site_id, request_id):
 
 
 @bp.post("/sites/<int:site_id>/requests/<int:request_id>/reject")
-@login_required
-def reject(site_id, request_id):
-    site, membership, access_request = _decider_of(site_id, request_id)
+@site_view()
+def reject(site, membership, request_id):
+    access_request = _decided_by(site, membership, request_id)
     form = RejectForm()
     form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     try:

@@ -1,9 +1,9 @@
 """Access review (SPEC §8): start, confirm or revoke each membership, see how far it has got."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import AccessReviewItem, RuleViolation, db
 from models import membership as members
@@ -11,7 +11,9 @@ from models import review as reviews
 from models.errors import Conflict
 from models.tool import MANAGE_ACCESS
 
-from .common import clamped_rows, of_site, page_number, render, site_permission
+from .access import is_primary, of_site, site_view
+from .parsing import clamped_rows, page_number
+from .rendering import render
 
 bp = Blueprint("review", __name__, url_prefix="/sites/<int:site_id>/review")
 
@@ -45,35 +47,26 @@ def _context(site, membership, errors=None, **extra):
 
 
 @bp.get("")
-@login_required
-def index(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, members.VIEW)
+@site_view(MANAGE_ACCESS, members.VIEW)
+def index(site, membership):
     return render("review/index.html", "review/_list.html", **_context(site, membership))
 
 
-def _primary_only(site_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
-    if membership.role != members.PRIMARY:
-        abort(403)
-    return site, membership
-
-
 @bp.post("")
-@login_required
-def start(site_id):
-    return _primary_step(site_id, reviews.start_review,
+@site_view(MANAGE_ACCESS, members.UPDATE, allow=is_primary)
+def start(site, membership):
+    return _primary_step(site, membership, reviews.start_review,
                          _("The access review has started: confirm or revoke each member below."))
 
 
 @bp.post("/finish")
-@login_required
-def finish(site_id):
-    return _primary_step(site_id, reviews.finish_review, _("The access review is finished."))
+@site_view(MANAGE_ACCESS, members.UPDATE, allow=is_primary)
+def finish(site, membership):
+    return _primary_step(site, membership, reviews.finish_review, _("The access review is finished."))
 
 
-def _primary_step(site_id, step, done_message):
+def _primary_step(site, membership, step, done_message):
     """Start or finish the review (the primary's steps); a conflict shows the page with why."""
-    site, membership = _primary_only(site_id)
     try:
         step(site, current_user)
     except RuleViolation as violation:
@@ -86,9 +79,8 @@ def _primary_step(site_id, step, done_message):
 
 
 @bp.post("/lines/<int:line_id>")
-@login_required
-def decide(site_id, line_id):
-    site, membership = site_permission(site_id, MANAGE_ACCESS, members.UPDATE)
+@site_view(MANAGE_ACCESS, members.UPDATE)
+def decide(site, membership, line_id):
     line = of_site(AccessReviewItem, line_id, site)
     name = line.person.display_name
     decision = request.form.get("decision", "")

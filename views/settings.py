@@ -1,7 +1,7 @@
 """My settings (SPEC §6): name, password, language, notification email and preferences, login email."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -9,7 +9,8 @@ from wtforms.fields.choices import SelectChoice
 from models import RuleViolation, db
 from models import person as people
 
-from .common import apply_rule_violation, start_session
+from .access import start_session
+from .rendering import apply_rule_violation, render
 from .forms import ConfirmForm, EmailChangeForm, PasswordChangeForm, SettingsForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -27,10 +28,10 @@ def _page(settings_form=None, password_form=None, email_form=None, status=200):
                                      privilege_changes=prefs.get("privilege_changes", True))
     settings_form.language.choices = [SelectChoice("", _("As my browser prefers"))] + \
         [SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
-    return render_template("settings/index.html", settings_form=settings_form,
-                           pending_notification_email=people.pending_notification_email(current_user),
-                           password_form=password_form or PasswordChangeForm(formdata=None),
-                           email_form=email_form or EmailChangeForm(formdata=None)), status
+    return render("settings/index.html", status=status, settings_form=settings_form,
+                  pending_notification_email=people.pending_notification_email(current_user),
+                  password_form=password_form or PasswordChangeForm(formdata=None),
+                  email_form=email_form or EmailChangeForm(formdata=None))
 
 
 def _settle(violation: RuleViolation) -> None:
@@ -58,7 +59,7 @@ def save():
                 current_user, form.first_name.data, form.last_name.data, form.language.data,
                 form.notification_email.data,
                 {"access_requests": form.access_requests.data, "privilege_changes": form.privilege_changes.data},
-                current_app.config["LANGUAGES"], request.remote_addr)
+                current_app.config["LANGUAGES"])
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -77,8 +78,7 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            people.change_password(current_user, form.current_password.data, form.password.data,
-                                   request.remote_addr)
+            people.change_password(current_user, form.current_password.data, form.password.data)
         except RuleViolation as violation:
             _settle(violation)
             apply_rule_violation(form, violation)
@@ -98,8 +98,7 @@ def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            people.request_email_change(current_user, form.new_email.data, form.current_password.data,
-                                        request.remote_addr)
+            people.request_email_change(current_user, form.new_email.data, form.current_password.data)
         except RuleViolation as violation:
             _settle(violation)
             apply_rule_violation(form, violation)
@@ -114,8 +113,8 @@ def change_email():
 def _confirmation(kind, token, form, usable=False, new_email=None):
     """The page of a login- or notification-email link: 200 while usable, 400 for a bad form, 410 else."""
     status = 200 if usable else (400 if form.errors else 410)
-    return render_template("settings/confirm_address.html", kind=kind, form=form, token=token, usable=usable,
-                           new_email=new_email), status
+    return render("settings/confirm_address.html", status=status, kind=kind, form=form, token=token, usable=usable,
+                  new_email=new_email)
 
 
 def _confirmation_page(kind, token, purpose):

@@ -1,13 +1,14 @@
 """Where a signed-in person lands: their sites, and each site's start page."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
 
 from models import person as people
 from models.membership import memberships_of
 
-from .common import site_access
+from .access import site_view
+from .rendering import render
 
 bp = Blueprint("sites", __name__)
 
@@ -24,14 +25,13 @@ def index():
         return redirect(url_for("operator.console"))
     if len(memberships) == 1 and not current_user.is_operator:
         return redirect(url_for("sites.start", site_id=memberships[0].site_id))
-    return render_template("sites/index.html", memberships=memberships)
+    return render("sites/index.html", memberships=memberships)
 
 
 @bp.get("/sites/<int:site_id>/")
-@login_required
-def start(site_id):
+@site_view()
+def start(site, membership):
     from models.primary_transfer import offers_to
 
-    site, membership = site_access(site_id)
     offers = [offer for offer in offers_to(current_user) if offer.site_id == site.id]
-    return render_template("sites/start.html", site=site, membership=membership, offers=offers)
+    return render("sites/start.html", site=site, membership=membership, offers=offers)

@@ -2,9 +2,9 @@
 and support Administrators, and the requests for a higher support level they decide."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import Membership, RuleViolation, db
 from models import membership as members
@@ -12,21 +12,13 @@ from models.access_request import STATUS_LABELS
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
-from .common import clamped_rows, of_site, page_number, render, site_access, whole_number
+from .access import looks_at_support, of_site, site_view
+from .parsing import clamped_rows, page_number, whole_number
+from .rendering import render
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
 PER_PAGE = 25
-
-
-def support_managers_only(site_id: int, change: bool = False):
-    """Return (site, membership) for a support manager of the site; operators may look, not change."""
-    site, membership = site_access(site_id)
-    if membership is None and not change:
-        return site, None
-    if not may_manage_support(membership):
-        abort(403)
-    return site, membership
 
 
 def _page_context(site, membership, errors=None):
@@ -42,9 +34,8 @@ def _page_context(site, membership, errors=None):
 
 
 @bp.get("/support")
-@login_required
-def index(site_id):
-    site, membership = support_managers_only(site_id)
+@site_view(allow=looks_at_support)
+def index(site, membership):
     return render("support/index.html", "support/_list.html", **_page_context(site, membership))
 
 
@@ -55,9 +46,8 @@ def _row_context(site, membership, row, **extra):
 
 
 @bp.post("/support/<int:membership_id>")
-@login_required
-def update(site_id, membership_id):
-    site, membership = support_managers_only(site_id, change=True)
+@site_view(allow=may_manage_support)
+def update(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
     raw = request.form.get("level", "")
     rank = whole_number(raw)

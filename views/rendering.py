@@ -1,0 +1,94 @@
+"""Answering with HTML: a full page or, for htmx, its fragment (render); a refused change shown next to
+its field; what every page's navigation needs.
+
+HX-Trigger events: a view sends one only for an element that listens for it (hx-trigger="NAME from:body"),
+with its name defined once, here, and given to the listening template. None is sent today: a change
+swaps what it changes itself (out of band where it shows elsewhere), and the requests badge polls.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app, g, has_request_context, render_template, request, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+
+from models import RuleViolation
+from models.access_request import pending_count
+from models.contact import subdivisions_of
+from models.invitation import STATE_LABELS
+from models.membership import ROLE_LABELS, UPDATE, VIEW, holds, memberships_of
+from models.support import may_manage_support, pending_support_count
+from models.tool import CONTACT_UPDATES, DOCUMENTS, MANAGE_ACCESS, REPORTING
+
+
+def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
+    """Render the fragment for an htmx request and the full page otherwise, from the same pieces: the one
+    way every view answers with HTML (no fragment: the page, whoever asks)."""
+    template = fragment if (fragment and request.htmx) else page_template
+    response = current_app.make_response((render_template(template, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def apply_rule_violation(form, violation: RuleViolation) -> None:
+    """Show a refused change next to the field it concerns (or above the form)."""
+    field = getattr(form, violation.field, None) if violation.field else None
+    if field is not None:
+        field.errors = list(field.errors or []) + [str(violation.message)]
+    else:
+        form.form_errors.append(str(violation.message))
+
+
+def register_template_globals(app) -> None:
+    """Give every template the navigation's functions, the labels it shows and the link helpers."""
+
+    @app.context_processor
+    def navigation():
+        def my_memberships():
+            signed_in = has_request_context() and current_user.is_authenticated
+            return memberships_of(current_user) if signed_in else []
+
+        # Functions, not values: only the full page's navigation calls them, never an htmx fragment.
+        def sets_support():
+            return may_manage_support(g.get("membership"))
+
+        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en"),
+                "role_labels": ROLE_LABELS, "invitation_states": STATE_LABELS, "site_nav": site_nav}
+
+    app.jinja_env.globals["external_url"] = external_url
+    app.jinja_env.globals["subdivisions_of"] = subdivisions_of
+    app.jinja_env.globals["args_with"] = args_with
+
+
+def site_nav() -> dict | None:
+    """What the site navigation offers the signed-in person on the site in the URL (told by
+    access.show_site_navigation)."""
+    if not has_request_context() or "site" not in g:
+        return None
+    membership = g.membership
+    operator = current_user.is_operator
+    manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
+    return {"site": g.site, "member": membership is not None,
+            "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
+            "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
+            "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
+            "reporting": operator or holds(membership, REPORTING, VIEW),
+            "documents": operator or holds(membership, DOCUMENTS, VIEW),
+            "support": (support := operator or may_manage_support(membership)),
+            "support_pending": pending_support_count(g.site.id) if support else 0,
+            "review": operator or holds(membership, MANAGE_ACCESS, VIEW)}
+
+
+def args_with(**changes) -> str:
+    """The current query string with some arguments replaced (for pagination links)."""
+    args = request.args.to_dict()
+    args.update({key: value for key, value in changes.items()})
+    return urlencode({key: value for key, value in args.items() if value not in (None, "")})
+
+
+def external_url(endpoint: str, **values) -> str:
+    """Build an absolute link for mail from BASE_URL, never from the request's Host header."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base + "/"):
+        return url_for(endpoint, _external=True, **values)

@@ -1,0 +1,94 @@
+"""What every request passes through: NUL characters refused, the session's idle and absolute limits,
+the write intent of the transaction, the unconfirmed-account fence, and the security headers."""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, render_template, request, session
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from models import write_intent
+
+from .access import OPEN_TO_UNVERIFIED, unconfirmed_refusal
+from .extensions import login_manager
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+])
+
+
+def field_with_nul() -> str | None:
+    """Name the first query parameter or form field (name, value or uploaded file name) holding a NUL
+    character, or "address" for the path; None when there is none."""
+    if "\x00" in request.path:
+        return "address"
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "")
+    for name, upload in request.files.items(multi=True):
+        if "\x00" in name or "\x00" in (upload.filename or ""):
+            return name.replace("\x00", "")
+    return None
+
+
+def register_input_checks(app) -> None:
+    """Refuse a request with a NUL character anywhere in its input (400): PostgreSQL refuses NUL in text
+    and SQLite stores it, so no field accepts it, whatever the route."""
+
+    @app.before_request
+    def refuse_nul():
+        field = field_with_nul()
+        if field is None:
+            return None
+        message = _("“%(field)s” contains a NUL character, which no field accepts. Remove it and try again.",
+                    field=field)
+        return render_template("errors/error.html", code=400, title=_("Bad request"), message=message), 400
+
+
+def register_security(app) -> None:
+    """Install the per-request checks and response headers."""
+
+    @app.before_request
+    def before_request():
+        # Readers use a plain BEGIN; anything that may write takes the write lock up front.
+        write_intent.set(request.method not in SAFE_METHODS)
+        if "_user_id" not in session:
+            return None
+        now = int(time.time())
+        idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+        absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+        signed_in_at = session.get("signed_in_at", 0)
+        seen_at = session.get("seen_at", 0)
+        if now - seen_at > idle or now - signed_in_at > absolute or not current_user.is_authenticated:
+            logout_user()
+            session.clear()
+            session["expired"] = True
+            return login_manager.unauthorized()
+        session["seen_at"] = now
+        if not current_user.is_verified and request.blueprint not in OPEN_TO_UNVERIFIED \
+                and request.endpoint not in OPEN_TO_UNVERIFIED:
+            return unconfirmed_refusal()
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        if request.endpoint != "static" and "_user_id" in session:
+            response.headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        return response
+
+    @app.teardown_request
+    def forget_write_intent(_exc):
+        write_intent.set(True)
