@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import db, utcnow
@@ -58,6 +59,4 @@ def record(actor, action: str, *, site=None, target=None, before: Any = None, af
 
 
 def _request_addr() -> str | None:
-    from flask import has_request_context, request
-
     return request.remote_addr if has_request_context() else None

@@ -14,7 +14,8 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
-from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
+from models.profile import delete_profile, save_profile
+from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
                      render, site_access, site_permission, submitted_levels)
