@@ -7,15 +7,10 @@ from .base import db, utcnow, write_intent  # noqa: F401
 from .errors import RuleViolation  # noqa: F401
 from .setting import Setting, get_setting, set_setting  # noqa: F401
 from .person import AccountToken, Person  # noqa: F401
-from .site import Customer, Site  # noqa: F401
 from .tool import AccessProfile, AccessProfileLevel, Tool, ToolLevel  # noqa: F401
-from .membership import Membership, Privilege  # noqa: F401
-from .contact import ContactRecord, ContactType  # noqa: F401
-from .access_request import AccessRequest  # noqa: F401
-from .invitation import Invitation  # noqa: F401
-from .primary_transfer import PrimaryTransfer  # noqa: F401
+from .tables import (AccessRequest, AccessReview, AccessReviewItem, ContactRecord, ContactType, Customer,  # noqa: F401
+                     Invitation, Membership, PrimaryTransfer, Privilege, Site)
 from .document import Document  # noqa: F401
-from .review import AccessReview, AccessReviewItem  # noqa: F401
 from .audit import AuditEvent, record  # noqa: F401
 from .throttle import ThrottleEvent  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401

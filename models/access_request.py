@@ -1,65 +1,24 @@
 """Access requests: self-nomination, and members asking for a higher level (SPEC §5, §7)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from flask_babel import lazy_gettext as _l
 
+from .audit import record
 from .base import db, utcnow
-
-MEMBERSHIP, PRIVILEGE = "membership", "privilege"
-PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"
-REJECTION_REASONS = ("unknown_requester", "not_required", "no_business_relationship", "other")
-
-
-class AccessRequest(db.Model):
-    __tablename__ = "access_request"
-    __table_args__ = (
-        sa.CheckConstraint("kind IN ('membership', 'privilege')", name="kind"),
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status"),
-        sa.CheckConstraint(
-            "rejection_reason IS NULL OR rejection_reason IN "
-            "('unknown_requester', 'not_required', 'no_business_relationship', 'other')", name="rejection_reason"),
-        sa.CheckConstraint("kind = 'membership' OR tool_id IS NOT NULL", name="privilege_names_tool"),
-        # At most one pending self-nomination per person and site.
-        sa.Index("uq_access_request_pending_membership", "site_id", "requester_id", unique=True,
-                 sqlite_where=sa.text("status = 'pending' AND kind = 'membership'"),
-                 postgresql_where=sa.text("status = 'pending' AND kind = 'membership'")),
-        sa.Index("ix_access_request_site_status", "site_id", "status"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
-    requester_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    tool_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tool.id", ondelete="CASCADE"))
-    requested_rank: Mapped[int | None]
-    company_name: Mapped[str] = mapped_column(sa.String(200), default="")
-    # The requester's contact details as given (name, phone, job title …) for the approver's review.
-    contact_details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    business_justification: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    decided_at: Mapped[datetime | None]
-    rejection_reason: Mapped[str | None] = mapped_column(sa.String(32))
-    rejection_text: Mapped[str | None] = mapped_column(sa.Text)
-
-    requester: Mapped["Person"] = relationship(foreign_keys=[requester_id])  # noqa: F821
-    decided_by: Mapped["Person | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
-    site: Mapped["Site"] = relationship()  # noqa: F821
-    tool: Mapped["Tool | None"] = relationship()  # noqa: F821
-
-    def __repr__(self) -> str:
-        return f"<AccessRequest {self.id} {self.kind} site={self.site_id} {self.status}>"
-
-
-# --- the rules of SPEC §5 -----------------------------------------------------------------------
-
-from datetime import timedelta  # noqa: E402
-
-from flask_babel import lazy_gettext as _l  # noqa: E402
+from .errors import RuleViolation
+from .grants import create_membership, record_access
+from .membership import update_member
+from .outbox import queue_mail
+from .policy import (approvers_of, check_levels, holds, is_support_request, may_manage_support,
+                     require_secondary_seat, support_managers_of)
+from .support import set_support_level
+from .tables import (APPROVED, MEMBERSHIP, PENDING, PRIVILEGE, REJECTED, REJECTION_REASONS, SECONDARY, UPDATE, USER,
+                     WITHDRAWN, AccessRequest, Site, levels_of, lock_site, membership_of)
+from .throttle import take
+from .tool import MANAGE_ACCESS, SUPPORT, catalog, tool_by_key
 
 DAILY_LIMIT = 5  # requests a person may submit in 24 hours, all sites together
 SELF_NOMINATION = "self_nomination"  # the throttle event of one attempt to self-nominate, keyed by person id
@@ -79,8 +38,6 @@ KIND_LABELS = {MEMBERSHIP: _l("Access to the site"), PRIVILEGE: _l("Higher privi
 
 
 def _check_daily_limit(person) -> None:
-    from .errors import RuleViolation
-
     since = utcnow() - timedelta(hours=24)
     count = db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
         AccessRequest.requester_id == person.id, AccessRequest.created_at >= since))
@@ -89,27 +46,13 @@ def _check_daily_limit(person) -> None:
                                "Try again tomorrow.", n=DAILY_LIMIT))
 
 
-def approvers_of(site_id: int) -> list:
-    """Return the people who decide a site's requests: the primary and secondaries with Manage access = Update."""
-    from .membership import UPDATE, Membership, holds
-    from .tool import MANAGE_ACCESS
-
-    deciders = db.session.scalars(sa.select(Membership).where(
-        Membership.site_id == site_id, Membership.role.in_(("primary", "secondary")))).all()
-    return [m.person for m in deciders if holds(m, MANAGE_ACCESS, UPDATE)]
-
-
 def deciders_of(site_id: int, access_request) -> list:
     """Return who decides this request: the support managers for a support level (SPEC §7), the
     approvers otherwise."""
-    from .support import is_support_request, support_managers_of
-
     return support_managers_of(site_id) if is_support_request(access_request) else approvers_of(site_id)
 
 
 def _notify_approvers(site, access_request) -> None:
-    from .outbox import queue_mail
-
     for person in deciders_of(site.id, access_request):
         if person.id == access_request.requester_id:
             continue
@@ -128,12 +71,6 @@ def submit_self_nomination(person, site_number: str, company_name: str, contact_
     form cannot be used to learn which site numbers exist. The counted attempt is the one change a
     refusal leaves in the session: the caller commits it all the same, or probing would be free.
     """
-    from .audit import record
-    from .errors import RuleViolation
-    from .membership import membership_of
-    from .site import Site
-    from .throttle import take
-
     if person.email_verified_at is None:
         raise RuleViolation(_l("Confirm your email address first: open the link we sent you."))
     justification = (justification or "").strip()
@@ -168,10 +105,6 @@ def submit_self_nomination(person, site_number: str, company_name: str, contact_
 def submit_privilege_request(membership, tool, rank: int, justification: str,
                              remote_addr: str | None = None) -> AccessRequest:
     """Ask the site's approvers for a higher level on one tool."""
-    from .audit import record
-    from .errors import RuleViolation
-    from .membership import SECONDARY
-
     justification = (justification or "").strip()
     if not justification:
         raise RuleViolation(_l("Give a business justification."), "business_justification")
@@ -201,8 +134,6 @@ def submit_privilege_request(membership, tool, rank: int, justification: str,
 
 def _claim(access_request, actor, status: str, **values) -> None:
     """Record the decision once: of two approvers deciding at the same moment, one changes the row."""
-    from .errors import RuleViolation
-
     won = db.session.execute(
         sa.update(AccessRequest).where(AccessRequest.id == access_request.id, AccessRequest.status == PENDING)
         .values(status=status, decided_by_id=actor.id, decided_at=utcnow(), **values)
@@ -219,9 +150,6 @@ def _still_pending(access_request) -> None:
     Takes the site's lock first, as every decision does: on PostgreSQL a decider holding the request
     row while another holds the site row would deadlock (the audit insert needs a share lock on the site).
     """
-    from .errors import RuleViolation
-    from .site import lock_site
-
     lock_site(access_request.site_id)
     db.session.refresh(access_request)
     if access_request.status != PENDING:
@@ -239,11 +167,6 @@ def already_decided(access_request) -> str:
 
 
 def _require_decider(site, actor, access_request):
-    from .errors import RuleViolation
-    from .membership import UPDATE, holds, membership_of
-    from .support import is_support_request, may_manage_support
-    from .tool import MANAGE_ACCESS
-
     membership = membership_of(actor, site.id)
     if is_support_request(access_request):
         if not may_manage_support(membership):
@@ -258,15 +181,6 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
                     remote_addr: str | None = None):
     """Approve a pending request: grant the membership (role and levels) or the asked-for level,
     under every grant rule, and mail the requester."""
-    from .audit import record
-    from .errors import RuleViolation
-    from .membership import (SECONDARY, USER, Membership, _set_levels, check_levels, levels_of, membership_of,
-                             require_secondary_seat, update_member)
-    from .outbox import queue_mail
-    from .site import lock_site
-    from .support import is_support_request, set_support_level
-    from .tool import catalog
-
     actor_membership = _require_decider(site, actor, access_request)
     if access_request.site_id != site.id:
         raise RuleViolation(_l("No such request on this site."))
@@ -288,11 +202,7 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
         if role == SECONDARY:
             require_secondary_seat(site.id)
         _claim(access_request, actor, APPROVED, business_justification=justification)
-        membership = Membership(site_id=site.id, person_id=requester.id, role=role,
-                                business_justification=justification, granted_by_id=actor.id)
-        db.session.add(membership)
-        _set_levels(membership, granted)
-        from .membership import record_access
+        membership = create_membership(site.id, requester.id, role, justification, actor.id, granted)
         after = record_access(actor, "membership.added", site, membership, remote_addr=remote_addr).after
     else:
         membership = membership_of(requester, site.id)
@@ -319,10 +229,6 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
 
 def reject_request(site, actor, access_request, reason: str, text: str = "", remote_addr: str | None = None):
     """Reject a pending request with one of the reasons (Other needs a text) and mail the requester."""
-    from .audit import record
-    from .errors import RuleViolation
-    from .outbox import queue_mail
-
     _require_decider(site, actor, access_request)
     if access_request.site_id != site.id:
         raise RuleViolation(_l("No such request on this site."))
@@ -346,9 +252,6 @@ def reject_request(site, actor, access_request, reason: str, text: str = "", rem
 
 def withdraw_request(person, access_request, remote_addr: str | None = None) -> None:
     """Let the requester take back a pending request."""
-    from .audit import record
-    from .errors import RuleViolation
-
     if access_request.requester_id != person.id:
         raise RuleViolation(_l("No such request."))
     _still_pending(access_request)
@@ -360,8 +263,6 @@ def withdraw_request(person, access_request, remote_addr: str | None = None) -> 
 
 def _not_support():
     """Leave out the requests for a support level: they have their own deciders and page (SPEC §7)."""
-    from .tool import SUPPORT, tool_by_key
-
     return sa.or_(AccessRequest.tool_id.is_(None), AccessRequest.tool_id != tool_by_key(SUPPORT).id)
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import db, utcnow
@@ -63,6 +64,4 @@ def current_address() -> str | None:
     None outside a request (commands, the scheduler). Functions that still take a `remote_addr`
     use this one when they are given None.
     """
-    from flask import has_request_context, request
-
     return request.remote_addr if has_request_context() else None

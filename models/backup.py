@@ -12,6 +12,7 @@ from typing import NamedTuple
 from flask import current_app
 
 from .base import db
+from .document import copy_document_files
 
 BACKUP_PREFIX = "sitepass-"
 BACKUP_SUFFIX = ".sqlite3"
@@ -42,8 +43,6 @@ def backup_database(destination: str | None = None) -> BackupResult:
     a half-written WAL) into `destination` (default instance/backups/sitepass-STAMP.sqlite3), check the
     copy's integrity, and copy the files of the documents the copy lists into DEST-documents/ beside it.
     """
-    from .document import copy_document_files
-
     if not is_sqlite():
         raise BackupError("backup is for SQLite; use pg_dump for PostgreSQL.")
     if destination is None:

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from flask import has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -62,8 +63,6 @@ def configure_sqlite(engine: sa.Engine) -> None:
     def on_commit(connection):
         # A request commits its change once; whatever it reads afterwards (rendering the answer)
         # must not take the write lock again and keep other writers waiting.
-        from flask import has_request_context
-
         if has_request_context():
             write_intent.set(False)
 

@@ -1,12 +1,23 @@
 """Site contact records and the contact types they hold (SPEC §6)."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import unicodedata
+from datetime import date, timedelta
 
+import phonenumbers
+import pycountry
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from flask_babel import lazy_gettext as _l
 
+from .audit import record
 from .base import db, utcnow
+from .email_address import EmailNotValidError, valid_email_address
+from .errors import RuleViolation
+from .outbox import queue_mail
+from .policy import count_secondaries, holds, may_change_rights_types
+from .tables import UPDATE, ContactRecord, ContactType, Site, membership_of, primary_of
+from .tool import CONTACT_UPDATES
 
 # The types a contact can hold, seeded by a migration. "Primary contact" is not among them:
 # it follows the primary membership and changes only by transfer.
@@ -18,63 +29,6 @@ DEFAULT_CONTACT_TYPES = [
     ("billing", "Billing contact"),
 ]
 
-contact_record_type = sa.Table(
-    "contact_record_type", db.metadata,
-    sa.Column("contact_record_id", sa.ForeignKey("contact_record.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("contact_type_id", sa.ForeignKey("contact_type.id", ondelete="CASCADE"), primary_key=True),
-)
-
-
-class ContactType(db.Model):
-    __tablename__ = "contact_type"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    position: Mapped[int] = mapped_column(default=0)
-    # Holding the type gives rights on the site (today: the site technical contact manages support
-    # levels, SPEC §7); see check_rights_types.
-    carries_rights: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-
-    def __repr__(self) -> str:
-        return f"<ContactType {self.key}>"
-
-
-class ContactRecord(db.Model):
-    """A site contact: a member, or a person or mailbox without portal access."""
-
-    __tablename__ = "contact_record"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    first_name: Mapped[str] = mapped_column(sa.String(100))
-    last_name: Mapped[str] = mapped_column(sa.String(100))
-    phone: Mapped[str] = mapped_column(sa.String(32))  # E.164
-    email: Mapped[str] = mapped_column(sa.String(254))
-    address: Mapped[str] = mapped_column(sa.String(300))
-    address_line2: Mapped[str] = mapped_column(sa.String(300), default="")
-    city: Mapped[str] = mapped_column(sa.String(100))
-    subdivision: Mapped[str] = mapped_column(sa.String(16))  # ISO 3166-2 code
-    postal_code: Mapped[str] = mapped_column(sa.String(16))
-    country: Mapped[str] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-    types: Mapped[list[ContactType]] = relationship(secondary=contact_record_type, order_by=ContactType.position)
-
-    def __repr__(self) -> str:
-        return f"<ContactRecord {self.id} site={self.site_id} {self.email}>"
-
-
-# --- the rules of SPEC §6 -----------------------------------------------------------------------
-
-import re  # noqa: E402
-import unicodedata  # noqa: E402
-
-import phonenumbers  # noqa: E402
-import pycountry  # noqa: E402
-from flask_babel import lazy_gettext as _l  # noqa: E402
 
 # Postal-code formats (the whole code, after trimming and upper-casing) for the countries whose
 # formats we check: the EU, the US, the UK, Canada, Australia, India, Indonesia and Japan.
@@ -118,9 +72,6 @@ def clean_contact(fields: dict) -> dict:
     Phone numbers become E.164; the country an ISO code; the state or province its ISO 3166-2 code
     (a name is accepted); postal codes must match the country's format where we know it.
     """
-    from .email_address import EmailNotValidError, valid_email_address
-    from .errors import RuleViolation
-
     clean = {name: (fields.get(name) or "").strip() for name in CONTACT_FIELDS}
     for name in REQUIRED_FIELDS:
         if not clean[name]:
@@ -170,26 +121,12 @@ def contact_types() -> list[ContactType]:
 
 
 def _require_contact_updates(site, actor):
-    from .errors import RuleViolation
-    from .membership import UPDATE, holds, membership_of
-    from .tool import CONTACT_UPDATES
-
     if not holds(membership_of(actor, site.id), CONTACT_UPDATES, UPDATE):
         raise RuleViolation(_l("You need Contact updates = Update to change this site's contacts."))
 
 
 def _contact_snapshot(contact: ContactRecord) -> dict:
     return {**{name: getattr(contact, name) for name in CONTACT_FIELDS}, "types": [t.key for t in contact.types]}
-
-
-def may_change_rights_types(actor, site) -> bool:
-    """Tell whether the actor may give or take a contact type that carries rights on this site: only
-    those who manage its support levels (the primary, a site technical contact, a support
-    Administrator), since holding such a type makes its holder one of them."""
-    from .membership import membership_of
-    from .support import may_manage_support
-
-    return may_manage_support(membership_of(actor, site.id))
 
 
 def _rights_held(email: str | None, person_id: int | None, types) -> tuple | None:
@@ -206,8 +143,6 @@ def check_rights_types(site, actor, before: tuple | None, after: tuple | None) -
     `before` and `after` are what _rights_held says of the record before and after the change (None
     for a record that holds no such type, or does not exist).
     """
-    from .errors import RuleViolation
-
     if before == after:
         return
     names = ", ".join(sorted({t.name for held in (before, after) if held is not None for t in held[0]}))
@@ -225,9 +160,6 @@ def save_contact(site, actor, fields: dict, type_keys: list[str], contact: Conta
                  remote_addr: str | None = None) -> ContactRecord:
     """Create or change a site contact with its contact types; nothing else changes (no login or
     notification email follows a contact's email)."""
-    from .audit import record
-    from .errors import RuleViolation
-
     _require_contact_updates(site, actor)
     if contact is not None and contact.site_id != site.id:
         raise RuleViolation(_l("No such contact on this site."))
@@ -257,9 +189,6 @@ def save_contact(site, actor, fields: dict, type_keys: list[str], contact: Conta
 
 def delete_contact(site, actor, contact: ContactRecord, remote_addr: str | None = None) -> None:
     """Remove a site contact."""
-    from .audit import record
-    from .errors import RuleViolation
-
     _require_contact_updates(site, actor)
     if contact.site_id != site.id:
         raise RuleViolation(_l("No such contact on this site."))
@@ -278,8 +207,6 @@ def contacts_of(site_id: int) -> list[ContactRecord]:
 
 def effective_contacts(site) -> list[dict]:
     """For each contact type: who holds it, or the primary contact acting for it (SPEC §6)."""
-    from .membership import primary_of
-
     primary = primary_of(site.id)
     contacts = contacts_of(site.id)
     result = []
@@ -292,27 +219,19 @@ def effective_contacts(site) -> list[dict]:
 
 def contact_warnings(site) -> list[str]:
     """Warnings (not errors) about the site's contacts, for its primary and secondaries."""
-    from datetime import date
-
-    from .membership import SECONDARY, Membership
-
     held = {t.key for c in contacts_of(site.id) for t in c.types}
     warnings = []
     if site.coverage_ends_on and site.coverage_ends_on >= date.today() and "technical" not in held:
         warnings.append(str(_l("The site has current support coverage but no site technical contact.")))
     if "renewal" not in held:
         warnings.append(str(_l("No renewal contact is named (recommended).")))
-    secondaries = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
-        Membership.site_id == site.id, Membership.role == SECONDARY))
-    if not secondaries:
+    if not count_secondaries(site.id):
         warnings.append(str(_l("The site has no secondary contact (recommended).")))
     return warnings
 
 
 def mark_contacts_reviewed(site, actor, remote_addr: str | None = None) -> None:
     """Record that the site's contacts were reviewed now."""
-    from .audit import record
-
     _require_contact_updates(site, actor)
     before = site.contacts_reviewed_at
     site.contacts_reviewed_at = utcnow()
@@ -327,13 +246,6 @@ REVIEW_INTERVAL_DAYS = 30
 def send_review_reminders(now=None) -> int:
     """Mail the primary of each site whose contacts were not reviewed for a month; at most once a month
     per site, so running it twice the same day sends nothing new. Returns how many were sent."""
-    from datetime import timedelta
-
-    from .audit import record
-    from .membership import primary_of
-    from .outbox import queue_mail
-    from .site import Site
-
     now = now or utcnow()
     month_ago = now - timedelta(days=REVIEW_INTERVAL_DAYS)
     due = db.session.scalars(sa.select(Site).where(

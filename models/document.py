@@ -12,6 +12,8 @@ import io
 import os
 import re
 import secrets
+import shutil
+import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -23,7 +25,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .audit import record
 from .base import db, utcnow
+from .contact import effective_contacts
+from .errors import RuleViolation
+from .tables import PRIMARY, membership_of, primary_of
+from .outbox import queue_mail
 
 DOCUMENT_TYPES = ("proof_of_entitlement", "invoice", "agreement", "renewal_quote")
 DOCUMENT_TYPE_LABELS = {
@@ -157,8 +164,6 @@ def _read(stream_or_bytes) -> bytes:
 def checked_content_type(title: str, data: bytes, claimed: str | None) -> str:
     """Return the content type to store for a file, after checking its name, its claimed type and its
     bytes agree; refuse it otherwise."""
-    from .errors import RuleViolation
-
     extension = os.path.splitext(title)[1].lower()
     found = FORMATS.get(extension)
     if found is None:
@@ -184,8 +189,6 @@ def document_path(document: Document) -> str:
 
 
 def _may_upload(site, actor) -> bool:
-    from .membership import PRIMARY, membership_of
-
     if getattr(actor, "is_operator", False):
         return True
     membership = membership_of(actor, site.id)
@@ -193,8 +196,6 @@ def _may_upload(site, actor) -> bool:
 
 
 def _require_uploader(site, actor) -> None:
-    from .errors import RuleViolation
-
     if not _may_upload(site, actor):
         raise RuleViolation(_l("Only operators and the site's primary contact can upload or delete documents."))
 
@@ -202,9 +203,6 @@ def _require_uploader(site, actor) -> None:
 def upload_recipients(site, doc_type: str) -> list[tuple]:
     """Return who is mailed about a new document of this type, as (person or None, address, name):
     the holders of its contact type, or the primary contact for agreements and where nobody holds it."""
-    from .contact import effective_contacts
-    from .membership import primary_of
-
     contact_type = RECIPIENT_CONTACT_TYPES[doc_type]
     holders = []
     if contact_type is not None:
@@ -236,10 +234,6 @@ def upload_document(site, actor, doc_type: str, filename: str | None, stream_or_
     The file is checked (size, and that its name, claimed type and bytes agree) before anything is
     written; it is stored under a random name, and the uploaded name is kept only as the title.
     """
-    from .audit import record
-    from .errors import RuleViolation
-    from .outbox import queue_mail
-
     _require_uploader(site, actor)
     if doc_type not in DOCUMENT_TYPES:
         raise RuleViolation(_l("Choose a document type."), "doc_type")
@@ -271,9 +265,6 @@ def upload_document(site, actor, doc_type: str, filename: str | None, stream_or_
 def delete_document(site, actor, document: Document, remote_addr: str | None = None) -> None:
     """Delete a site's document; its file goes when the deletion is committed. Operators and the
     site's primary contact only."""
-    from .audit import record
-    from .errors import RuleViolation
-
     _require_uploader(site, actor)
     if document.site_id != site.id:
         raise RuleViolation(_l("No such document on this site."))
@@ -340,8 +331,6 @@ def install_file_cleanup() -> None:
 def copy_document_files(stored_names, destination: str) -> list[str]:
     """Copy the files of these stored names into a folder (for a backup); return the names whose file
     is missing (deleted since the list was read)."""
-    import shutil
-
     os.makedirs(destination, mode=0o700, exist_ok=True)
     missing = []
     for name in stored_names:
@@ -360,8 +349,6 @@ ORPHAN_AGE_SECONDS = 3600  # younger files may belong to an upload whose transac
 def sweep_orphan_files(now: float | None = None) -> list[str]:
     """Remove files in the documents folder that no document names and that are older than an hour
     (left by a process that died between writing a file and committing); return their names."""
-    import time
-
     folder = documents_dir()
     if not os.path.isdir(folder):
         return []

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from .base import db, utcnow
+from .outbox import PENDING, SENDING, OutboxMail
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +17,6 @@ def migration_heads(app) -> set[str]:
     """The head revisions of the app's migration scripts (read from disk once per app)."""
     heads = app.extensions.get("sitepass_migration_heads")
     if heads is None:
-        from alembic.script import ScriptDirectory
-
         heads = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
         app.extensions["sitepass_migration_heads"] = heads
     return heads
@@ -29,8 +29,6 @@ def service_health(app) -> dict:
     "ok" needs both: a database that answers and the alembic head applied (a server started on a
     database not yet upgraded would fail on the first request that touches a new table).
     """
-    from .outbox import PENDING, SENDING, OutboxMail
-
     report = {"status": "unavailable", "database": "unavailable", "migrations": "unknown",
               "oldest_undelivered_mail_seconds": None}
     try:

@@ -11,9 +11,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audit import current_address, record
 from .base import db, utcnow
 from .email_address import EmailNotValidError, valid_email_address
 from .errors import RuleViolation
+from .outbox import compose_mail, queue, queue_mail, wake_deliverer
+from .throttle import count_events, note_event, take
 from .tokens import hash_token, new_token
 
 # argon2id, memory 19 MiB, time 2, parallelism 1 (RELIABILITY.md): about 25 ms here.
@@ -201,8 +204,6 @@ def claim_account(email: str, password: str, first_name: str, last_name: str) ->
     registered the address before its owner keeps nothing. A verified account is not touched here:
     its owner signs in.
     """
-    from .audit import record
-
     person = find_person(email)
     if person is None:
         person = create_person(email, password, first_name, last_name, verified=True)
@@ -251,8 +252,6 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
     a wrong answer take the same time (the hash is always verified). The caller commits, also when
     the answer is no, so that the failure stays counted.
     """
-    from .audit import record
-
     now = utcnow()
     ok = _verify(person.password_hash, candidate or "") if person.password_hash else _verify(_DUMMY_HASH, "")
     if not client_may_try(remote_addr):
@@ -285,18 +284,12 @@ def client_may_try(remote_addr: str | None) -> bool:
     it every password check from that client fails, with the answer of a wrong password, until its
     failures age out. Operators get no exception.
     """
-    from .audit import current_address
-    from .throttle import count_events
-
     return count_events("sign_in_failure", remote_addr or current_address() or "", CLIENT_FAILURE_WINDOW) \
         < CLIENT_FAILURES
 
 
 def note_client_failure(remote_addr: str | None) -> None:
     """Count one failed password check against its client address (in the caller's transaction)."""
-    from .audit import current_address
-    from .throttle import note_event
-
     note_event("sign_in_failure", remote_addr or current_address() or "")
 
 
@@ -338,9 +331,6 @@ def may_send_account_mail(address: str, remote_addr: str | None) -> bool:
     request gets the same answer as a sent one from its caller; it only sends nothing. Called in
     the transaction that queues the mail.
     """
-    from .audit import current_address
-    from .throttle import take
-
     if not take("account_mail_client", remote_addr or current_address() or "", CLIENT_MAIL_LIMITS):
         return False
     return take("account_mail", address, ADDRESS_MAIL_LIMITS)
@@ -392,9 +382,6 @@ def sign_up(email: str, password: str, first_name: str, last_name: str, language
     answer is the same whether or not the address has an account, and so is the work (the password
     hashed, a mail composed and queued), so that neither the page nor its timing tells.
     """
-    from .audit import record
-    from .outbox import compose_mail, queue
-
     email = normalize_email(email)
     check_password(password)
     password_hash = password_hasher.hash(password)
@@ -414,8 +401,6 @@ def sign_up(email: str, password: str, first_name: str, last_name: str, language
 
 def send_verification(person: Person, remote_addr: str | None = None) -> None:
     """Mail a fresh email-verification link (the previous one stops working), within the mail limits."""
-    from .outbox import queue_mail
-
     if not may_send_account_mail(person.email, remote_addr):
         return
     raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
@@ -429,8 +414,6 @@ def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> 
     password raises WrongPassword (counted as a failed sign-in, the link stays usable); a spent,
     expired or unknown link raises RuleViolation.
     """
-    from .audit import record
-
     token = find_account_token(raw, "verify_email")
     if token is None or not token.is_usable():
         raise RuleViolation(_l("This link is invalid, expired or already used."))
@@ -451,8 +434,6 @@ def request_password_reset(email: str, remote_addr: str | None = None) -> None:
     woken), so that the time of the answer does not tell whether the address has an account; only a
     known address gets the mail queued.
     """
-    from .outbox import compose_mail, queue, wake_deliverer
-
     address = (email or "").strip().lower()
     person = find_person(address)
     if not may_send_account_mail(address, remote_addr):
@@ -473,8 +454,6 @@ def request_password_reset(email: str, remote_addr: str | None = None) -> None:
 
 def reset_password(raw: str, password: str) -> Person:
     """Set a new password through a reset link, spending the link, and end all sessions."""
-    from .audit import record
-
     check_password(password)
     token = use_account_token(raw, "reset_password")
     person = token.person
@@ -500,8 +479,6 @@ def count_operators() -> int:
 def create_operator(email: str, password: str, first_name: str = "", last_name: str = "", *,
                     first_run: bool = False, actor=None) -> Person:
     """Create an operator account; through the first-run page only while no operator exists."""
-    from .audit import record
-
     if first_run and count_operators():
         raise RuleViolation(_l("An operator already exists; sign in instead."))
     person = create_person(email, password, first_name, last_name, is_operator=True, verified=True)
@@ -529,8 +506,6 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
     choosing the login email, takes effect at once. Return the address a link was sent to, if any
     (also when the mail limits kept it back: the answer is the same).
     """
-    from .audit import record
-
     first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
     if not first_name:
         raise RuleViolation(_l("This field is required."), "first_name")
@@ -562,9 +537,6 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
 
 def request_notification_email(person: Person, address: str, remote_addr: str | None = None) -> None:
     """Mail a link (24 hours, single use) to a would-be notification email, within the mail limits."""
-    from .audit import record
-    from .outbox import queue_mail
-
     if not may_send_account_mail(address, remote_addr):
         return
     raw = issue_account_token(person, "notification_email", NOTIFICATION_EMAIL_VALIDITY, new_email=address)
@@ -589,8 +561,6 @@ def _end_notification_email_links(person: Person) -> None:
 
 def confirm_notification_email(raw: str) -> Person:
     """Make the address of the link the person's notification email: its mailbox is proven now."""
-    from .audit import record
-
     token = use_account_token(raw, "notification_email")
     person = token.person
     before = person.notification_email
@@ -605,8 +575,6 @@ def change_password(person: Person, current: str, new: str, remote_addr: str | N
 
     A wrong current password counts as a failed sign-in (verify_password) and raises WrongPassword.
     """
-    from .audit import record
-
     if not verify_password(person, current, remote_addr):
         raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     set_password(person, new)
@@ -615,8 +583,6 @@ def change_password(person: Person, current: str, new: str, remote_addr: str | N
 
 def request_email_change(person: Person, new_email: str, password: str, remote_addr: str | None = None) -> None:
     """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
-    from .outbox import queue_mail
-
     if not verify_password(person, password, remote_addr):
         raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     new_email = normalize_email(new_email, "new_email")
@@ -624,7 +590,6 @@ def request_email_change(person: Person, new_email: str, password: str, remote_a
         raise RuleViolation(_l("This is already your login email."), "new_email")
     if find_person(new_email) is not None:
         raise RuleViolation(_l("Another account uses this address."), "new_email")
-    from .audit import record
 
     if not may_send_account_mail(new_email, remote_addr):
         return
@@ -636,8 +601,6 @@ def request_email_change(person: Person, new_email: str, password: str, remote_a
 
 def confirm_email_change(raw: str) -> Person:
     """Make the new address the login email through its link; every session of the person ends."""
-    from .audit import record
-
     token = use_account_token(raw, "change_email")
     person = token.person
     if find_person(token.new_email) is not None:

@@ -7,7 +7,10 @@ import sqlalchemy as sa
 
 from .audit import AuditEvent
 from .base import db
-from .membership import ACCESS_ACTIONS, GRANT_ACTIONS, PRIMARY, Membership
+from .contact import contact_types
+from .grants import ACCESS_ACTIONS, GRANT_ACTIONS
+from .person import Person
+from .tables import PRIMARY, ContactRecord, Membership
 
 
 def list_events(site_id: int | None, actor: str = "", action: str = "", member: str = "",
@@ -39,8 +42,6 @@ def actions_in_log(site_id: int | None) -> list[str]:
 
 def current_access(site, tools) -> list[dict]:
     """Every member of the site now: role, each tool's level, contact types, support level."""
-    from .contact import ContactRecord
-
     members = db.session.scalars(sa.select(Membership).where(Membership.site_id == site.id)
                                  .order_by(Membership.sort_name, Membership.id)
                                  .options(sa.orm.selectinload(Membership.privileges),
@@ -78,7 +79,6 @@ def access_at(site, moment: datetime, tools) -> list[dict]:
                      "justification": event.after.get("justification", "")}
         entry.update(email=event.target_label, role=event.after["role"], levels=event.after.get("levels", {}))
         state[event.target_id] = entry
-    from .person import Person
 
     types_by_email = _contact_types_at(site, moment)
     # Names as they are now (the log keeps emails); someone since deleted is named by their email.
@@ -97,8 +97,6 @@ def access_at(site, moment: datetime, tools) -> list[dict]:
 def _contact_types_at(site, moment: datetime) -> dict[str, set[str]]:
     """Email → the names of the contact types held at a past moment, replayed from the contact events
     (each carries the contact's whole record with its types)."""
-    from .contact import contact_types
-
     names = {contact_type.key: contact_type.name for contact_type in contact_types()}
     contacts: dict[int, dict] = {}
     for event in db.session.scalars(sa.select(AuditEvent).where(

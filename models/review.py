@@ -3,13 +3,15 @@ the secondaries with Manage access = Update confirm or revoke each one; the site
 membership was last confirmed."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .audit import record
 from .base import db, utcnow
+from .errors import Conflict, RuleViolation
+from .grants import end_membership
+from .policy import require_manage_update, require_primary
+from .tables import PRIMARY, AccessReview, AccessReviewItem, Membership, like_pattern, lock_site, membership_of
 
 CONFIRMED, REVOKED = "confirmed", "revoked"
 DECISION_LABELS = {CONFIRMED: _l("Confirmed"), REVOKED: _l("Revoked")}
@@ -17,58 +19,6 @@ DECISION_LABELS = {CONFIRMED: _l("Confirmed"), REVOKED: _l("Revoked")}
 TO_REVIEW, NOT_IN_REVIEW = "to_review", "not_in_review"
 REVIEW_FILTERS = (TO_REVIEW, CONFIRMED, NOT_IN_REVIEW)
 
-
-class AccessReview(db.Model):
-    __tablename__ = "access_review"
-    __table_args__ = (
-        # One review in progress per site at a time (migration 0006).
-        sa.Index("uq_access_review_open", "site_id", unique=True,
-                 sqlite_where=sa.text("completed_at IS NULL"), postgresql_where=sa.text("completed_at IS NULL")),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
-    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None]
-
-    started_by: Mapped["Person | None"] = relationship()  # noqa: F821
-
-    def __repr__(self) -> str:
-        return f"<AccessReview {self.id} site={self.site_id}>"
-
-
-class AccessReviewItem(db.Model):
-    """One member's line in a review: confirmed or revoked, by whom and when."""
-
-    __tablename__ = "access_review_item"
-    __table_args__ = (
-        sa.UniqueConstraint("review_id", "person_id"),
-        sa.CheckConstraint("decision IS NULL OR decision IN ('confirmed', 'revoked')", name="decision"),
-        sa.Index("ix_access_review_item_review_decision", "review_id", "decision"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(sa.ForeignKey("access_review.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"))
-    decision: Mapped[str | None] = mapped_column(sa.String(16))
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    decided_at: Mapped[datetime | None]
-
-    person: Mapped["Person"] = relationship(foreign_keys=[person_id])  # noqa: F821
-    decided_by: Mapped["Person | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
-    review: Mapped[AccessReview] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<AccessReviewItem review={self.review_id} person={self.person_id} {self.decision}>"
-
-    @property
-    def site_id(self) -> int:
-        """The site of the line's review (so that a line from the URL is checked like any site object)."""
-        return self.review.site_id
-
-
-# --- the rules ----------------------------------------------------------------------------------
 
 def open_review(site_id: int) -> AccessReview | None:
     """Return the site's review in progress, if any."""
@@ -85,14 +35,7 @@ def last_review(site_id: int) -> AccessReview | None:
 def start_review(site, actor, remote_addr: str | None = None) -> AccessReview:
     """Start a review of every membership but the primary's (which changes only by transfer); only
     the primary starts one, and one at a time."""
-    from .audit import record
-    from .errors import RuleViolation
-    from .membership import PRIMARY, Membership, membership_of
-    from .site import lock_site
-
-    actor_membership = membership_of(actor, site.id)
-    if actor_membership is None or actor_membership.role != PRIMARY:
-        raise RuleViolation(_l("Only the primary contact starts an access review."))
+    require_primary(site, actor, _l("Only the primary contact starts an access review."))
     lock_site(site.id)
     if open_review(site.id) is not None:
         raise RuleViolation(_l("An access review is already in progress."))
@@ -117,8 +60,6 @@ def review_progress(review: AccessReview) -> dict:
 
     Members who left or were removed otherwise while the review ran drop out of it.
     """
-    from .membership import PRIMARY, Membership
-
     # The primary is never reviewed: a member who became primary while the review ran drops out.
     still_member = sa.exists().where(Membership.site_id == review.site_id,
                                      Membership.person_id == AccessReviewItem.person_id,
@@ -143,12 +84,7 @@ def decide_review_item(site, actor, line: AccessReviewItem, decision: str,
     own line; of two reviewers deciding the same line at the same moment, one wins and the other is
     told who decided (also after a revocation took the membership away).
     """
-    from .audit import record
-    from .errors import Conflict, RuleViolation
-    from .membership import PRIMARY, _require_manage_update, membership_of, remove_member
-    from .site import lock_site
-
-    _require_manage_update(membership_of(actor, site.id))
+    require_manage_update(membership_of(actor, site.id))
     if decision not in (CONFIRMED, REVOKED):
         raise RuleViolation(_l("Choose Confirm or Revoke."), "decision")
     review = db.session.get(AccessReview, line.review_id)
@@ -187,7 +123,7 @@ def decide_review_item(site, actor, line: AccessReviewItem, decision: str,
     else:
         record(actor, "review.revoked", site=site, target=person, after={"review": review.id},
                remote_addr=remote_addr)
-        remove_member(site, actor, membership, remote_addr)
+        end_membership(site, actor, membership, "membership.removed", remote_addr)
     settle_review(site, actor, remote_addr)
     return line
 
@@ -210,6 +146,13 @@ def include_former_primary(site, person_id: int) -> None:
         db.session.flush()
 
 
+def primary_stepped_down(site, person_id: int, actor=None, remote_addr: str | None = None) -> None:
+    """Bring the review in progress up to date after the primary role moved on: the former primary
+    gets a line, and a review with nobody left to decide completes."""
+    include_former_primary(site, person_id)
+    settle_review(site, actor, remote_addr)
+
+
 def review_line(review: AccessReview | None, person_id: int) -> AccessReviewItem | None:
     """Return a person's line in a review, if they are part of it."""
     if review is None:
@@ -228,13 +171,7 @@ def already_reviewed(item: AccessReviewItem) -> str:
 def finish_review(site, actor, remote_addr: str | None = None) -> AccessReview:
     """End the review in progress before every line is decided; the undecided stay unconfirmed.
     Only the primary does this."""
-    from .errors import RuleViolation
-    from .membership import PRIMARY, membership_of
-    from .site import lock_site
-
-    actor_membership = membership_of(actor, site.id)
-    if actor_membership is None or actor_membership.role != PRIMARY:
-        raise RuleViolation(_l("Only the primary contact ends an access review."))
+    require_primary(site, actor, _l("Only the primary contact ends an access review."))
     lock_site(site.id)
     review = open_review(site.id)
     if review is None:
@@ -244,8 +181,6 @@ def finish_review(site, actor, remote_addr: str | None = None) -> AccessReview:
 
 
 def _complete(site, review: AccessReview, actor, remote_addr: str | None) -> None:
-    from .audit import record
-
     review.completed_at = utcnow()
     progress = review_progress(review)
     record(actor, "review.completed", site=site, target=("access_review", review.id, ""),
@@ -257,8 +192,6 @@ def review_rows(site_id: int, review: AccessReview | None, query: str = "", show
                 per_page: int = 25):
     """Return one page of (membership, review line or None) for every member but the primary, by name,
     and how many match; `show` narrows to those still to review, confirmed, or not in the review."""
-    from .membership import PRIMARY, Membership, _like
-
     item = sa.orm.aliased(AccessReviewItem)
     statement = sa.select(Membership, item).where(Membership.site_id == site_id, Membership.role != PRIMARY)
     if review is not None:
@@ -277,7 +210,7 @@ def review_rows(site_id: int, review: AccessReview | None, query: str = "", show
         statement = statement.outerjoin(item, sa.false())
     query = (query or "").strip()
     if query:
-        statement = statement.where(Membership.search_text.like(_like(query), escape="\\"))
+        statement = statement.where(Membership.search_text.like(like_pattern(query), escape="\\"))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
     rows = db.session.execute(statement.order_by(Membership.sort_name, Membership.id)
                               .limit(per_page).offset((page - 1) * per_page)

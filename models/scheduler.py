@@ -24,7 +24,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .backup import backup_database, is_sqlite, prune_backups
 from .base import db, utcnow
+from .contact import send_review_reminders
+from .document import sweep_orphan_files
+from .invitation import send_invitation_reminders
+from .outbox import deliver_due
+from .site import send_coverage_reminders
+from .throttle import prune_events
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +139,6 @@ def claim_job_run(name: str, every_seconds: float, holder: str | None = None, no
 
 def deliver_mail() -> dict[str, int]:
     """Deliver every outbox mail that is due, batch after batch while batches get sent."""
-    from .outbox import deliver_due
-
     totals = {"sent": 0, "deferred": 0, "failed": 0}
     while True:
         counts = deliver_due()
@@ -146,11 +151,6 @@ def deliver_mail() -> dict[str, int]:
 def send_reminders() -> dict[str, int]:
     """Mail the reminders that are due (invitations, contact reviews, coverage) and prune old abuse-limit
     events; twice sends nothing new. Commits."""
-    from .contact import send_review_reminders
-    from .invitation import send_invitation_reminders
-    from .site import send_coverage_reminders
-    from .throttle import prune_events
-
     # Abuse-limit events older than any window are only weight: the table must not grow forever.
     counts = {"invitations": send_invitation_reminders(), "reviews": send_review_reminders(),
               "coverage": send_coverage_reminders(), "pruned": prune_events()}
@@ -161,8 +161,6 @@ def send_reminders() -> dict[str, int]:
 def daily_backup(keep: int) -> str | None:
     """Back up a SQLite instance into instance/backups/ and keep the newest `keep`; on PostgreSQL do
     nothing (pg_dump is the tool there). Returns the new backup's path."""
-    from .backup import backup_database, is_sqlite, prune_backups
-
     if not is_sqlite():
         return None
     result = backup_database()
@@ -224,8 +222,6 @@ class Scheduler:
             if path:
                 log.info("backup written to %s", path)
         elif job == SWEEP:
-            from .document import sweep_orphan_files
-
             removed = sweep_orphan_files()
             if removed:
                 log.info("removed %d orphan document file(s)", len(removed))

@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audit import record
 from .base import db
 
 DEFAULTS: dict[str, Any] = {
@@ -32,8 +33,6 @@ def get_setting(key: str) -> Any:
 
 def set_setting(key: str, value: Any, actor=None) -> None:
     """Store an instance setting and audit the change."""
-    from .audit import record
-
     if key not in DEFAULTS:
         raise KeyError(key)
     before = get_setting(key)

@@ -90,7 +90,7 @@ def backup(destination):
     try:
         result = backup_database(destination)
     except BackupError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     click.echo(f"Backup written to {result.path} (SQLite {sqlite3.sqlite_version}, integrity ok).")
     click.echo(f"Documents: {result.documents_copied} file(s) copied to {result.documents_folder}"
                + (f"; {result.documents_missing} deleted meanwhile" if result.documents_missing else "") + ".")

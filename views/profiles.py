@@ -7,7 +7,8 @@ from flask_login import current_user
 
 from models import AccessProfile, RuleViolation, db
 from models import membership as members
-from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
+from models.profile import delete_profile, save_profile
+from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
 from .forms import ProfileForm
