@@ -239,7 +239,7 @@ class Auth:
 
     def sign_in(self, email, password=PASSWORD):
         response = self.client.submit("/sign-in", {"email": email, "password": password})
-        assert response.status_code == 302, f"sign-in of {email} failed with {response.status_code}"
+        assert response.status_code == 303, f"sign-in of {email} failed with {response.status_code}"
         return response
 
     def sign_out(self):

@@ -86,7 +86,7 @@ def update(site_id, contact_id):
     db.session.commit()
     if not request.htmx:
         flash(_("Contact saved."), "success")
-        return redirect(url_for("contacts.manage", site_id=site.id))
+        return redirect(url_for("contacts.manage", site_id=site.id), 303)
     return _row(site, membership, record)
 
 
@@ -104,7 +104,7 @@ def create(site_id):
                                         errors={violation.field or "form": violation.message}))
     db.session.commit()
     flash(_("Contact %(name)s added.", name=f"{record.first_name} {record.last_name}"), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.post("/contacts/<int:contact_id>/delete")
@@ -122,7 +122,7 @@ def delete(site_id, contact_id):
     if request.htmx:
         return "", 200  # 200 with an empty body: htmx does not swap on 204, and the contact must go
     flash(_("Contact removed."), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.post("/contacts/reviewed")
@@ -132,7 +132,7 @@ def reviewed(site_id):
     contacts.mark_contacts_reviewed(site, current_user)
     db.session.commit()
     flash(_("Contacts marked as reviewed today."), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.get("/contacts/subdivisions")

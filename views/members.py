@@ -153,7 +153,7 @@ def update(site_id, membership_id):
     if not request.htmx:
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
-        return redirect(url_for("members.index", site_id=site.id))
+        return redirect(url_for("members.index", site_id=site.id), 303)
     response = render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
     response.headers["HX-Trigger"] = MEMBERS_CHANGED
     return response
@@ -174,7 +174,7 @@ def remove(site_id, membership_id):
                           **{**_row_context(site, membership, of_site(Membership, membership_id, site)),
                              "errors": {"form": violation.message}})
         flash(violation.message, "error")
-        return redirect(url_for("members.index", site_id=site.id)), 303
+        return redirect(url_for("members.index", site_id=site.id), 303)
     db.session.commit()
     if request.htmx:
         # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
@@ -183,7 +183,7 @@ def remove(site_id, membership_id):
         response.headers["HX-Trigger"] = MEMBERS_CHANGED
         return response
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
-    return redirect(url_for("members.index", site_id=site.id))
+    return redirect(url_for("members.index", site_id=site.id), 303)
 
 
 @bp.post("/members/bulk")
@@ -319,7 +319,7 @@ def create(site_id):
         else:
             flash(_("%(name)s now has access as %(role)s; we sent them a Welcome mail.",
                     name=outcome.person.display_name, role=str(ROLE_LABELS[outcome.role]).lower()), "success")
-        return redirect(url_for("members.index", site_id=site.id))
+        return redirect(url_for("members.index", site_id=site.id), 303)
     levels = submitted_levels(request.form, tools)
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
 
@@ -396,7 +396,7 @@ def create_profile(site_id):
         else:
             db.session.commit()
             flash(_("Profile %(name)s created.", name=profile.name), "success")
-            return redirect(url_for("members.profiles", site_id=site.id))
+            return redirect(url_for("members.profiles", site_id=site.id), 303)
     return _profiles_page(site, membership, new_form=form, status=422)
 
 
@@ -416,7 +416,7 @@ def update_profile(site_id, profile_id):
             return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
         db.session.commit()
         flash(_("Profile %(name)s saved.", name=form.name.data), "success")
-        return redirect(url_for("members.profiles", site_id=site.id))
+        return redirect(url_for("members.profiles", site_id=site.id), 303)
     return _profiles_page(site, membership, failed={profile_id: " ".join(form.name.errors)}, status=422)
 
 
@@ -433,7 +433,7 @@ def remove_profile(site_id, profile_id):
         return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
     db.session.commit()
     flash(_("Profile %(name)s deleted; members keep their levels.", name=name), "success")
-    return redirect(url_for("members.profiles", site_id=site.id))
+    return redirect(url_for("members.profiles", site_id=site.id), 303)
 
 
 # --- My access ----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def self_nominate():
             db.session.commit()
             flash(_("Your request for site %(number)s is sent. Its approvers decide and we mail you the answer.",
                     number=access_request.site.site_number), "success")
-            return redirect(url_for("requests.mine"))
+            return redirect(url_for("requests.mine"), 303)
     return render_template("requests/self_nominate.html", form=form), 422 if form.is_submitted() else 200
 
 
@@ -96,7 +96,7 @@ def request_privilege(site_id):
                         "and the primary contact.", tool=tool.name), "success")
             else:
                 flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
-            return redirect(url_for("members.my_access", site_id=site.id))
+            return redirect(url_for("members.my_access", site_id=site.id), 303)
     from .members import my_access_page
     return my_access_page(site, membership, form, status=422)
 

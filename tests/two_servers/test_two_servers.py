@@ -123,7 +123,7 @@ class Browser:
     def sign_in(self, server, email):
         status, _page = self.request(server.url + "/sign-in", {"email": email, "password": PASSWORD,
                                                               "csrf_token": self.csrf(server)})
-        assert status == 302, f"sign-in of {email} on {server.name}: {status}"
+        assert status == 303, f"sign-in of {email} on {server.name}: {status}"
         self.token = self.csrf(server)
         return self
 
@@ -240,7 +240,7 @@ def test_two_approvers_on_two_servers_decide_an_access_request_once(setup_app, s
         results = race([decide(primary, one, races.PRIMARY), decide(manager, two, races.MANAGER)])
         outcomes = {}
         for actor, (status, body) in zip(races.ACTORS, results):
-            outcomes[actor] = ("won" if status in (302, 303) else
+            outcomes[actor] = ("won" if status == 303 else
                                f"lost: {words(body)}" if status == 409 else f"error: {status} {words(body)[:400]}")
         statuses.append(races._judge(app, number, request_id, requester, outcomes, decisions, untold))
     assert not untold, "the other approver was not told who decided:\n" + "\n".join(untold)
@@ -267,7 +267,7 @@ def test_the_4th_and_5th_secondary_added_on_two_servers_at_once(setup_app, smtp,
         results = race([add(primary, one, pair[0]), add(manager, two, pair[1])])
         outcomes = {}
         for email, (status, body) in zip(pair, results):
-            outcomes[email] = ("added" if status in (302, 303) else
+            outcomes[email] = ("added" if status == 303 else
                                f"refused: {words(body)}" if status == 422 else f"error: {status} {words(body)[:300]}")
         winner = cap._judge(app, site_id, number, outcomes, pair, (False, False))
         cap._back_to_three(app, site_id, winner, candidates_as_users=False)
@@ -316,7 +316,7 @@ def test_an_offer_of_the_primary_role_accepted_on_two_servers_at_once(setup_app,
             calls = [lambda: nominee_browser.post(one.url + accept_url),
                      lambda: primary_browser.post(f"{two.url}/sites/{site_id}/primary/cancel")]
         (first, first_body), (second, second_body) = race(calls)
-        assert first in (302, 303, 409) and second in (302, 303, 409), \
+        assert first in (303, 409) and second in (303, 409), \
             f"round {number}: {first} {words(first_body)[:300]} / {second} {words(second_body)[:300]}"
         with app.app_context():
             offer = db.session.get(PrimaryTransfer, offer_id)
@@ -326,7 +326,7 @@ def test_an_offer_of_the_primary_role_accepted_on_two_servers_at_once(setup_app,
         primaries = _primaries(app, site_id)
         assert primaries == [nominee if accepted else primary], f"round {number}: primaries {primaries}"
         if number % 2 == 0:
-            assert sorted((first, second)) in ([302, 409], [303, 409]), f"round {number}: both accepted?"
+            assert sorted((first, second)) == [303, 409], f"round {number}: both accepted?"
             assert accepted
         with app.app_context():
             events = db.session.scalar(sa.select(sa.func.count()).select_from(

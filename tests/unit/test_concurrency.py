@@ -125,9 +125,9 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
                     "csrf_token": token, "email": email, "role": "secondary",
                     "business_justification": "Second administrator racing the first"})
                 body = response.get_data(as_text=True)
-                outcome = "added" if response.status_code in (302, 303) else \
+                outcome = "added" if response.status_code == 303 else \
                     f"refused: {response.status_code} " + " ".join(re.sub(r"<[^>]+>", " ", body).split())
-                if response.status_code not in (302, 303, 422):
+                if response.status_code not in (303, 422):
                     outcome = f"error: {response.status_code}"
             else:
                 with app.app_context():
@@ -218,7 +218,7 @@ def _request(path, site_id, email, membership_id, token, client):
 
 def _outcome(response, htmx=False) -> str:
     body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-    if response.status_code in (302, 303) or (htmx and response.status_code == 200):
+    if response.status_code == 303 or (htmx and response.status_code == 200):
         return "added"
     if response.status_code == 422:
         return f"refused: {body}"
@@ -296,7 +296,7 @@ def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
         try:
             response = client.post(f"/invitations/{token}", data={"csrf_token": csrf})
             body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-            outcome = "added" if response.status_code in (302, 303) else \
+            outcome = "added" if response.status_code == 303 else \
                 f"refused: {response.status_code} {body}" if response.status_code == 409 else \
                 f"error: {response.status_code} {body[:300]}"
         except Exception as exc:

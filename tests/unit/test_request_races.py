@@ -68,7 +68,7 @@ def _form(decision: str) -> dict[str, str]:
 
 def _outcome(response) -> str:
     body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-    if response.status_code in (302, 303):
+    if response.status_code == 303:
         return "won"
     if response.status_code == 409:
         return f"lost: {body}"

@@ -34,7 +34,7 @@ def _make_due(app):
 
 def test_invitation_mail_arrives_with_a_working_link(client, auth, world, smtp):
     response = _create_site(client, auth, world)
-    assert response.status_code == 302
+    assert response.status_code == 303
     [message] = smtp.wait_for(1)
     assert message["To"] == "pat@acme.example.com"
     assert "1001" in message["Subject"]

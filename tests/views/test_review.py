@@ -50,7 +50,6 @@ SIGNED_IN = (PRIMARY, MANAGER, QUIET, VIEWER, ALICE, BOB, CAROL, OPERATOR, PRIMA
 # Everyone of site A whose membership a review of A holds (all but the primary).
 REVIEWED_A = (MANAGER, QUIET, VIEWER, ALICE, BOB, CAROL)
 
-REDIRECT = (302, 303)
 ALREADY_RUNNING = "An access review is already in progress."
 NOT_RUNNING = "No access review is in progress."
 FINISHED = "This access review is finished."
@@ -709,7 +708,7 @@ def test_a_member_given_access_again_during_the_review_is_not_in_it(h, first):
     old_line = h.line(BOB)
     if first == "removed":
         h.become(MANAGER)
-        assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code in REDIRECT
+        assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code == 303
     else:
         assert h.decide(MANAGER, BOB, "revoked").status_code == 303
     assert h.membership(BOB) is None
@@ -746,9 +745,9 @@ def test_a_member_given_access_again_during_the_review_is_not_in_it(h, first):
 def test_members_who_leave_or_are_removed_drop_out_of_the_total(h):
     h.started()
     h.become(CAROL)
-    assert h.post(f"/sites/{h.a}/leave").status_code in REDIRECT
+    assert h.post(f"/sites/{h.a}/leave").status_code == 303
     h.become(MANAGER)
-    assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code in REDIRECT
+    assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code == 303
     assert h.membership(CAROL) is None and h.membership(BOB) is None
     page = h.page(PRIMARY)
     assert progress_of(page) == (0, 4, 0, 0, 4) and meter(page) == (0, 4)
@@ -772,10 +771,10 @@ def test_a_review_left_with_nothing_to_review_completes(h, how):
     assert h.decide(PRIMARY_B, B_USER, "confirmed", site=site_b).status_code == 303
     if how == "removed":
         h.become(PRIMARY_B)
-        assert h.post(f"/sites/{site_b}/members/{h.mid(B_TWO, site_b)}/remove").status_code in REDIRECT
+        assert h.post(f"/sites/{site_b}/members/{h.mid(B_TWO, site_b)}/remove").status_code == 303
     else:
         h.become(B_TWO)
-        assert h.post(f"/sites/{site_b}/leave").status_code in REDIRECT
+        assert h.post(f"/sites/{site_b}/leave").status_code == 303
     assert h.membership(B_TWO, site_b) is None
     assert h.progress(site_b) == dict(to_review=0, confirmed=1, revoked=0, total=1, decided=1, percent=100)
     assert h.reviews(site_b)[0]["completed"]

@@ -151,7 +151,7 @@ def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, pers
 def test_htmx_post_with_token_in_header_is_accepted(client, sign_in_as):
     sign_in_as("operator")
     response = client.submit("/operator/customers", {"name": "Header Corp"}, htmx=True)
-    assert response.status_code == 302
+    assert response.status_code == 303
 
 
 # --- no state change on GET ----------------------------------------------------------------------
@@ -285,7 +285,7 @@ def test_mail_links_come_from_base_url_not_from_the_host_header(other_app, world
     assert page.status_code == 200
     token = CSRF_PATTERN.search(page.get_data(as_text=True)).group(1)
     response = client.post("/forgot-password", data={"email": "pat@example.com", "csrf_token": token}, base_url=evil)
-    assert response.status_code == 302
+    assert response.status_code == 303
     [message] = smtp.wait_for(1)
     link = link_in(message, "/reset-password/")
     assert link.startswith("http://localhost/reset-password/"), link
@@ -313,7 +313,7 @@ def test_sign_up_ignores_extra_fields(app, client, world):
     world.operator(OPERATOR_EMAIL)
     response = client.submit("/sign-up", {"first_name": "Mal", "last_name": "Lory", "email": "mal@example.com",
                                           "password": PASSWORD, "confirm": PASSWORD, **EXTRA_FIELDS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         mal = db.session.scalar(sa.select(Person).where(Person.email == "mal@example.com"))
         assert mal is not None and not mal.is_operator
@@ -340,7 +340,7 @@ def test_accepting_an_invitation_ignores_extra_fields(app, client, world):
         db.session.commit()
     response = client.submit(f"/invitations/{raw}", {"first_name": "New", "last_name": "Bie", "password": PASSWORD,
                                                      "confirm": PASSWORD, "site_id": "999", **EXTRA_FIELDS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         newbie = find_person("newbie@example.com")
         assert not newbie.is_operator
@@ -354,7 +354,7 @@ def test_accepting_an_invitation_ignores_extra_fields(app, client, world):
 def test_customer_name_is_escaped_in_the_console(client, sign_in_as):
     sign_in_as("operator")
     response = client.submit("/operator/customers", {"name": XSS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     for page in (client.get("/operator/"), client.htmx_get("/operator/?q=script"), client.get(response.location)):
         text = page.get_data(as_text=True)

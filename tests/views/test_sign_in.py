@@ -20,7 +20,7 @@ def test_first_start_leads_to_first_run_page(client):
 def test_first_run_creates_operator_once(client, app):
     response = client.submit("/first-run", {"first_name": "Olga", "last_name": "Op", "email": "Olga@Example.com",
                                             "password": PASSWORD, "confirm": PASSWORD})
-    assert response.status_code == 302 and response.location.endswith("/operator/")
+    assert response.status_code == 303 and response.location.endswith("/operator/")
     assert client.get("/operator/").status_code == 200
     with app.app_context():
         olga = db.session.scalar(sa.select(Person))
@@ -71,14 +71,14 @@ def test_ten_failures_lock_the_account_for_fifteen_minutes(client, world, app):
         assert pat.locked_until - utcnow() > timedelta(minutes=14)
         pat.locked_until = utcnow() - timedelta(seconds=1)  # fifteen minutes later
         db.session.commit()
-    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 302
+    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 303
 
 
 def test_nine_failures_do_not_lock(client, world):
     world.person("pat@example.com")
     for _ in range(9):
         client.submit("/sign-in", {"email": "pat@example.com", "password": "not the password"})
-    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 302
+    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 303
 
 
 def test_throttle_is_counted_in_the_database_across_clients(app, world):
@@ -199,14 +199,14 @@ def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, 
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Person)
                                  .where(Person.locked_until.is_not(None))) == 0, "no account was locked by it"
-    assert _try(app, "ops@example.com", PASSWORD, other) == 302, "another client is not refused"
+    assert _try(app, "ops@example.com", PASSWORD, other) == 303, "another client is not refused"
     from tests.support import let_time_pass
     let_time_pass(app, timedelta(minutes=15, seconds=1))
-    assert _try(app, "ops@example.com", PASSWORD, sprayer) == 302, "the refusal lasts until the failures age out"
+    assert _try(app, "ops@example.com", PASSWORD, sprayer) == 303, "the refusal lasts until the failures age out"
 
 
 def test_twenty_nine_failures_from_one_client_do_not_stop_it(app, world):
     world.person("pat@example.com")
     for attempt in range(29):
         assert _try(app, f"nobody{attempt}@example.com", PASSWORD, "203.0.113.9") == 401
-    assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 302
+    assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 303
