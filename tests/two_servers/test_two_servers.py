@@ -27,8 +27,10 @@ import pytest
 import sqlalchemy as sa
 
 from models import Membership, OutboxMail, Person, PrimaryTransfer, db
-from tests.conftest import PASSWORD, POSTGRES_URL, World, close_database, make_test_app
-from tests.support import free_port
+from tests.helpers.apps import make_test_app
+from tests.helpers.databases import POSTGRES_URL, close_database
+from tests.helpers.servers import free_port
+from tests.helpers.world import PASSWORD, World
 
 pytestmark = [pytest.mark.two_servers,
               pytest.mark.skipif(not POSTGRES_URL, reason="two app servers share a PostgreSQL database; "

@@ -103,7 +103,8 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
         from models import RuleViolation, Site
         from models.membership import add_member
         from models.person import find_person
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client
@@ -188,7 +189,7 @@ def test_two_processes_adding_the_4th_and_5th_secondary(app, world, smtp, databa
 # --- threads of one app ---------------------------------------------------------------------------
 
 def _signed_in_clients(app):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
 
     app.test_client_class = Client
     clients = []
@@ -269,7 +270,8 @@ def test_two_threads_making_the_4th_and_5th_secondary(app, world, paths):
 def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
     """One 'server worker' accepting an invitation per round as the signed-in invitee, through the form."""
     try:
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client

@@ -119,7 +119,7 @@ def _delivered_decisions(smtp, requesters, statuses) -> None:
 # --- threads of one app ---------------------------------------------------------------------------
 
 def _signed_in_clients(app):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
 
     app.test_client_class = Client
     clients = {}
@@ -186,7 +186,8 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
         from models import access_request as requests
         from models.person import find_person
         from models.tool import catalog
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client

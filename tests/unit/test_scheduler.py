@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from models import OutboxMail, db, utcnow
 from models.scheduler import (BACKUP, MAIL, REMINDERS, SWEEP, Scheduler, claim_job_run, lease_holder, release_lease,
                               take_lease)
-from tests.conftest import close_database, make_test_app
-from tests.support import link_in
+from tests.helpers.apps import make_test_app
+from tests.helpers.databases import close_database
+from tests.helpers.mail import link_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -11,8 +11,11 @@ import sqlalchemy as sa
 from models import AccountToken, Person, db, set_setting
 from models import person as people
 from models.base import utcnow
-from tests.conftest import PASSWORD, Auth
-from tests.support import body_text, let_time_pass, link_in, page_text
+from tests.helpers.client import Auth
+from tests.helpers.mail import body_text, link_in
+from tests.helpers.pages import page_text
+from tests.helpers.state import let_time_pass
+from tests.helpers.world import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -99,7 +102,10 @@ def test_a_reset_request_takes_as_long_for_an_unknown_address_as_for_a_known_one
     # Issue 10, Low 6: a known address used to take measurably longer (a token and a mail written, a
     # commit to disk), ~5x the median of an unknown one. Delivery is left out of the request path here:
     # the tests' SMTP server runs inside this process and would be timed too.
-    from tests.conftest import Client, World, close_database, make_test_app
+    from tests.helpers.apps import make_test_app
+    from tests.helpers.client import Client
+    from tests.helpers.databases import close_database
+    from tests.helpers.world import World
     app = make_test_app(database_uri, smtp, MAIL_DELIVER_AFTER_COMMIT=False)
     app.test_client_class = Client
     client, world = app.test_client(), World(app)
@@ -223,7 +229,7 @@ def test_a_password_reset_ends_earlier_verification_links(client, app, smtp, wor
 
 
 def test_password_reset_ends_other_sessions(app, smtp, world):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
     world.operator()
     world.person("pat@example.com")
     app.test_client_class = Client

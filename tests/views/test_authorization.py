@@ -14,8 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from models import Site, db
-from tests.conftest import Auth, Client, World, close_database, make_test_app
-from tests.support import SMTPServer
+from tests.helpers.apps import make_test_app
+from tests.helpers.client import Auth, Client
+from tests.helpers.databases import close_database
+from tests.helpers.servers import SMTPServer
+from tests.helpers.world import World
 
 # A secondary starts with no account-management privilege; a manager is a secondary with Manage access = Update.
 ANONYMOUS, REQUESTER, USER, SECONDARY, MANAGER, PRIMARY, OPERATOR = PERSONAS = (

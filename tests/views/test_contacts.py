@@ -15,8 +15,11 @@ import sqlalchemy as sa
 from models import AuditEvent, ContactRecord, Membership, OutboxMail, Person, Site, db
 from models import contact as contacts
 from models.base import utcnow
-from tests.conftest import PASSWORD, Auth, SessionHelper, World, module_world_fixtures
-from tests.support import link_in, page_text, text
+from tests.helpers.client import Auth
+from tests.helpers.mail import link_in
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.pages import page_text, text
+from tests.helpers.world import PASSWORD, World
 
 PRIMARY = "primary@example.com"      # primary of site A
 EDITOR = "editor@example.com"        # secondary, Contact updates = Update

@@ -8,8 +8,11 @@ import sqlalchemy as sa
 from app import create_app
 from models import Person, RuleViolation, db
 from models.person import normalize_email
-from tests.conftest import PASSWORD, Client, close_database, make_test_app
-from tests.support import link_in
+from tests.helpers.apps import make_test_app
+from tests.helpers.client import Client
+from tests.helpers.databases import close_database
+from tests.helpers.mail import link_in
+from tests.helpers.world import PASSWORD
 
 SIGN_UP = {"first_name": "Lena", "last_name": "Local", "password": PASSWORD, "confirm": PASSWORD}
 

@@ -11,8 +11,8 @@ from models import Invitation, Membership, Person, RuleViolation, db
 from models import invitation as invitations
 from models.base import utcnow
 from models.membership import primary_of
-from tests.conftest import PASSWORD
-from tests.support import link_in
+from tests.helpers.mail import link_in
+from tests.helpers.world import PASSWORD
 
 
 @pytest.fixture

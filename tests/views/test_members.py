@@ -1,7 +1,7 @@
 """Manage access (SPEC §2-§4, issue 3) through the client: the user list, Add new user, invitations,
 inline edits, removal, bulk changes, the rules, cross-site ids, the audit log, access profiles and
 My access. Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py)."""
+tests/helpers/module_world.py)."""
 from __future__ import annotations
 
 import html as htmllib
@@ -16,8 +16,12 @@ from models import (AccessProfile, AuditEvent, Invitation, Membership, OutboxMai
 from models import membership as members
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog
-from tests.conftest import PASSWORD, Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, link_in, page_text, text
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.client import Auth
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import PASSWORD, World
+from tests.helpers.mail import body_text, link_in
+from tests.helpers.pages import page_text, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -692,7 +696,7 @@ def test_reminder_is_sent_once_with_a_working_link(h, smtp):
     [reminder] = smtp.sink.to(INVITEE)
     assert reminder["Subject"].startswith("Reminder: your invitation")
     assert "invitation reminders: 0" in _run(h.app, "send-reminders")
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == 1
     with h.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)

@@ -19,8 +19,10 @@ from models import primary_transfer as transfers
 from models.base import utcnow
 from models.membership import membership_of
 from models.person import find_person
-from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import link_in, page_text, text
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import PASSWORD, World
+from tests.helpers.mail import link_in
+from tests.helpers.pages import page_text, text
 
 PAT = "pat@example.com"            # primary of site A
 SAM = "sam@example.com"            # secondary, Manage access = Update (can do a lot, but not transfer)

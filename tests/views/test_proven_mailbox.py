@@ -15,8 +15,9 @@ from models import site as sites
 from models.membership import membership_of, primary_of
 from models.person import find_person
 from models.primary_transfer import recover_site
-from tests.conftest import PASSWORD
-from tests.support import link_in, page_text
+from tests.helpers.mail import link_in
+from tests.helpers.pages import page_text
+from tests.helpers.world import PASSWORD
 
 SQUATTER_PASSWORD = "squatter's own password"
 NEWHIRE = "newhire@customer.example"

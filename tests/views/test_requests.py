@@ -4,7 +4,7 @@ reason, decision mails, the requester's own list and withdrawal, privilege reque
 authorization, ids of another site, and the audit trail.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_members.py. The races of two approvers are in
+tests/helpers/module_world.py), as in tests/views/test_members.py. The races of two approvers are in
 tests/unit/test_request_races.py."""
 from __future__ import annotations
 
@@ -19,8 +19,12 @@ from models import access_request as requests
 from models.base import utcnow
 from models.throttle import ThrottleEvent
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
-from tests.conftest import Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, html_text, page_text, text
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.client import Auth
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.mail import body_text, html_text
+from tests.helpers.pages import page_text, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -244,7 +248,7 @@ def mails_to(smtp, address):
 def settle(smtp, count):
     """Wait for `count` mails, then for every delivery of this test to end: no more arrive."""
     smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == count, [(m["To"], m["Subject"]) for m in smtp.messages]
     return list(smtp.messages)
 
@@ -670,7 +674,7 @@ def test_approve_refusals_are_shown_in_place_and_change_nothing(h, smtp, actor, 
     assert "Request from Frank Fisher" in page_text(response)   # the review, shown again
     assert h.state() == before
     assert h.request_row(h.ids["frank"])["status"] == "pending"
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
 
 
@@ -756,7 +760,7 @@ def test_reject_requires_a_reason_and_other_a_text(h, smtp, form, field, message
     assert response.status_code == 422
     assert message in page_text(response)
     assert h.state() == before
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
 
 
@@ -802,7 +806,7 @@ def test_a_decided_request_is_not_decided_again(h, smtp):
         assert response.status_code == 409
         assert "This request was already decided by Pat Primary (Rejected)." in page_text(response)
     assert h.state() == before
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == 1
 
 
@@ -842,7 +846,7 @@ def test_withdrawn_request_cannot_be_decided(h, smtp):
         assert "The requester withdrew this request." in page_text(refused)
     assert h.state() == before
     assert FRANK not in h.memberships()
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
     # Withdrawing again tells why and changes nothing.
     h.become(FRANK)

@@ -7,7 +7,7 @@ finishing early and completing by itself, lines of another site's review, the au
 reviewers deciding the same line at the same moment.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_members.py."""
+tests/helpers/module_world.py), as in tests/views/test_members.py."""
 from __future__ import annotations
 
 import json
@@ -23,8 +23,9 @@ from models import membership as members
 from models import review as reviews
 from models.base import utcnow
 from models.person import find_person
-from tests.conftest import SessionHelper, World, module_world_fixtures
-from tests.support import page_text, text
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.pages import page_text, text
 
 SITE_A, SITE_B, SITE_C = "SA-1001", "SB-2002", "SC-3003"
 PRIMARY = "primary@example.com"       # primary of site A

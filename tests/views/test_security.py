@@ -8,8 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from models import Person, Site, db
-from tests.conftest import CSRF_PATTERN, PASSWORD, Auth, Client, _join_mail_threads, make_test_app
-from tests.support import body_text, html_text, link_in, snapshot
+from tests.helpers.apps import join_mail_threads, make_test_app
+from tests.helpers.client import CSRF_PATTERN, Auth, Client
+from tests.helpers.world import PASSWORD
+from tests.helpers.mail import body_text, html_text, link_in
+from tests.helpers.state import snapshot
 
 OPERATOR_EMAIL = "operator@example.com"
 PRIMARY_EMAIL = "primary@example.com"
@@ -34,7 +37,7 @@ def settle(smtp, count: int) -> None:
     """Wait until the mail queued so far is delivered and its delivery threads are done writing."""
     if count:
         smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
 
 
 def rules_with(app, method: str):
@@ -87,7 +90,7 @@ def other_app(database_uri, smtp):
         return other
 
     yield make
-    _join_mail_threads()
+    join_mail_threads()
     for other in made:
         with other.app_context():
             db.session.remove()

@@ -14,8 +14,11 @@ import sqlalchemy as sa
 
 from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
-from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import body_text, let_time_pass, link_in, text
+from tests.helpers.mail import body_text, link_in
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.pages import text
+from tests.helpers.state import let_time_pass
+from tests.helpers.world import PASSWORD, World
 
 PAT = "pat@example.com"              # primary of the site, an approver of its requests
 MIA = "mia@example.com"              # secondary with Manage access = Update: the other approver

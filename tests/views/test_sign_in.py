@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from models import Person, db
 from models.base import utcnow
-from tests.conftest import PASSWORD
+from tests.helpers.world import PASSWORD
 
 
 def test_first_start_leads_to_first_run_page(client):
@@ -83,7 +83,7 @@ def test_nine_failures_do_not_lock(client, world):
 
 def test_throttle_is_counted_in_the_database_across_clients(app, world):
     world.person("pat@example.com")
-    from tests.conftest import Client
+    from tests.helpers.client import Client
     app.test_client_class = Client
     for _ in range(10):
         app.test_client().submit("/sign-in", {"email": "pat@example.com", "password": "not the password"})
@@ -100,7 +100,7 @@ def test_sign_in_starts_a_new_session(client, world, auth):
 
 
 def test_sign_out_ends_every_copy_of_the_session(app, world):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
     world.person("pat@example.com")
     app.test_client_class = Client
     laptop, phone = app.test_client(), app.test_client()
@@ -173,7 +173,7 @@ def test_deactivated_person_is_out_at_the_next_request(client, world, auth, app)
 # --- a budget of failures per client address, across accounts (issue 10, Low 9) -------------------
 
 def _try(app, email, password, remote_addr):
-    from tests.conftest import Client
+    from tests.helpers.client import Client
     app.test_client_class = Client
     return app.test_client().submit("/sign-in", {"email": email, "password": password},
                                     environ_base={"REMOTE_ADDR": remote_addr}).status_code
@@ -189,7 +189,7 @@ def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, 
     for attempt in range(30):
         email = victims[attempt % len(victims)] if attempt % 3 else f"nobody{attempt}@example.com"
         assert _try(app, email, "Spring2026-password!", sprayer) == 401
-    from tests.conftest import Client
+    from tests.helpers.client import Client
     app.test_client_class = Client
     refused = app.test_client().submit("/sign-in", {"email": "ops@example.com", "password": PASSWORD},
                                        environ_base={"REMOTE_ADDR": sprayer})
@@ -200,7 +200,7 @@ def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Person)
                                  .where(Person.locked_until.is_not(None))) == 0, "no account was locked by it"
     assert _try(app, "ops@example.com", PASSWORD, other) == 303, "another client is not refused"
-    from tests.support import let_time_pass
+    from tests.helpers.state import let_time_pass
     let_time_pass(app, timedelta(minutes=15, seconds=1))
     assert _try(app, "ops@example.com", PASSWORD, sprayer) == 303, "the refusal lasts until the failures age out"
 

@@ -18,8 +18,10 @@ from models.base import utcnow
 from models.support import support_managers_of, technical_contact_ids
 from models.throttle import ThrottleEvent
 from models.tool import catalog
-from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import link_in, text
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import PASSWORD, World
+from tests.helpers.mail import link_in
+from tests.helpers.pages import text
 
 PRIMARY = "primary@example.com"      # primary of site A
 EDITOR = "editor@example.com"        # secondary, Contact updates = Update, no support level: the attacker

@@ -5,7 +5,7 @@ bulk profiles, approving a membership request), and the requests for a higher su
 their place apart from the Requests list, their decision by a support manager, the audit trail.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_requests.py."""
+tests/helpers/module_world.py), as in tests/views/test_requests.py."""
 from __future__ import annotations
 
 import re
@@ -17,8 +17,11 @@ from models import AccessProfile, AccessRequest, AuditEvent, Invitation, Members
 from models import access_request as requests
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
-from tests.conftest import SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, html_text, page_text, text
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.mail import body_text, html_text
+from tests.helpers.pages import page_text, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -274,7 +277,7 @@ def settle(smtp, count):
     """Wait for `count` mails, then for every delivery of this test to end: no more arrive."""
     if count:
         smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == count, [(m["To"], m["Subject"]) for m in smtp.messages]
     return list(smtp.messages)
 
