@@ -8,6 +8,6 @@
 - world: factories building people, sites and members through the domain layer
 - module_world: one world built per test module and cloned for each of its tests
 - mail: reading the mails the SMTP server received (text, HTML, links)
-- pages: reading the HTML of responses
+- pages: reading the HTML of responses with a parser (words, elements, attributes, tokens)
 - state: every row of every table, and moving the database clock
 """

@@ -1,23 +1,17 @@
 """The Flask test client as a browser uses the app: CSRF stays on, forms carry their token."""
 from __future__ import annotations
 
-import re
-
 from flask.testing import FlaskClient
 
+from tests.helpers.pages import csrf_token
 from tests.helpers.world import PASSWORD
-
-CSRF_PATTERN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 
 class Client(FlaskClient):
     """The Flask test client, sending the CSRF token as the browser does (CSRF stays on)."""
 
     def csrf_token(self) -> str:
-        page = self.get("/sign-in")
-        match = CSRF_PATTERN.search(page.get_data(as_text=True))
-        assert match, "no CSRF token on the sign-in page"
-        return match.group(1)
+        return csrf_token(self.get("/sign-in").get_data(as_text=True))
 
     def submit(self, url, data=None, htmx=False, **kwargs):
         """POST a form with its CSRF token (as a header for htmx, as a field otherwise)."""

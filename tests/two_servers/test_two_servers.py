@@ -13,7 +13,6 @@ PostgreSQL only (SQLite is one machine's file): run by .ci/run's PostgreSQL half
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import sqlalchemy as sa
 from models import Membership, OutboxMail, Person, PrimaryTransfer, db
 from tests.helpers.apps import make_test_app
 from tests.helpers.databases import POSTGRES_URL, close_database
+from tests.helpers.pages import csrf_token, text
 from tests.helpers.servers import free_port
 from tests.helpers.world import PASSWORD, World
 
@@ -37,7 +37,6 @@ pytestmark = [pytest.mark.two_servers,
                                                           "set SITEPASS_TEST_DATABASE_URL (.ci/run does)")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CSRF_PATTERN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 ROUNDS = 6
 TIMEOUT = 60
 
@@ -118,9 +117,8 @@ class Browser:
         status, page = self.request(server.url + "/sign-in")
         if status != 200:
             status, page = self.request(server.url + "/")
-        match = CSRF_PATTERN.search(page)
-        assert match, f"no CSRF token from {server.name} ({status})"
-        return match.group(1)
+        assert 'X-CSRFToken' in page, f"no CSRF token from {server.name} ({status})"
+        return csrf_token(page)
 
     def sign_in(self, server, email):
         status, _page = self.request(server.url + "/sign-in", {"email": email, "password": PASSWORD,
@@ -131,10 +129,6 @@ class Browser:
 
     def post(self, url, data=None):
         return self.request(url, {**(data or {}), "csrf_token": self.token})
-
-
-def words(markup: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
 
 
 def race(calls):
@@ -243,7 +237,7 @@ def test_two_approvers_on_two_servers_decide_an_access_request_once(setup_app, s
         outcomes = {}
         for actor, (status, body) in zip(races.ACTORS, results):
             outcomes[actor] = ("won" if status == 303 else
-                               f"lost: {words(body)}" if status == 409 else f"error: {status} {words(body)[:400]}")
+                               f"lost: {text(body)}" if status == 409 else f"error: {status} {text(body)[:400]}")
         statuses.append(races._judge(app, number, request_id, requester, outcomes, decisions, untold))
     assert not untold, "the other approver was not told who decided:\n" + "\n".join(untold)
     outbox_settled(app, smtp)
@@ -270,7 +264,7 @@ def test_the_4th_and_5th_secondary_added_on_two_servers_at_once(setup_app, smtp,
         outcomes = {}
         for email, (status, body) in zip(pair, results):
             outcomes[email] = ("added" if status == 303 else
-                               f"refused: {words(body)}" if status == 422 else f"error: {status} {words(body)[:300]}")
+                               f"refused: {text(body)}" if status == 422 else f"error: {status} {text(body)[:300]}")
         winner = cap._judge(app, site_id, number, outcomes, pair, (False, False))
         cap._back_to_three(app, site_id, winner, candidates_as_users=False)
     outbox_settled(app, smtp)
@@ -319,7 +313,7 @@ def test_an_offer_of_the_primary_role_accepted_on_two_servers_at_once(setup_app,
                      lambda: primary_browser.post(f"{two.url}/sites/{site_id}/primary/cancel")]
         (first, first_body), (second, second_body) = race(calls)
         assert first in (303, 409) and second in (303, 409), \
-            f"round {number}: {first} {words(first_body)[:300]} / {second} {words(second_body)[:300]}"
+            f"round {number}: {first} {text(first_body)[:300]} / {second} {text(second_body)[:300]}"
         with app.app_context():
             offer = db.session.get(PrimaryTransfer, offer_id)
             accepted, cancelled = offer.accepted_at is not None, offer.cancelled_at is not None

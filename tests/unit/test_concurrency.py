@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import Membership, Person, db
+from tests.helpers.pages import form_token, page_text, text
 
 pytestmark = pytest.mark.concurrency
 
@@ -127,7 +128,7 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
                     "business_justification": "Second administrator racing the first"})
                 body = response.get_data(as_text=True)
                 outcome = "added" if response.status_code == 303 else \
-                    f"refused: {response.status_code} " + " ".join(re.sub(r"<[^>]+>", " ", body).split())
+                    f"refused: {response.status_code} " + text(body)
                 if response.status_code not in (303, 422):
                     outcome = f"error: {response.status_code}"
             else:
@@ -218,7 +219,7 @@ def _request(path, site_id, email, membership_id, token, client):
 
 
 def _outcome(response, htmx=False) -> str:
-    body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+    body = page_text(response)
     if response.status_code == 303 or (htmx and response.status_code == 200):
         return "added"
     if response.status_code == 422:
@@ -286,7 +287,7 @@ def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
         try:
             # The invitation page as the invitee opens it; its form's token (a winner's session was renewed).
             page = client.get(f"/invitations/{token}").get_data(as_text=True)
-            csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+            csrf = form_token(page)
         except Exception:
             results.put((invitee_email, "error: " + traceback.format_exc()))
             barrier.abort()
@@ -297,7 +298,7 @@ def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
             return
         try:
             response = client.post(f"/invitations/{token}", data={"csrf_token": csrf})
-            body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+            body = page_text(response)
             outcome = "added" if response.status_code == 303 else \
                 f"refused: {response.status_code} {body}" if response.status_code == 409 else \
                 f"error: {response.status_code} {body[:300]}"

@@ -12,7 +12,6 @@ two spawned OS processes, each with its own app and engine (as two WSGI workers 
 from __future__ import annotations
 
 import multiprocessing
-import re
 import threading
 import traceback
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import AccessRequest, AuditEvent, Membership, OutboxMail, Person, db
+from tests.helpers.pages import page_text
 
 pytestmark = pytest.mark.concurrency
 
@@ -67,7 +67,7 @@ def _form(decision: str) -> dict[str, str]:
 
 
 def _outcome(response) -> str:
-    body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+    body = page_text(response)
     if response.status_code == 303:
         return "won"
     if response.status_code == 409:

@@ -18,7 +18,7 @@ from models.base import utcnow
 from tests.helpers.client import Auth
 from tests.helpers.mail import link_in
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import field_error as message_next_to, parse, page_text, text
 from tests.helpers.world import PASSWORD, World
 
 PRIMARY = "primary@example.com"      # primary of site A
@@ -132,14 +132,12 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 
 
 def field_error(markup: str, prefix: str, field: str) -> str:
-    """The error shown next to a field: its control says aria-invalid and points at the message."""
-    control = re.search(rf'<(?:input|select)\b[^>]*\bid="{prefix}-{field}"[^>]*>', markup)
-    assert control, f"no control {prefix}-{field}"
-    assert 'aria-invalid="true"' in control.group(0), f"{prefix}-{field} is not marked invalid"
-    assert f'aria-describedby="{prefix}-{field}-error"' in control.group(0)
-    message = re.search(rf'<small id="{prefix}-{field}-error"[^>]*>(.*?)</small>', markup, re.S)
-    assert message, f"no message next to {prefix}-{field}"
-    return text(message.group(1))
+    """The error shown next to a field: its control says aria-invalid and points at the message (and at
+    nothing else)."""
+    message = message_next_to(markup, f"{prefix}-{field}")
+    control = parse(markup).find(id=f"{prefix}-{field}")
+    assert control.get("aria-describedby") == f"{prefix}-{field}-error"
+    return message
 
 
 def invalid_fields(markup: str) -> set[str]:
@@ -470,12 +468,11 @@ def site_contacts_rows(markup: str) -> dict[str, list[str]]:
     """Contact type → the texts of its rows (who, email, phone), from the Site contacts table."""
     rows: dict[str, list[str]] = {}
     current = None
-    for row in re.findall(r"<tr>(.*?)</tr>", markup.split("<tbody>", 1)[1], re.S):
-        header = re.search(r"<th[^>]*>(.*?)</th>", row, re.S)
+    for row in parse(markup).find("tbody").find_all("tr"):
+        header = row.find("th")
         if header:
-            current = text(header.group(1))
-        cells = " ".join(filter(None, (text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))))
-        rows.setdefault(current, []).append(cells)
+            current = header.text
+        rows.setdefault(current, []).append(" ".join(filter(None, row.cells())))
     return rows
 
 

@@ -21,7 +21,7 @@ from tests.helpers.client import Auth
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import PASSWORD, World
 from tests.helpers.mail import body_text, link_in
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import page_text, parse, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -170,25 +170,25 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 def member_rows(markup: str) -> dict[int, dict[str, str]]:
     """Rows of the user list by membership id, in page order, with their cells by column."""
     rows = {}
-    for match in re.finditer(r'<tr id="member-(\d+)"[^>]*>(.*?)</tr>', markup, re.S):
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(2), re.S)]
+    for row in parse(markup).find_all("tr", id=lambda value: re.fullmatch(r"member-\d+", value)):
+        cells = row.cells()
         offset = 1 if len(cells) > 6 else 0  # the checkbox column when the viewer may change things
         name, email, role, summary, status, granted = cells[offset:offset + 6]
-        rows[int(match.group(1))] = dict(name=name, email=email, role=role, summary=summary, status=status,
-                                         granted=granted, html=match.group(2))
+        rows[int(row.get("id").removeprefix("member-"))] = dict(name=name, email=email, role=role, summary=summary,
+                                                                status=status, granted=granted, html=row.html)
     return rows
 
 
 def invitation_rows(markup: str) -> dict[str, dict[str, str]]:
-    match = re.search(r'<tbody class="invitations">(.*?)</tbody>', markup, re.S)
-    if not match:
+    body = parse(markup).find("tbody", class_="invitations")
+    if body is None:
         return {}
     rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", match.group(1), re.S):
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    for row in body.find_all("tr"):
+        cells = row.cells()
         offset = 1 if len(cells) > 6 else 0
         _dash, email, role, summary, status, granted = cells[offset:offset + 6]
-        rows[email] = dict(role=role, summary=summary, status=status, granted=granted, html=row)
+        rows[email] = dict(role=role, summary=summary, status=status, granted=granted, html=row.html)
     return rows
 
 

@@ -22,7 +22,7 @@ from models.person import find_person
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import PASSWORD, World
 from tests.helpers.mail import link_in
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import field_error, page_text, text
 
 PAT = "pat@example.com"            # primary of site A
 SAM = "sam@example.com"            # secondary, Manage access = Update (can do a lot, but not transfer)
@@ -172,15 +172,6 @@ class Helper(SessionHelper):
 
 
 module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
-
-
-def field_error(markup: str, field_id: str) -> str:
-    control = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{field_id}"[^>]*>', markup)
-    assert control, f"no control {field_id}"
-    assert 'aria-invalid="true"' in control.group(0), f"{field_id} is not marked invalid"
-    message = re.search(rf'<small id="{field_id}-error"[^>]*>(.*?)</small>', markup, re.S)
-    assert message, f"no message next to {field_id}"
-    return text(message.group(1))
 
 
 # --- only the primary offers --------------------------------------------------------------------

@@ -24,7 +24,7 @@ from tests.helpers.client import Auth
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
 from tests.helpers.mail import body_text, html_text
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import page_text, page_tree, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -212,22 +212,20 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 # --- reading pages ------------------------------------------------------------------------------
 
 def field_error(response, field) -> str:
-    match = re.search(rf'<small id="{field}-error" class="field-error">(.*?)</small>', response.get_data(as_text=True),
-                      re.S)
-    return text(match.group(1)) if match else ""
+    found = page_tree(response).find("small", id=f"{field}-error", class_="field-error")
+    return found.text if found else ""
 
 
 def request_rows(response) -> list[dict[str, str]]:
     """The rows of the Requests list in page order, with the request id from the review link."""
     rows = []
-    for row in re.findall(r"<tr>(.*?)</tr>", response.get_data(as_text=True), re.S):
-        link = re.search(r'href="/sites/\d+/requests/(\d+)"', row)
-        if not link:
+    for row in page_tree(response).find_all("tr"):
+        link = row.find("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+        if link is None:
             continue
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-        requester, kind, sent, status, decided = cells[:5]
-        rows.append(dict(id=int(link.group(1)), requester=requester, kind=kind, sent=sent, status=status,
-                         decided=decided))
+        requester, kind, sent, status, decided = row.cells()[:5]
+        rows.append(dict(id=int(link.get("href").rsplit("/", 1)[1]), requester=requester, kind=kind, sent=sent,
+                         status=status, decided=decided))
     return rows
 
 

@@ -25,7 +25,7 @@ from models.base import utcnow
 from models.person import find_person
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import page_text, page_tree, text
 
 SITE_A, SITE_B, SITE_C = "SA-1001", "SB-2002", "SC-3003"
 PRIMARY = "primary@example.com"       # primary of site A
@@ -225,17 +225,17 @@ def progress_of(response) -> tuple[int, ...] | None:
 
 
 def meter(response) -> tuple[int, int] | None:
-    match = re.search(r'<progress id="review-meter" value="(\d+)" max="(\d+)"', response.get_data(as_text=True))
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    found = page_tree(response).find("progress", id="review-meter")
+    return (int(found.get("value")), int(found.get("max"))) if found else None
 
 
 def rows(response) -> dict[str, list[str]]:
     """row id ("review-line-<line id>" or "review-member-<membership id>") → the words of each cell of
     the review list's rows."""
     found = {}
-    for row_id, row in re.findall(r'<tr id="(review-[^"]*)"[^>]*>(.*?)</tr>', response.get_data(as_text=True), re.S):
-        assert re.fullmatch(r"review-(line|member)-\d+", row_id), row_id
-        found[row_id] = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    for row in page_tree(response).find_all("tr", id=lambda value: value.startswith("review-")):
+        assert re.fullmatch(r"review-(line|member)-\d+", row.get("id")), row.get("id")
+        found[row.get("id")] = row.cells()
     return found
 
 
@@ -244,30 +244,29 @@ def emails_listed(response) -> set[str]:
 
 
 def row_markup(response, row_id) -> str:
-    match = re.search(rf'<tr id="{row_id}"[^>]*>.*?</tr>', response.get_data(as_text=True), re.S)
-    assert match, f"no row {row_id}"
-    return match.group(0)
+    found = page_tree(response).find("tr", id=row_id)
+    assert found, f"no row {row_id}"
+    return found.outer_html
 
 
 def page_error(response) -> str | None:
     """The words of the error above the list (page_error), if the page shows one."""
-    match = re.search(r'<p class="form-errors" role="alert">(.*?)</p>', response.get_data(as_text=True), re.S)
-    return text(match.group(1)) if match else None
+    found = page_tree(response).find("p", class_="form-errors", role="alert")
+    return found.text if found else None
 
 
 def oob_progress(response) -> str:
     """The words of the progress section an htmx answer swaps out of band."""
-    match = re.search(r'<section id="review-progress"[^>]*hx-swap-oob="true"[^>]*>(.*?)</section>',
-                      response.get_data(as_text=True), re.S)
-    assert match, "no out-of-band progress"
-    return text(match.group(1))
+    found = page_tree(response).find("section", id="review-progress", hx_swap_oob="true")
+    assert found, "no out-of-band progress"
+    return found.text
 
 
 def progress_section(response) -> str:
     """The words of the page's progress section (with the primary's button to start or finish)."""
-    match = re.search(r'<section id="review-progress"[^>]*>(.*?)</section>', response.get_data(as_text=True), re.S)
-    assert match, "no progress section"
-    return text(match.group(1))
+    found = page_tree(response).find("section", id="review-progress")
+    assert found, "no progress section"
+    return found.text
 
 
 def assert_fragment(response):

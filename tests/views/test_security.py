@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 from models import Person, Site, db
 from tests.helpers.apps import join_mail_threads, make_test_app
-from tests.helpers.client import CSRF_PATTERN, Auth, Client
-from tests.helpers.world import PASSWORD
+from tests.helpers.client import Auth, Client
 from tests.helpers.mail import body_text, html_text, link_in
+from tests.helpers.pages import csrf_token
 from tests.helpers.state import snapshot
+from tests.helpers.world import PASSWORD
 
 OPERATOR_EMAIL = "operator@example.com"
 PRIMARY_EMAIL = "primary@example.com"
@@ -286,7 +287,7 @@ def test_mail_links_come_from_base_url_not_from_the_host_header(other_app, world
     client = two_hosts.test_client()
     page = client.get("/forgot-password", base_url=evil)
     assert page.status_code == 200
-    token = CSRF_PATTERN.search(page.get_data(as_text=True)).group(1)
+    token = csrf_token(page.get_data(as_text=True))
     response = client.post("/forgot-password", data={"email": "pat@example.com", "csrf_token": token}, base_url=evil)
     assert response.status_code == 303
     [message] = smtp.wait_for(1)

@@ -16,7 +16,7 @@ from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
 from tests.helpers.mail import body_text, link_in
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
-from tests.helpers.pages import text
+from tests.helpers.pages import field_error, form_token, parse, text
 from tests.helpers.state import let_time_pass
 from tests.helpers.world import PASSWORD, World
 
@@ -107,19 +107,10 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 
 def section(markup: str, heading: str) -> str:
     """The <article> of My settings whose heading is `heading`."""
-    for article in re.findall(r"<article>(.*?)</article>", markup, re.S):
-        if f"<h2>{heading}</h2>" in article:
-            return article
+    for article in parse(markup).find_all("article"):
+        if any(title.text == heading for title in article.find_all("h2")):
+            return article.html
     raise AssertionError(f"no section {heading!r}")
-
-
-def field_error(markup: str, field_id: str) -> str:
-    control = re.search(rf'<(?:input|select)\b[^>]*\bid="{field_id}"[^>]*>', markup)
-    assert control, f"no control {field_id}"
-    assert 'aria-invalid="true"' in control.group(0), f"{field_id} is not marked invalid"
-    message = re.search(rf'<small id="{field_id}-error"[^>]*>(.*?)</small>', markup, re.S)
-    assert message, f"no message next to {field_id}"
-    return text(message.group(1))
 
 
 def settings_form(**changes) -> dict:
@@ -329,7 +320,7 @@ def test_the_new_password_session_can_still_post_forms(h):
     h.post("/settings/password", password_form(), client=here)
     # The old CSRF token went with the old session: a fresh page gives a fresh one that works.
     page = here.get("/settings/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = form_token(page)
     saved = here.post("/settings/", data={**settings_form(first_name="Patty"), "csrf_token": token})
     assert saved.status_code == 303 and h.person(PAT).first_name == "Patty"
 

@@ -21,7 +21,7 @@ from tests.helpers.apps import join_mail_threads
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
 from tests.helpers.mail import body_text, html_text
-from tests.helpers.pages import page_text, text
+from tests.helpers.pages import page_text, page_tree, table_after, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -221,46 +221,45 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 def support_rows(response) -> dict[int, dict]:
     """The rows of the Support access list by membership id: the cells, and the level select if offered."""
     rows = {}
-    for match in re.finditer(r'<tr id="support-(\d+)"[^>]*>(.*?)</tr>', response.get_data(as_text=True), re.S):
-        markup = match.group(2)
+    for row in page_tree(response).find_all("tr", id=lambda value: re.fullmatch(r"support-\d+", value)):
         # The level cell as read without its error message (shown under the level or the select).
-        cells = [text(re.sub(r'<small id="support-\d+-error".*?</small>', "", cell, flags=re.S))
-                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", markup, re.S)]
-        select = re.search(r'<select id="support-level-(\d+)" name="level"[^>]*>(.*?)</select>', markup, re.S)
-        label = None
-        if select:
-            label = text(re.search(rf'<label for="support-level-{select.group(1)}">(.*?)</label>', markup, re.S).group(1))
-        options = None
-        if select:
-            options = {int(value): (text(label), "selected" in attrs, "disabled" in attrs)
-                       for value, attrs, label in re.findall(r'<option value="(\d+)"([^>]*)>(.*?)</option>',
-                                                             select.group(2), re.S)}
-        error = re.search(r'<small id="support-\d+-error" class="field-error" role="alert">(.*?)</small>', markup, re.S)
-        status = re.search(r'<small role="status">(.*?)</small>', markup, re.S)
-        rows[int(match.group(1))] = dict(name=cells[0], email=cells[1], role=cells[2], level=cells[3],
-                                         label=label, options=options,
-                                         error=text(error.group(1)) if error else None,
-                                         saved=text(status.group(1)) if status else None, html=markup)
+        errors = row.find_all("small", id=lambda value: re.fullmatch(r"support-\d+-error", value))
+        cells = [cell.words(without=errors) for cell in row.find_all("td")]
+        select = row.find("select", id=lambda value: re.fullmatch(r"support-level-\d+", value), name="level")
+        label = options = None
+        if select is not None:
+            label = row.one("label", for_=select.get("id")).text
+            options = {int(option.get("value")): (option.text, option.has("selected"), option.has("disabled"))
+                       for option in select.find_all("option", value=str.isdigit)}
+        error = row.find("small", id=lambda value: re.fullmatch(r"support-\d+-error", value), class_="field-error",
+                         role="alert")
+        status = row.find("small", role="status")
+        rows[int(row.get("id").removeprefix("support-"))] = dict(
+            name=cells[0], email=cells[1], role=cells[2], level=cells[3], label=label, options=options,
+            error=error.text if error else None, saved=status.text if status else None, html=row.html)
     return rows
+
+
+def _request_id(element) -> int | None:
+    """The id of the access request an element links to, if it links to one."""
+    link = element.find("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+    return int(link.get("href").rsplit("/", 1)[1]) if link else None
 
 
 def support_request_rows(response) -> list[dict]:
     """The rows of 'Requests for a higher support level' on the Support access page."""
-    markup = response.get_data(as_text=True)
-    section = markup.split("Requests for a higher support level", 1)[1].split("</table>", 1)[0]
     rows = []
-    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    for row in table_after(response.get_data(as_text=True), "Requests for a higher support level").find_all("tr"):
+        cells = row.cells()
         if len(cells) < 4:
             continue
-        link = re.search(r'href="/sites/\d+/requests/(\d+)"', row)
-        rows.append(dict(requester=cells[0], asked=cells[1], status=cells[3],
-                         id=int(link.group(1)) if link else None))
+        rows.append(dict(requester=cells[0], asked=cells[1], status=cells[3], id=_request_id(row)))
     return rows
 
 
 def request_list_ids(response) -> list[int]:
-    return [int(i) for i in re.findall(r'href="/sites/\d+/requests/(\d+)"', response.get_data(as_text=True))]
+    links = page_tree(response).find_all("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+    return [int(link.get("href").rsplit("/", 1)[1]) for link in links]
 
 
 def assert_fragment(response, starts_with):
