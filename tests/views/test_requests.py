@@ -5,7 +5,7 @@ authorization, ids of another site, and the audit trail.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
 tests/helpers/module_world.py), as in tests/views/test_members.py. The races of two approvers are in
-tests/unit/test_request_races.py."""
+tests/concurrency/test_request_races.py."""
 from __future__ import annotations
 
 import re

@@ -2,7 +2,7 @@
 
 Two separate gunicorn instances (each with its own workers, engines and scheduler threads, started by
 gunicorn.conf.py exactly as `make run` and the systemd unit start them) serve one database. The races
-of tests/unit/test_request_races.py and test_concurrency.py are run with one racer on each server:
+of tests/concurrency/test_request_races.py and test_concurrency.py are run with one racer on each server:
 two approvers deciding one access request, the 4th and 5th secondary added at once, and an offer of
 the primary role accepted on both servers at once (and accepted on one while cancelled on the other).
 The invariants hold, every mail is delivered by the servers' scheduler (nobody runs deliver-mail) and
