@@ -169,7 +169,7 @@ def sign_in(port: int, email: str, password: str, site_id: int) -> tuple[str, st
     status, headers, body = request(port, "POST", "/sign-in", form, {
         "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
     cookie = session_cookie(headers)
-    if status != 302 or cookie is None:
+    if status != 303 or cookie is None:
         raise SystemExit(f"POST /sign-in answered {status}: {body[:300]!r}")
     # The session starts afresh at sign-in, so the CSRF token comes from a page rendered after it.
     status, headers, body = request(port, "GET", f"/sites/{site_id}/members", headers={"Cookie": cookie})

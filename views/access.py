@@ -139,7 +139,7 @@ def unauthorized():
     if request.htmx:
         return htmx_response("", 401, redirect=url_for("auth.sign_in"))
     flash(_("Please sign in to continue."), "info")
-    return redirect(target)
+    return redirect(target, 303 if request.method == "POST" else 302)
 
 
 def start_session(person: Person) -> None:

@@ -24,7 +24,7 @@ def sign_in():
         db.session.commit()  # the failure counter is kept whatever the answer
         if person is not None:
             start_session(person)
-            return redirect(safe_next(request.args.get("next"), url_for("sites.index")))
+            return redirect(safe_next(request.args.get("next"), url_for("sites.index")), 303)
         # One answer for unknown, locked and wrong: it must not tell whether an account exists.
         form.form_errors.append(_("Wrong email or password, or the account is locked for a while. "
                                   "Try again later or reset your password."))
@@ -41,7 +41,7 @@ def sign_out():
     db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("auth.sign_in"), 303)
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
@@ -49,7 +49,7 @@ def sign_up():
     if not get_setting("signup_open"):
         return render("auth/sign_up_closed.html", status=403)
     if current_user.is_authenticated:
-        return redirect(url_for("sites.index"))
+        return redirect(url_for("sites.index"), 303 if request.method == "POST" else 302)
     form = SignUpForm()
     if form.validate_on_submit():
         try:
@@ -64,7 +64,7 @@ def sign_up():
             # nobody is signed in before the link and the password confirm the account.
             flash(_("We sent a mail to %(email)s. Open the link in it to confirm your account, "
                     "then sign in with your password.", email=form.email.data), "success")
-            return redirect(url_for("auth.sign_in"))
+            return redirect(url_for("auth.sign_in"), 303)
     return render("auth/sign_up.html", status=422 if form.is_submitted() else 200, form=form)
 
 
@@ -102,7 +102,7 @@ def confirm_email(token):
     db.session.commit()
     start_session(person)
     flash(_("Thank you: %(email)s is confirmed.", email=person.email), "success")
-    return redirect(url_for("sites.index"))
+    return redirect(url_for("sites.index"), 303)
 
 
 @bp.post("/verify-email/resend")
@@ -112,7 +112,7 @@ def resend_verification():
         people.send_verification(current_user)
         db.session.commit()
     flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
-    return redirect(url_for("sites.index"))
+    return redirect(url_for("sites.index"), 303)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -124,7 +124,7 @@ def forgot_password():
         # The same answer whether or not the account exists.
         flash(_("If an account uses %(email)s, a link to reset its password is on its way. "
                 "It works once, within one hour.", email=form.email.data), "info")
-        return redirect(url_for("auth.sign_in"))
+        return redirect(url_for("auth.sign_in"), 303)
     return render("auth/forgot_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
@@ -144,7 +144,7 @@ def reset_password(token):
             db.session.commit()
             flash(_("Your password is changed. Sign in with the new one."), "success")
             logout_user()
-            return redirect(url_for("auth.sign_in"))
+            return redirect(url_for("auth.sign_in"), 303)
     return render("auth/reset_password.html", status=422 if form.is_submitted() else 200, form=form)
 
 
@@ -165,5 +165,5 @@ def first_run():
             db.session.commit()
             start_session(person)
             flash(_("Welcome. You are the operator of this Sitepass."), "success")
-            return redirect(url_for("operator.console"))
+            return redirect(url_for("operator.console"), 303)
     return render("auth/first_run.html", status=422 if form.is_submitted() else 200, form=form)

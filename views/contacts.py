@@ -82,7 +82,7 @@ def update(site, membership, contact_id):
     db.session.commit()
     if not request.htmx:
         flash(_("Contact saved."), "success")
-        return redirect(url_for("contacts.manage", site_id=site.id))
+        return redirect(url_for("contacts.manage", site_id=site.id), 303)
     return _row(site, membership, record)
 
 
@@ -99,7 +99,7 @@ def create(site, membership):
                                         errors={violation.field or "form": violation.message}))
     db.session.commit()
     flash(_("Contact %(name)s added.", name=f"{record.first_name} {record.last_name}"), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.post("/contacts/<int:contact_id>/delete")
@@ -116,7 +116,7 @@ def delete(site, membership, contact_id):
     if request.htmx:
         return "", 200  # 200 with an empty body: htmx does not swap on 204, and the contact must go
     flash(_("Contact removed."), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.post("/contacts/reviewed")
@@ -125,7 +125,7 @@ def reviewed(site, membership):
     contacts.mark_contacts_reviewed(site, current_user)
     db.session.commit()
     flash(_("Contacts marked as reviewed today."), "success")
-    return redirect(url_for("contacts.manage", site_id=site.id))
+    return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
 @bp.get("/contacts/subdivisions")

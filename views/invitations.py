@@ -64,7 +64,7 @@ def accept(token):
                 abort(400)
             membership = invitations.accept_invitation(invitation, current_user)
         elif _owner_signs_in(invitation):
-            return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)))
+            return redirect(url_for("auth.sign_in", next=url_for("invitations.show", token=token)), 303)
         else:
             form = AcceptInvitationForm()
             if not form.validate_on_submit():
@@ -89,4 +89,4 @@ def accept(token):
     start_session(membership.person)
     flash(_("Welcome to %(site)s. You are now %(role)s.", site=membership.site.name,
             role=membership.role_label.lower()), "success")
-    return redirect(url_for("sites.start", site_id=membership.site_id))
+    return redirect(url_for("sites.start", site_id=membership.site_id), 303)

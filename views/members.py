@@ -146,7 +146,7 @@ def update(site, membership, membership_id):
     if not request.htmx:
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
-        return redirect(url_for("members.index", site_id=site.id))
+        return redirect(url_for("members.index", site_id=site.id), 303)
     return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
 
 
@@ -164,14 +164,14 @@ def remove(site, membership, membership_id):
                           **{**_row_context(site, membership, of_site(Membership, membership_id, site)),
                              "errors": {"form": violation.message}})
         flash(violation.message, "error")
-        return redirect(url_for("members.index", site_id=site.id)), 303
+        return redirect(url_for("members.index", site_id=site.id), 303)
     db.session.commit()
     if request.htmx:
         # The row is swapped for nothing (200: htmx does not swap on 204); status and count update out of band.
         return render("members/_status.html", "members/_status.html", oob=True,
                       **_status_context(site, _("%(name)s no longer has access to this site.", name=name)))
     flash(_("%(name)s no longer has access to this site.", name=name), "success")
-    return redirect(url_for("members.index", site_id=site.id))
+    return redirect(url_for("members.index", site_id=site.id), 303)
 
 
 @bp.post("/members/bulk")
@@ -302,7 +302,7 @@ def create(site, membership):
         else:
             flash(_("%(name)s now has access as %(role)s; we sent them a Welcome mail.",
                     name=outcome.person.display_name, role=str(ROLE_LABELS[outcome.role]).lower()), "success")
-        return redirect(url_for("members.index", site_id=site.id))
+        return redirect(url_for("members.index", site_id=site.id), 303)
     levels = submitted_levels(request.form, tools)
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
 

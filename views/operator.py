@@ -59,7 +59,7 @@ def create_customer():
         else:
             db.session.commit()
             flash(_("Customer %(name)s created.", name=customer.name), "success")
-            return redirect(url_for("operator.customer", customer_id=customer.id))
+            return redirect(url_for("operator.customer", customer_id=customer.id), 303)
     return _console(customer_form=form, status=422)
 
 
@@ -90,7 +90,7 @@ def create_site(customer_id):
         else:
             db.session.commit()
             flash(_("Site %(number)s created.", number=site.site_number), "success")
-            return redirect(url_for("operator.site", site_id=site.id))
+            return redirect(url_for("operator.site", site_id=site.id), 303)
     return _customer(customer, form, 422)
 
 
@@ -123,7 +123,7 @@ def set_coverage(site_id):
     sites.set_coverage_end(site, form.coverage_ends_on.data, current_user)
     db.session.commit()
     flash(_("Coverage saved."), "success")
-    return redirect(url_for("operator.site", site_id=site.id))
+    return redirect(url_for("operator.site", site_id=site.id), 303)
 
 
 @bp.post("/settings")
@@ -135,7 +135,7 @@ def save_settings():
     set_setting("signup_open", bool(form.signup_open.data), current_user)
     db.session.commit()
     flash(_("Settings saved."), "success")
-    return redirect(url_for("operator.console"))
+    return redirect(url_for("operator.console"), 303)
 
 
 @bp.post("/sites/<int:site_id>/primary")
@@ -166,5 +166,5 @@ def recover(site_id):
                 flash(_("%(email)s is invited to become primary contact.", email=outcome.email), "success")
             else:
                 flash(_("%(name)s is now the primary contact.", name=outcome.person.display_name), "success")
-            return redirect(url_for("operator.site", site_id=site.id))
+            return redirect(url_for("operator.site", site_id=site.id), 303)
     return _site(site, recovery_form=form, status=422)

@@ -53,7 +53,7 @@ def offer_transfer(site, membership):
             db.session.commit()
             flash(_("%(name)s is offered the primary role and has 48 hours to accept. Until then nothing changes.",
                     name=nominee.person.display_name), "success")
-            return redirect(url_for("primacy.transfer", site_id=site.id))
+            return redirect(url_for("primacy.transfer", site_id=site.id), 303)
     return _transfer_page(site, membership, form, status=422)
 
 
@@ -117,7 +117,7 @@ def accept(site_id, offer_id):
                       reason=violation.message)
     db.session.commit()
     flash(_("You are now the primary contact of this site."), "success")
-    return redirect(url_for("sites.start", site_id=offer.site_id))
+    return redirect(url_for("sites.start", site_id=offer.site_id), 303)
 
 
 @bp.post("/sites/<int:site_id>/leave")

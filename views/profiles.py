@@ -46,7 +46,7 @@ def create(site, membership):
         else:
             db.session.commit()
             flash(_("Profile %(name)s created.", name=profile.name), "success")
-            return redirect(url_for("profiles.index", site_id=site.id))
+            return redirect(url_for("profiles.index", site_id=site.id), 303)
     return _profiles_page(site, membership, new_form=form, status=422)
 
 
@@ -65,7 +65,7 @@ def update(site, membership, profile_id):
             return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
         db.session.commit()
         flash(_("Profile %(name)s saved.", name=form.name.data), "success")
-        return redirect(url_for("profiles.index", site_id=site.id))
+        return redirect(url_for("profiles.index", site_id=site.id), 303)
     return _profiles_page(site, membership, failed={profile_id: " ".join(form.name.errors)}, status=422)
 
 
@@ -81,4 +81,4 @@ def remove(site, membership, profile_id):
         return _profiles_page(site, membership, failed={profile_id: violation.message}, status=422)
     db.session.commit()
     flash(_("Profile %(name)s deleted; members keep their levels.", name=name), "success")
-    return redirect(url_for("profiles.index", site_id=site.id))
+    return redirect(url_for("profiles.index", site_id=site.id), 303)

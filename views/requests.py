@@ -46,7 +46,7 @@ def self_nominate():
             db.session.commit()
             flash(_("Your request for site %(number)s is sent. Its approvers decide and we mail you the answer.",
                     number=access_request.site.site_number), "success")
-            return redirect(url_for("requests.mine"))
+            return redirect(url_for("requests.mine"), 303)
     return render("requests/self_nominate.html", status=422 if form.is_submitted() else 200, form=form)
 
 
@@ -96,7 +96,7 @@ def request_privilege(site, membership):
                         "and the primary contact.", tool=tool.name), "success")
             else:
                 flash(_("Your request for %(tool)s is sent to the approvers of this site.", tool=tool.name), "success")
-            return redirect(url_for("my_access.show", site_id=site.id))
+            return redirect(url_for("my_access.show", site_id=site.id), 303)
     return my_access_page(site, membership, form, status=422)
 
 

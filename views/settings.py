@@ -68,7 +68,7 @@ def save():
             flash(_("Settings saved."), "success")
             if requested:
                 flash(_("We sent a link to %(email)s. Mail goes there once you open it.", email=requested), "info")
-            return redirect(url_for("settings.index"))
+            return redirect(url_for("settings.index"), 303)
     return _page(settings_form=form, status=422)
 
 
@@ -88,7 +88,7 @@ def change_password():
             # Every other session ended with the new session version; this one starts afresh.
             start_session(person)
             flash(_("Your password is changed; other sessions are signed out."), "success")
-            return redirect(url_for("settings.index"))
+            return redirect(url_for("settings.index"), 303)
     return _page(password_form=form, status=422)
 
 
@@ -106,7 +106,7 @@ def change_email():
             db.session.commit()
             flash(_("We sent a link to %(email)s. Your login email changes when you open it.",
                     email=form.new_email.data), "success")
-            return redirect(url_for("settings.index"))
+            return redirect(url_for("settings.index"), 303)
     return _page(email_form=form, status=422)
 
 
@@ -141,7 +141,7 @@ def confirm_email(token):
         return _confirmation("login", token, form)
     db.session.commit()
     flash(_("Your login email is now %(email)s. Sign in with it.", email=person.email), "success")
-    return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("auth.sign_in"), 303)
 
 
 @bp.get("/notification-email/<token>")
@@ -161,4 +161,4 @@ def confirm_notification_email(token):
         return _confirmation("notification", token, form)
     db.session.commit()
     flash(_("Your Sitepass mail now goes to %(email)s.", email=person.notification_email), "success")
-    return redirect(url_for("settings.index"))
+    return redirect(url_for("settings.index"), 303)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import World
 from tests.e2e.steps import expect_site_start, fill_new_password, sign_in
+from tests.helpers.world import World
 
 SITE_NUMBER = "1001"
 SITE_NAME = "Acme Berlin"

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from playwright.sync_api import Page, expect
 
-from tests.conftest import PASSWORD
-from tests.support import link_in
+from tests.helpers.mail import link_in
+from tests.helpers.world import PASSWORD
 
 
 def sign_in_on_this_page(page: Page, email: str, password: str = PASSWORD) -> None:

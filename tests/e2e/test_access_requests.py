@@ -8,11 +8,11 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import PASSWORD
+from tests.helpers.world import PASSWORD
 from tests.e2e.members_steps import (PRIMARY_EMAIL, SITE_NAME, SITE_NUMBER, expect_level, open_site_page,
                                      sign_in_as_primary, site_with_primary)
 from tests.e2e.steps import another_browser, expect_site_start, fill_new_password, sign_in
-from tests.support import body_text, link_in
+from tests.helpers.mail import body_text, link_in
 
 REQUESTER_EMAIL = "rita@example.com"
 NO_RELATIONSHIP = "The requester has no business relationship with this site"

@@ -5,9 +5,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, World
 from tests.e2e.steps import another_browser, fill_new_password, sign_in
-from tests.support import body_text, link_in
+from tests.helpers.mail import body_text, link_in
+from tests.helpers.world import PASSWORD, World
 
 NEW_PASSWORD = "rita resets her password"
 

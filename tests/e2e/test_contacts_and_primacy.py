@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from tests.e2e.members_steps import (PRIMARY_EMAIL, SITE_NAME, SITE_NUMBER, open_site_page, sign_in_as_primary,
                                      site_with_primary)
 from tests.e2e.steps import another_browser, expect_site_start, sign_in_on_this_page
-from tests.support import body_text, link_in
+from tests.helpers.mail import body_text, link_in
 
 NOMINEE_EMAIL = "nadia@example.com"
 CONTACT = {"first_name": "Carla", "last_name": "Contact", "phone": "+49 30 12345678", "email": "carla@example.com",

@@ -5,8 +5,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
 from tests.e2e.steps import fill_new_password, sign_in, sign_out
+from tests.helpers.world import PASSWORD
 
 
 def test_empty_instance_creates_first_operator_and_opens_console(live_server, page):

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from models import Invitation, db
 from models.base import utcnow
-from tests.conftest import World
+from tests.helpers.world import World
 from tests.e2e.steps import (another_browser, expect_site_start, fill_new_password, sign_in, sign_out,
                              site_with_invited_primary)
 

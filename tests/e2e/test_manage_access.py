@@ -11,7 +11,7 @@ from tests.e2e.members_steps import (SITE_NAME, SITE_NUMBER, accept_invitation, 
                                      level_select, member_row, open_site_page, sign_in_as_primary,
                                      site_with_primary)
 from tests.e2e.steps import another_browser, expect_site_start, sign_in, sign_out
-from tests.support import body_text, link_in
+from tests.helpers.mail import body_text, link_in
 
 NEW_PASSWORD = "nina reads the reports"
 JUSTIFICATION = "Prepares the monthly licence report for finance."

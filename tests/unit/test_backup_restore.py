@@ -10,8 +10,10 @@ import pytest
 
 from models import db
 from models.scheduler import BACKUP, Scheduler, daily_backup
-from tests.conftest import POSTGRES_URL, Auth, Client, close_database, make_test_app
-from tests.support import page_text
+from tests.helpers.apps import make_test_app
+from tests.helpers.client import Auth, Client
+from tests.helpers.databases import POSTGRES_URL, close_database
+from tests.helpers.pages import page_text
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 sqlite_only = pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite backups; PostgreSQL is backed up with pg_dump")
@@ -61,7 +63,7 @@ def test_a_backup_restored_into_a_fresh_instance_serves_the_site(database_uri, s
     from models import Site
     from models import document as documents
     from models.person import find_person
-    from tests.conftest import World
+    from tests.helpers.world import World
 
     live_documents = tmp_path / "live-documents"
     app = make_test_app(database_uri, smtp, BACKUP_DIR=str(tmp_path / "backups"),

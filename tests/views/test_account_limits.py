@@ -10,8 +10,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from models import OutboxMail, Person, db
-from tests.conftest import PASSWORD, Auth
-from tests.support import let_time_pass, page_text
+from tests.helpers.client import Auth
+from tests.helpers.pages import page_text
+from tests.helpers.state import let_time_pass
+from tests.helpers.world import PASSWORD
 
 PAT = "pat@example.com"
 

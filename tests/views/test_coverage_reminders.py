@@ -8,7 +8,7 @@ import pytest
 
 from models import Site, db
 from models import site as sites
-from tests.conftest import _join_mail_threads
+from tests.helpers.apps import join_mail_threads
 
 TODAY = date(2027, 1, 10)
 
@@ -26,7 +26,7 @@ def _send(app, day):
     with app.app_context():
         count = sites.send_coverage_reminders(day)
         db.session.commit()
-    _join_mail_threads()
+    join_mail_threads()
     return count
 
 

@@ -17,8 +17,8 @@ from models import AuditEvent, Document, OutboxMail, Site, db
 from models import document as documents
 from models.errors import RuleViolation
 from models.person import find_person
-from tests.conftest import _join_mail_threads
-from tests.support import body_text, html_text, link_in
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.mail import body_text, html_text, link_in
 
 PRIMARY = "primary@example.com"
 VIEWER = "viewer@example.com"      # user, Account-related documents = View
@@ -82,7 +82,7 @@ def site(app, world, smtp):
                                               "beta-invoice.pdf", PDF, "application/pdf").id
             db.session.commit()
         smtp.wait_for(3)  # two Welcome mails and site B's invoice
-        _join_mail_threads()
+        join_mail_threads()
         smtp.sink.messages.clear()
         return {"a": site_a, "b": site_b, "doc_b": doc_b}
 
@@ -133,7 +133,7 @@ def test_upload_mails_the_effective_contact_of_its_type(client, auth, site, smtp
     assert response.status_code == 303
     assert response.location == f"/sites/{ids['a']}/documents"
     [mail] = smtp.wait_for(1)
-    _join_mail_threads()
+    join_mail_threads()
     assert [m["To"] for m in smtp.messages] == [recipient], "one mail, to the contact of this type only"
     assert mail["Subject"] == "A new account document for site 1001"
     text = body_text(mail).replace("\r\n", "\n")
@@ -152,7 +152,7 @@ def test_upload_mails_the_primary_where_nobody_holds_the_type(client, auth, site
     auth.sign_in(OPERATOR)
     assert upload(client, ids["a"], doc_type, "quote.pdf", PDF).status_code == 303
     [mail] = smtp.wait_for(1)
-    _join_mail_threads()
+    join_mail_threads()
     assert [m["To"] for m in smtp.messages] == [PRIMARY]
     assert body_text(mail).startswith("Hello Primary Tester,")
     assert "Operator Tester added a document to site 1001" in body_text(mail)

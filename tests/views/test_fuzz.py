@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 
 from models import db
 from models.tool import catalog
-from tests.conftest import PASSWORD, Client, close_database, make_test_app
-from tests.support import SMTPServer
+from tests.helpers.apps import make_test_app
+from tests.helpers.client import Client
+from tests.helpers.databases import close_database
+from tests.helpers.world import PASSWORD
+from tests.helpers.servers import SMTPServer
 from tests.views.test_authorization import (ANONYMOUS, EMAILS, MANAGER, OPERATOR, PRIMARY, REQUESTER, SIGN_IN,  # noqa: F401
                                             TABLE, Redirect, authz_world)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from models import OutboxMail, db, utcnow
-from tests.conftest import make_test_app
-from tests.support import snapshot
+from tests.helpers.apps import make_test_app
+from tests.helpers.state import snapshot
 
 
 

@@ -11,8 +11,8 @@ from models import Invitation, Membership, Person, RuleViolation, db
 from models import invitation as invitations
 from models.base import utcnow
 from models.membership import primary_of
-from tests.conftest import PASSWORD
-from tests.support import link_in
+from tests.helpers.mail import link_in
+from tests.helpers.world import PASSWORD
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _move_expiry(app, delta):
 
 def test_invitee_sets_name_and_password_and_becomes_primary(client, app, invited):
     response = client.submit(invited, _accept_form())
-    assert response.status_code == 302 and response.location == "/sites/1/"
+    assert response.status_code == 303 and response.location == "/sites/1/"
     page = client.get("/sites/1/").get_data(as_text=True)
     assert "Your role on this site: Primary contact" in page
     with app.app_context():
@@ -58,7 +58,7 @@ def test_invitation_is_valid_for_48_hours(app, invited):
 def test_just_before_expiry_the_link_still_works(client, app, invited):
     _move_expiry(app, timedelta(seconds=30))
     assert client.get(invited).status_code == 200
-    assert client.submit(invited, _accept_form()).status_code == 302
+    assert client.submit(invited, _accept_form()).status_code == 303
 
 
 def test_after_expiry_the_link_says_so_and_changes_nothing(client, app, invited):
@@ -122,7 +122,7 @@ def test_existing_account_signs_in_then_accepts(client, world, auth, app, smtp):
     assert "Sign in to accept" in page
     # Posting the new-account form for an existing account does not create or take it over.
     assert client.submit(link, {"first_name": "X", "last_name": "Y", "password": "attacker password",
-                                "confirm": "attacker password"}).status_code == 302
+                                "confirm": "attacker password"}).status_code == 303
     auth.sign_in("pat@example.com")
     assert client.submit(link).location == f"/sites/{site_id}/"
     with app.app_context():

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from models import OutboxMail, db
 from models.base import utcnow
-from tests.conftest import _join_mail_threads
-from tests.support import body_text, html_text, link_in
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.mail import body_text, html_text, link_in
 
 
 def _create_site(client, auth, world, primary_email="pat@acme.example.com", number="1001"):
@@ -34,7 +34,7 @@ def _make_due(app):
 
 def test_invitation_mail_arrives_with_a_working_link(client, auth, world, smtp):
     response = _create_site(client, auth, world)
-    assert response.status_code == 302
+    assert response.status_code == 303
     [message] = smtp.wait_for(1)
     assert message["To"] == "pat@acme.example.com"
     assert "1001" in message["Subject"]
@@ -51,7 +51,7 @@ def test_invitation_mail_arrives_with_a_working_link(client, auth, world, smtp):
 def test_mail_is_sent_exactly_once(client, auth, world, smtp, app):
     _create_site(client, auth, world)
     smtp.wait_for(1)
-    _join_mail_threads()  # the server has the message; let the deliverer record it as sent
+    join_mail_threads()  # the server has the message; let the deliverer record it as sent
     runner = app.test_cli_runner()
     assert "sent 0" in runner.invoke(args=["deliver-mail"]).output
     assert len(smtp.messages) == 1
@@ -118,7 +118,7 @@ def test_temporary_refusal_is_retried_permanent_refusal_is_recorded(client, auth
 
 
 def test_stalled_server_times_out_instead_of_hanging(database_uri, smtp, tmp_path):
-    from tests.conftest import make_test_app
+    from tests.helpers.apps import make_test_app
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -8,10 +8,10 @@ import pytest
 
 from models import db
 from models.tool import SUPPORT, catalog
-from tests.support import page_text
+from tests.helpers.pages import page_text
+from tests.helpers.state import snapshot
 from tests.views.test_authorization import (MANAGER, OPERATOR, PRIMARY, authz_world, as_persona,  # noqa: F401
                                             database_uri, documents_dir, send)
-from tests.support import snapshot
 
 HUGE = "99999999999999999999"
 

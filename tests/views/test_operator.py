@@ -32,7 +32,7 @@ def _site_form(**fields):
 def test_create_customer_and_site_with_unknown_primary_invites(operator, app, smtp):
     assert operator.submit("/operator/customers", {"name": "Acme Corp"}).location == "/operator/customers/1"
     response = operator.submit("/operator/customers/1/sites", _site_form())
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         site = db.session.scalar(sa.select(Site))
         assert (site.site_number, site.name, site.kind) == ("1001", "Acme Berlin", "originating")
@@ -90,7 +90,7 @@ def test_a_customer_has_one_originating_site(operator, app):
     response = operator.submit("/operator/customers/1/sites", _site_form(site_number="1002"))
     assert response.status_code == 422 and "already has an originating site" in response.get_data(as_text=True)
     assert operator.submit("/operator/customers/1/sites",
-                           _site_form(site_number="1002", kind="additional")).status_code == 302
+                           _site_form(site_number="1002", kind="additional")).status_code == 303
 
 
 def test_duplicate_customer_name_is_refused(operator, app):
@@ -103,7 +103,7 @@ def test_duplicate_customer_name_is_refused(operator, app):
 def test_coverage_end_date(operator, app):
     operator.submit("/operator/customers", {"name": "Acme Corp"})
     operator.submit("/operator/customers/1/sites", _site_form())
-    assert operator.submit("/operator/sites/1/coverage", {"coverage_ends_on": "2027-03-31"}).status_code == 302
+    assert operator.submit("/operator/sites/1/coverage", {"coverage_ends_on": "2027-03-31"}).status_code == 303
     with app.app_context():
         assert db.session.get(Site, 1).coverage_ends_on == date(2027, 3, 31)
     assert operator.submit("/operator/sites/1/coverage", {"coverage_ends_on": "31/03/2027"}).status_code == 422
@@ -178,4 +178,4 @@ def test_member_lands_on_their_site_and_sees_the_switcher_with_several(client, w
     world.member(second, "pat@example.com", role="user")
     home = client.get("/").get_data(as_text=True)
     assert "My sites" in home and "Acme Berlin" in home and "Acme Paris" in home
-    assert response.status_code == 302
+    assert response.status_code == 303

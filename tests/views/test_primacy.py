@@ -19,8 +19,10 @@ from models import primary_transfer as transfers
 from models.base import utcnow
 from models.membership import membership_of
 from models.person import find_person
-from tests.conftest import PASSWORD, SessionHelper, World, module_world_fixtures
-from tests.support import link_in, page_text, text
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import PASSWORD, World
+from tests.helpers.mail import link_in
+from tests.helpers.pages import field_error, page_text, text
 
 PAT = "pat@example.com"            # primary of site A
 SAM = "sam@example.com"            # secondary, Manage access = Update (can do a lot, but not transfer)
@@ -36,7 +38,6 @@ NAMES = {PAT: ("Pat", "Primary"), SAM: ("Sam", "Second"), SUE: ("Sue", "Second")
          ULF: ("Ulf", "User"), VAL: ("Val", "User"), BEA: ("Bea", "Beta"), BEN: ("Ben", "Beta"),
          OUTSIDER: ("Otto", "Outsider")}
 SIGNED_IN = (PAT, SAM, SUE, UMA, ULF, BEA, OUTSIDER, OPERATOR)
-REDIRECT = (302, 303)
 JUSTIFICATION = "Pat left the company in March; confirmed by the customer's CFO."
 
 
@@ -146,7 +147,7 @@ class Helper(SessionHelper):
     def offer(self, nominee=UMA):
         self.become(PAT)
         response = self.post(f"/sites/{self.a}/primary", {"nominee": str(self.ids[nominee])})
-        assert response.status_code in REDIRECT, response.status_code
+        assert response.status_code == 303, response.status_code
         [row] = self.outbox("primary_transfer_offer")[-1:]
         return row
 
@@ -171,15 +172,6 @@ class Helper(SessionHelper):
 
 
 module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(build_world, SIGNED_IN, Helper)
-
-
-def field_error(markup: str, field_id: str) -> str:
-    control = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{field_id}"[^>]*>', markup)
-    assert control, f"no control {field_id}"
-    assert 'aria-invalid="true"' in control.group(0), f"{field_id} is not marked invalid"
-    message = re.search(rf'<small id="{field_id}-error"[^>]*>(.*?)</small>', markup, re.S)
-    assert message, f"no message next to {field_id}"
-    return text(message.group(1))
 
 
 # --- only the primary offers --------------------------------------------------------------------
@@ -315,7 +307,7 @@ def test_a_second_offer_waits_for_the_first_to_be_cancelled(h):
 def test_the_primary_can_cancel_and_the_link_stops_working(h):
     row = h.offer(UMA)
     response = h.post(f"/sites/{h.a}/primary/cancel")
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert "The offer is cancelled." in page_text(h.client.get(response.location))
     [transfer] = h.transfers()
     assert transfer.cancelled_at is not None and transfer.accepted_at is None
@@ -329,7 +321,7 @@ def test_the_primary_can_cancel_and_the_link_stops_working(h):
     assert h.state() == before
     h.assert_one_primary(PAT)
     assert "offers you the primary contact role" not in page_text(nominee.get(f"/sites/{h.a}/"))
-    assert h.post(f"/sites/{h.a}/primary/cancel").status_code in REDIRECT  # nothing left to cancel: a message
+    assert h.post(f"/sites/{h.a}/primary/cancel").status_code == 303  # nothing left to cancel: a message
     assert len(h.audit("primary.offer_cancelled")) == 1
 
 
@@ -370,7 +362,7 @@ def test_on_acceptance_the_nominee_is_primary_and_the_old_primary_steps_down(h, 
     h.assert_one_primary(PAT)
     smtp.wait_for(1)
     response, offer_url, client = h.accept(nominee)
-    assert response.status_code in REDIRECT and response.location == f"/sites/{h.a}/"
+    assert response.status_code == 303 and response.location == f"/sites/{h.a}/"
     h.assert_one_primary(nominee)
     roles = h.roles()
     assert roles[PAT] == old_role and roles[nominee] == "primary"
@@ -557,7 +549,7 @@ def test_the_operator_makes_a_member_primary_with_a_justification(h, member, pro
     for email in promote:
         h.set_role(email, "secondary")
     response = recover(h, membership_id=str(h.ids[member]))
-    assert response.status_code in REDIRECT and response.location == f"/operator/sites/{h.a}"
+    assert response.status_code == 303 and response.location == f"/operator/sites/{h.a}"
     page = page_text(h.client.get(response.location))
     assert f"{' '.join(NAMES[member])} is now the primary contact." in page
     h.assert_one_primary(member)
@@ -608,7 +600,7 @@ def test_only_an_operator_recovers_a_site(h, who, status):
 
 def test_recovery_by_email_invites_and_acceptance_replaces_the_old_primary(h, smtp):
     response = recover(h, email="new.boss@example.com")
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert "new.boss@example.com is invited to become primary contact." in page_text(h.client.get(response.location))
     h.assert_one_primary(PAT)  # until the invitation is accepted
     with h.app.app_context():
@@ -623,7 +615,7 @@ def test_recovery_by_email_invites_and_acceptance_replaces_the_old_primary(h, sm
     marker = h.last_audit_id()
     accepted = h.new_client().submit(link, {"first_name": "Nora", "last_name": "Boss", "password": PASSWORD,
                                             "confirm": PASSWORD})
-    assert accepted.status_code == 302 and accepted.location == f"/sites/{h.a}/"
+    assert accepted.status_code == 303 and accepted.location == f"/sites/{h.a}/"
     h.assert_one_primary("new.boss@example.com")
     assert h.roles()[PAT] == "secondary"
     mails = h.outbox("primary_transferred")
@@ -641,7 +633,7 @@ def test_recovery_by_email_of_an_account_outside_the_site(h):
     link = re.search(r"http://localhost(/invitations/\S+)", row.text_body).group(1)
     client = h.become(OUTSIDER, h.new_client())
     accepted = h.post(link, client=client)
-    assert accepted.status_code == 302
+    assert accepted.status_code == 303
     h.assert_one_primary(OUTSIDER)
     assert h.roles()[PAT] == "secondary"
 
@@ -654,14 +646,14 @@ def test_recovery_by_email_of_someone_already_a_member_makes_them_primary(h):
         assert "email" in response.get_data(as_text=True)
         h.assert_one_primary(PAT)
         return
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     if h.primaries() == [SUE]:
         return
     [row] = h.outbox("invitation")
     link = re.search(r"http://localhost(/invitations/\S+)", row.text_body).group(1)
     client = h.become(SUE, h.new_client())
     accepted = h.post(link, client=client)
-    assert accepted.status_code == 302, page_text(accepted)
+    assert accepted.status_code == 303, page_text(accepted)
     h.assert_one_primary(SUE)
 
 

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import Person, db
-from tests.conftest import _join_mail_threads
+from tests.helpers.apps import join_mail_threads
 
 
 @pytest.mark.parametrize("wanted", [True, False])
@@ -21,7 +21,7 @@ def test_member_is_mailed_their_new_access_when_they_want_it(client, auth, world
     auth.sign_in("primary@example.com")
     response = client.submit(f"/sites/{site_id}/members/{member_id}", {"role": "user", "tool_2": "1"}, htmx=True)
     assert response.status_code == 200
-    _join_mail_threads()
+    join_mail_threads()
     mails = [m for m in smtp.messages if "changed" in m["Subject"]]
     if wanted:
         [mail] = mails

@@ -4,8 +4,8 @@ reason, decision mails, the requester's own list and withdrawal, privilege reque
 authorization, ids of another site, and the audit trail.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_members.py. The races of two approvers are in
-tests/unit/test_request_races.py."""
+tests/helpers/module_world.py), as in tests/views/test_members.py. The races of two approvers are in
+tests/concurrency/test_request_races.py."""
 from __future__ import annotations
 
 import re
@@ -19,8 +19,12 @@ from models import access_request as requests
 from models.base import utcnow
 from models.throttle import ThrottleEvent
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
-from tests.conftest import Auth, SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, html_text, page_text, text
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.client import Auth
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.mail import body_text, html_text
+from tests.helpers.pages import page_text, page_tree, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -44,7 +48,6 @@ NAMES = {PRIMARY: ("Pat", "Primary"), MANAGER: ("Mia", "Manager"), QUIET: ("Quin
          ERIN: ("Erin", "Example"), PRIMARY_B: ("Bea", "Beta"), GRACE: ("Grace", "Green")}
 SIGNED_IN = (PRIMARY, MANAGER, QUIET, VIEWER, ALICE, BOB, FRANK, ERIN, NEWCOMER, PRIMARY_B, GRACE)
 
-REDIRECT = (302, 303)
 # The one answer to every refusal of the site number (issue 10, Low 4): it tells nothing about which numbers exist.
 NUMBER_REFUSED = ("We cannot take a request for this site number. Check it with your company's primary contact. "
                   "A request is not taken either for a site you already belong to or have asked for, or after "
@@ -209,22 +212,20 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 # --- reading pages ------------------------------------------------------------------------------
 
 def field_error(response, field) -> str:
-    match = re.search(rf'<small id="{field}-error" class="field-error">(.*?)</small>', response.get_data(as_text=True),
-                      re.S)
-    return text(match.group(1)) if match else ""
+    found = page_tree(response).find("small", id=f"{field}-error", class_="field-error")
+    return found.text if found else ""
 
 
 def request_rows(response) -> list[dict[str, str]]:
     """The rows of the Requests list in page order, with the request id from the review link."""
     rows = []
-    for row in re.findall(r"<tr>(.*?)</tr>", response.get_data(as_text=True), re.S):
-        link = re.search(r'href="/sites/\d+/requests/(\d+)"', row)
-        if not link:
+    for row in page_tree(response).find_all("tr"):
+        link = row.find("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+        if link is None:
             continue
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-        requester, kind, sent, status, decided = cells[:5]
-        rows.append(dict(id=int(link.group(1)), requester=requester, kind=kind, sent=sent, status=status,
-                         decided=decided))
+        requester, kind, sent, status, decided = row.cells()[:5]
+        rows.append(dict(id=int(link.get("href").rsplit("/", 1)[1]), requester=requester, kind=kind, sent=sent,
+                         status=status, decided=decided))
     return rows
 
 
@@ -245,7 +246,7 @@ def mails_to(smtp, address):
 def settle(smtp, count):
     """Wait for `count` mails, then for every delivery of this test to end: no more arrive."""
     smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == count, [(m["To"], m["Subject"]) for m in smtp.messages]
     return list(smtp.messages)
 
@@ -268,7 +269,7 @@ def test_self_nomination_form_has_labelled_fields_prefilled_with_the_name(h):
 def test_self_nomination_is_pending_and_mails_the_approvers(h, smtp):
     h.become(ERIN)
     response = h.post("/request-access", nomination(f"  {SITE_A} "))
-    assert response.status_code in REDIRECT and response.location == "/my-requests"
+    assert response.status_code == 303 and response.location == "/my-requests"
     [mine] = h.requests_of(ERIN)
     assert mine["site_id"] == h.a and mine["kind"] == "membership" and mine["status"] == "pending"
     assert mine["company"] == "Example Trading Ltd"
@@ -347,11 +348,11 @@ def test_one_pending_request_per_site(h, smtp):
     assert field_error(again, "site_number") == NUMBER_REFUSED
     assert h.state() == before
     # Another site is another matter.
-    assert h.post("/request-access", nomination(SITE_B)).status_code in REDIRECT
+    assert h.post("/request-access", nomination(SITE_B)).status_code == 303
     assert [r["status"] for r in h.requests_of(FRANK)] == ["pending", "pending"]
     # Once the first is withdrawn, site A may be asked again.
-    assert h.post(f"/my-requests/{h.ids['frank']}/withdraw").status_code in REDIRECT
-    assert h.post("/request-access", nomination()).status_code in REDIRECT
+    assert h.post(f"/my-requests/{h.ids['frank']}/withdraw").status_code == 303
+    assert h.post("/request-access", nomination()).status_code == 303
     assert [(r["site_id"], r["status"]) for r in h.requests_of(FRANK)] == \
         [(h.a, "withdrawn"), (h.b, "pending"), (h.a, "pending")]
 
@@ -360,9 +361,9 @@ def test_daily_limit_with_the_one_answer(h):
     assert requests.DAILY_LIMIT == 5
     h.become(ERIN)
     for _round in range(requests.DAILY_LIMIT):
-        assert h.post("/request-access", nomination()).status_code in REDIRECT
+        assert h.post("/request-access", nomination()).status_code == 303
         [pending] = [r for r in h.requests_of(ERIN) if r["status"] == "pending"]
-        assert h.post(f"/my-requests/{pending['id']}/withdraw").status_code in REDIRECT
+        assert h.post(f"/my-requests/{pending['id']}/withdraw").status_code == 303
     before = h.state()
     refused = h.post("/request-access", nomination(SITE_B))
     assert refused.status_code == 422
@@ -373,7 +374,7 @@ def test_daily_limit_with_the_one_answer(h):
         sa.select(sa.func.min(ThrottleEvent.id)).join(Person, ThrottleEvent.key == sa.cast(Person.id, sa.String))
         .where(ThrottleEvent.kind == requests.SELF_NOMINATION, Person.email == ERIN)))
     h.set(ThrottleEvent, oldest, created_at=utcnow() - timedelta(hours=24, minutes=1))
-    assert h.post("/request-access", nomination(SITE_B)).status_code in REDIRECT
+    assert h.post("/request-access", nomination(SITE_B)).status_code == 303
 
 
 @pytest.mark.parametrize("changes, field, message", [
@@ -409,7 +410,7 @@ def test_privilege_request_from_my_access_goes_to_the_approvers(h, smtp):
     assert "Waiting for a decision" in text(markup) and "Reporting: View" in text(markup)
     response = h.post(h.url("my-access/request"), {"wanted": f"{TOOL['documents']}:1",
                                                    "business_justification": "Downloads our invoices"})
-    assert response.status_code in REDIRECT and response.location == h.url("my-access")
+    assert response.status_code == 303 and response.location == h.url("my-access")
     [_world, mine] = h.requests_of(ALICE)
     assert (mine["kind"], mine["tool_id"], mine["rank"], mine["status"]) == \
         ("privilege", TOOL["documents"], 1, "pending")
@@ -458,9 +459,9 @@ def _decide_some(h):
     """Frank's request rejected by the manager (Other, with a text), Erin's new request pending."""
     h.become(MANAGER)
     assert h.post(h.review_url(h.ids["frank"], "reject"),
-                  {"reason": "other", "text": "Ask your own IT"}).status_code in REDIRECT
+                  {"reason": "other", "text": "Ask your own IT"}).status_code == 303
     h.become(ERIN)
-    assert h.post("/request-access", nomination()).status_code in REDIRECT
+    assert h.post("/request-access", nomination()).status_code == 303
     return h.requests_of(ERIN)[0]["id"]
 
 
@@ -578,7 +579,7 @@ def test_approve_with_role_profile_and_edited_levels_gives_access_at_the_next_re
     form = {"role": "user", "profile_id": str(reporting),
             **all_levels(reporting=1, entitlements=1, allocation=1, documents=1, support=1, software=2)}
     response = h.post(h.review_url(h.ids["frank"], "approve"), form)
-    assert response.status_code in REDIRECT and response.location == h.url("requests")
+    assert response.status_code == 303 and response.location == h.url("requests")
     assert "Approved: Frank Fisher has what was asked for" in page_text(h.client.get(h.url("requests")))
     assert h.memberships()[FRANK] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1, "documents": 1,
                                                "support": 1, "software": 2})
@@ -609,7 +610,7 @@ def test_approve_with_a_profile_alone_sets_its_levels(h):
     h.become(PRIMARY)
     response = h.post(h.review_url(h.ids["frank"], "approve"),
                       {"role": "user", "profile_id": str(h.ids[("site_a", "Reporting access")])})
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert h.memberships()[FRANK] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1, "documents": 1,
                                                "support": 1})
 
@@ -618,7 +619,7 @@ def test_approve_as_secondary_with_manage_access(h):
     h.become(PRIMARY)
     response = h.post(h.review_url(h.ids["frank"], "approve"),
                       {"role": "secondary", **all_levels(manage_access=2, contact_updates=1, reporting=1)})
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert h.memberships()[FRANK] == ("secondary", {"manage_access": 2, "contact_updates": 1, "reporting": 1})
 
 
@@ -635,7 +636,7 @@ def test_justification_is_asked_for_when_none_was_given(h):
     approved = h.post(h.review_url(h.ids["frank"], "approve"),
                       {"role": "user", "business_justification": "Confirmed by phone with Frank's manager",
                        **all_levels(software=1)})
-    assert approved.status_code in REDIRECT
+    assert approved.status_code == 303
     assert h.membership(FRANK)["justification"] == "Confirmed by phone with Frank's manager"
     assert h.request_row(h.ids["frank"])["justification"] == "Confirmed by phone with Frank's manager"
 
@@ -671,7 +672,7 @@ def test_approve_refusals_are_shown_in_place_and_change_nothing(h, smtp, actor, 
     assert "Request from Frank Fisher" in page_text(response)   # the review, shown again
     assert h.state() == before
     assert h.request_row(h.ids["frank"])["status"] == "pending"
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
 
 
@@ -685,7 +686,7 @@ def test_fifth_secondary_is_refused_on_approval(h, smtp):
     assert h.state() == before
     # As a user it goes through.
     assert h.post(h.review_url(h.ids["frank"], "approve"),
-                  {"role": "user", **all_levels(software=1)}).status_code in REDIRECT
+                  {"role": "user", **all_levels(software=1)}).status_code == 303
     assert h.memberships()[FRANK] == ("user", {"software": 1})
 
 
@@ -708,7 +709,7 @@ def test_privilege_request_approved_raises_exactly_that_level(h, smtp):
     # Whatever levels a crafted form carries, only the asked-for level changes.
     response = h.post(h.review_url(h.ids["alice"], "approve"),
                       {"role": "secondary", **all_levels(software=3, manage_access=2)})
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert h.memberships()[ALICE] == ("user", {"software": 1, "support": 1, "reporting": 1})
     [mail] = settle(smtp, 1)
     assert mail["To"] == ALICE and "You now hold View on Reporting." in body_text(mail)
@@ -731,14 +732,14 @@ def test_privilege_above_the_approvers_own_level_is_refused(h):
 def test_nobody_approves_their_own_privilege_request(h):
     h.become(MANAGER)
     assert h.post(h.url("my-access/request"), {"wanted": f"{TOOL['software']}:2",
-                                               "business_justification": "Media too"}).status_code in REDIRECT
+                                               "business_justification": "Media too"}).status_code == 303
     [mine] = h.requests_of(MANAGER)
     before = h.state()
     response = h.post(h.review_url(mine["id"], "approve"), {})
     assert response.status_code == 422 and "You cannot decide your own request." in page_text(response)
     assert h.state() == before
     h.become(PRIMARY)
-    assert h.post(h.review_url(mine["id"], "approve"), {}).status_code in REDIRECT
+    assert h.post(h.review_url(mine["id"], "approve"), {}).status_code == 303
     assert h.memberships()[MANAGER][1]["software"] == 2
 
 
@@ -757,7 +758,7 @@ def test_reject_requires_a_reason_and_other_a_text(h, smtp, form, field, message
     assert response.status_code == 422
     assert message in page_text(response)
     assert h.state() == before
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
 
 
@@ -770,7 +771,7 @@ def test_reject_requires_a_reason_and_other_a_text(h, smtp, form, field, message
 def test_rejection_mails_the_decision_and_the_reason(h, smtp, reason, extra):
     h.become(MANAGER)
     response = h.post(h.review_url(h.ids["frank"], "reject"), {"reason": reason, "text": extra})
-    assert response.status_code in REDIRECT and response.location == h.url("requests")
+    assert response.status_code == 303 and response.location == h.url("requests")
     assert "Rejected; we mailed Frank Fisher the reason." in page_text(h.client.get(h.url("requests")))
     row = h.request_row(h.ids["frank"])
     assert (row["status"], row["decided_by"], row["reason"], row["text"]) == \
@@ -790,7 +791,7 @@ def test_rejection_mails_the_decision_and_the_reason(h, smtp, reason, extra):
 
 def test_a_decided_request_is_not_decided_again(h, smtp):
     h.become(PRIMARY)
-    assert h.post(h.review_url(h.ids["frank"], "reject"), {"reason": "unknown_requester"}).status_code in REDIRECT
+    assert h.post(h.review_url(h.ids["frank"], "reject"), {"reason": "unknown_requester"}).status_code == 303
     settle(smtp, 1)
     before = h.state()
     h.become(MANAGER)
@@ -803,7 +804,7 @@ def test_a_decided_request_is_not_decided_again(h, smtp):
         assert response.status_code == 409
         assert "This request was already decided by Pat Primary (Rejected)." in page_text(response)
     assert h.state() == before
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == 1
 
 
@@ -811,7 +812,7 @@ def test_a_decided_request_is_not_decided_again(h, smtp):
 
 def test_my_requests_lists_own_requests_with_status(h):
     h.become(FRANK)
-    assert h.post("/request-access", nomination(SITE_B)).status_code in REDIRECT
+    assert h.post("/request-access", nomination(SITE_B)).status_code == 303
     response = h.client.get("/my-requests")
     assert response.status_code == 200
     markup = response.get_data(as_text=True)
@@ -828,7 +829,7 @@ def test_my_requests_lists_own_requests_with_status(h):
 def test_withdrawn_request_cannot_be_decided(h, smtp):
     h.become(FRANK)
     response = h.post(f"/my-requests/{h.ids['frank']}/withdraw")
-    assert response.status_code in REDIRECT and response.location == "/my-requests"
+    assert response.status_code == 303 and response.location == "/my-requests"
     mine = h.client.get("/my-requests")
     assert "Your request is withdrawn." in page_text(mine) and "Withdrawn" in page_text(mine)
     assert "/withdraw" not in mine.get_data(as_text=True)
@@ -843,12 +844,12 @@ def test_withdrawn_request_cannot_be_decided(h, smtp):
         assert "The requester withdrew this request." in page_text(refused)
     assert h.state() == before
     assert FRANK not in h.memberships()
-    _join_mail_threads()
+    join_mail_threads()
     assert not smtp.messages
     # Withdrawing again tells why and changes nothing.
     h.become(FRANK)
     again = h.post(f"/my-requests/{h.ids['frank']}/withdraw")
-    assert again.status_code in REDIRECT
+    assert again.status_code == 303
     assert "The requester withdrew this request." in page_text(h.client.get("/my-requests"))
     assert h.state() == before
 
@@ -859,7 +860,7 @@ def test_a_decided_request_cannot_be_withdrawn(h):
     before = h.state()
     h.become(FRANK)
     response = h.post(f"/my-requests/{h.ids['frank']}/withdraw")
-    assert response.status_code in REDIRECT
+    assert response.status_code == 303
     assert "already decided by Pat Primary" in page_text(h.client.get("/my-requests"))
     assert h.state() == before
 
@@ -927,7 +928,7 @@ def test_signed_out_is_sent_to_sign_in(h, method, path, form, htmx):
         response = h.client.htmx_get(url) if htmx else h.client.get(url)
     else:
         response = h.client.submit(url, form, htmx=htmx)
-    assert response.status_code in (302, 401)
+    assert response.status_code == (401 if htmx else 303 if method == "POST" else 302)
     assert h.state() == before
 
 
@@ -995,9 +996,9 @@ def test_every_step_writes_an_audit_event(h):
     h.post(f"/my-requests/{h.ids['frank']}/withdraw")
     h.become(PRIMARY)
     assert h.post(h.review_url(erin["id"], "approve"), {"role": "user", **all_levels(software=1)}).status_code \
-        in REDIRECT
+        == 303
     assert h.post(h.review_url(h.ids["alice"], "reject"), {"reason": "other", "text": "Use the shared report"}) \
-        .status_code in REDIRECT
+        .status_code == 303
     events = [e for e in h.audit() if e.id not in known and e.action.startswith("request.")]
     summary = [(e.action, e.actor_label, e.target_type, e.target_id, e.target_label) for e in events]
     alice_new = h.requests_of(ALICE)[-1]["id"]

@@ -7,7 +7,7 @@ finishing early and completing by itself, lines of another site's review, the au
 reviewers deciding the same line at the same moment.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_members.py."""
+tests/helpers/module_world.py), as in tests/views/test_members.py."""
 from __future__ import annotations
 
 import json
@@ -23,8 +23,9 @@ from models import membership as members
 from models import review as reviews
 from models.base import utcnow
 from models.person import find_person
-from tests.conftest import SessionHelper, World, module_world_fixtures
-from tests.support import page_text, text
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.pages import page_text, page_tree, text
 
 SITE_A, SITE_B, SITE_C = "SA-1001", "SB-2002", "SC-3003"
 PRIMARY = "primary@example.com"       # primary of site A
@@ -50,7 +51,6 @@ SIGNED_IN = (PRIMARY, MANAGER, QUIET, VIEWER, ALICE, BOB, CAROL, OPERATOR, PRIMA
 # Everyone of site A whose membership a review of A holds (all but the primary).
 REVIEWED_A = (MANAGER, QUIET, VIEWER, ALICE, BOB, CAROL)
 
-REDIRECT = (302, 303)
 ALREADY_RUNNING = "An access review is already in progress."
 NOT_RUNNING = "No access review is in progress."
 FINISHED = "This access review is finished."
@@ -225,17 +225,17 @@ def progress_of(response) -> tuple[int, ...] | None:
 
 
 def meter(response) -> tuple[int, int] | None:
-    match = re.search(r'<progress id="review-meter" value="(\d+)" max="(\d+)"', response.get_data(as_text=True))
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    found = page_tree(response).find("progress", id="review-meter")
+    return (int(found.get("value")), int(found.get("max"))) if found else None
 
 
 def rows(response) -> dict[str, list[str]]:
     """row id ("review-line-<line id>" or "review-member-<membership id>") → the words of each cell of
     the review list's rows."""
     found = {}
-    for row_id, row in re.findall(r'<tr id="(review-[^"]*)"[^>]*>(.*?)</tr>', response.get_data(as_text=True), re.S):
-        assert re.fullmatch(r"review-(line|member)-\d+", row_id), row_id
-        found[row_id] = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    for row in page_tree(response).find_all("tr", id=lambda value: value.startswith("review-")):
+        assert re.fullmatch(r"review-(line|member)-\d+", row.get("id")), row.get("id")
+        found[row.get("id")] = row.cells()
     return found
 
 
@@ -244,30 +244,29 @@ def emails_listed(response) -> set[str]:
 
 
 def row_markup(response, row_id) -> str:
-    match = re.search(rf'<tr id="{row_id}"[^>]*>.*?</tr>', response.get_data(as_text=True), re.S)
-    assert match, f"no row {row_id}"
-    return match.group(0)
+    found = page_tree(response).find("tr", id=row_id)
+    assert found, f"no row {row_id}"
+    return found.outer_html
 
 
 def page_error(response) -> str | None:
     """The words of the error above the list (page_error), if the page shows one."""
-    match = re.search(r'<p class="form-errors" role="alert">(.*?)</p>', response.get_data(as_text=True), re.S)
-    return text(match.group(1)) if match else None
+    found = page_tree(response).find("p", class_="form-errors", role="alert")
+    return found.text if found else None
 
 
 def oob_progress(response) -> str:
     """The words of the progress section an htmx answer swaps out of band."""
-    match = re.search(r'<section id="review-progress"[^>]*hx-swap-oob="true"[^>]*>(.*?)</section>',
-                      response.get_data(as_text=True), re.S)
-    assert match, "no out-of-band progress"
-    return text(match.group(1))
+    found = page_tree(response).find("section", id="review-progress", hx_swap_oob="true")
+    assert found, "no out-of-band progress"
+    return found.text
 
 
 def progress_section(response) -> str:
     """The words of the page's progress section (with the primary's button to start or finish)."""
-    match = re.search(r'<section id="review-progress"[^>]*>(.*?)</section>', response.get_data(as_text=True), re.S)
-    assert match, "no progress section"
-    return text(match.group(1))
+    found = page_tree(response).find("section", id="review-progress")
+    assert found, "no progress section"
+    return found.text
 
 
 def assert_fragment(response):
@@ -709,7 +708,7 @@ def test_a_member_given_access_again_during_the_review_is_not_in_it(h, first):
     old_line = h.line(BOB)
     if first == "removed":
         h.become(MANAGER)
-        assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code in REDIRECT
+        assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code == 303
     else:
         assert h.decide(MANAGER, BOB, "revoked").status_code == 303
     assert h.membership(BOB) is None
@@ -746,9 +745,9 @@ def test_a_member_given_access_again_during_the_review_is_not_in_it(h, first):
 def test_members_who_leave_or_are_removed_drop_out_of_the_total(h):
     h.started()
     h.become(CAROL)
-    assert h.post(f"/sites/{h.a}/leave").status_code in REDIRECT
+    assert h.post(f"/sites/{h.a}/leave").status_code == 303
     h.become(MANAGER)
-    assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code in REDIRECT
+    assert h.post(f"/sites/{h.a}/members/{h.mid(BOB)}/remove").status_code == 303
     assert h.membership(CAROL) is None and h.membership(BOB) is None
     page = h.page(PRIMARY)
     assert progress_of(page) == (0, 4, 0, 0, 4) and meter(page) == (0, 4)
@@ -772,10 +771,10 @@ def test_a_review_left_with_nothing_to_review_completes(h, how):
     assert h.decide(PRIMARY_B, B_USER, "confirmed", site=site_b).status_code == 303
     if how == "removed":
         h.become(PRIMARY_B)
-        assert h.post(f"/sites/{site_b}/members/{h.mid(B_TWO, site_b)}/remove").status_code in REDIRECT
+        assert h.post(f"/sites/{site_b}/members/{h.mid(B_TWO, site_b)}/remove").status_code == 303
     else:
         h.become(B_TWO)
-        assert h.post(f"/sites/{site_b}/leave").status_code in REDIRECT
+        assert h.post(f"/sites/{site_b}/leave").status_code == 303
     assert h.membership(B_TWO, site_b) is None
     assert h.progress(site_b) == dict(to_review=0, confirmed=1, revoked=0, total=1, decided=1, percent=100)
     assert h.reviews(site_b)[0]["completed"]

@@ -8,8 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from models import Person, Site, db
-from tests.conftest import CSRF_PATTERN, PASSWORD, Auth, Client, _join_mail_threads, make_test_app
-from tests.support import body_text, html_text, link_in, snapshot
+from tests.helpers.apps import join_mail_threads, make_test_app
+from tests.helpers.client import Auth, Client
+from tests.helpers.mail import body_text, html_text, link_in
+from tests.helpers.pages import csrf_token
+from tests.helpers.state import snapshot
+from tests.helpers.world import PASSWORD
 
 OPERATOR_EMAIL = "operator@example.com"
 PRIMARY_EMAIL = "primary@example.com"
@@ -34,7 +38,7 @@ def settle(smtp, count: int) -> None:
     """Wait until the mail queued so far is delivered and its delivery threads are done writing."""
     if count:
         smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
 
 
 def rules_with(app, method: str):
@@ -87,7 +91,7 @@ def other_app(database_uri, smtp):
         return other
 
     yield make
-    _join_mail_threads()
+    join_mail_threads()
     for other in made:
         with other.app_context():
             db.session.remove()
@@ -151,7 +155,7 @@ def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, pers
 def test_htmx_post_with_token_in_header_is_accepted(client, sign_in_as):
     sign_in_as("operator")
     response = client.submit("/operator/customers", {"name": "Header Corp"}, htmx=True)
-    assert response.status_code == 302
+    assert response.status_code == 303
 
 
 # --- no state change on GET ----------------------------------------------------------------------
@@ -283,9 +287,9 @@ def test_mail_links_come_from_base_url_not_from_the_host_header(other_app, world
     client = two_hosts.test_client()
     page = client.get("/forgot-password", base_url=evil)
     assert page.status_code == 200
-    token = CSRF_PATTERN.search(page.get_data(as_text=True)).group(1)
+    token = csrf_token(page.get_data(as_text=True))
     response = client.post("/forgot-password", data={"email": "pat@example.com", "csrf_token": token}, base_url=evil)
-    assert response.status_code == 302
+    assert response.status_code == 303
     [message] = smtp.wait_for(1)
     link = link_in(message, "/reset-password/")
     assert link.startswith("http://localhost/reset-password/"), link
@@ -313,7 +317,7 @@ def test_sign_up_ignores_extra_fields(app, client, world):
     world.operator(OPERATOR_EMAIL)
     response = client.submit("/sign-up", {"first_name": "Mal", "last_name": "Lory", "email": "mal@example.com",
                                           "password": PASSWORD, "confirm": PASSWORD, **EXTRA_FIELDS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         mal = db.session.scalar(sa.select(Person).where(Person.email == "mal@example.com"))
         assert mal is not None and not mal.is_operator
@@ -340,7 +344,7 @@ def test_accepting_an_invitation_ignores_extra_fields(app, client, world):
         db.session.commit()
     response = client.submit(f"/invitations/{raw}", {"first_name": "New", "last_name": "Bie", "password": PASSWORD,
                                                      "confirm": PASSWORD, "site_id": "999", **EXTRA_FIELDS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         newbie = find_person("newbie@example.com")
         assert not newbie.is_operator
@@ -354,7 +358,7 @@ def test_accepting_an_invitation_ignores_extra_fields(app, client, world):
 def test_customer_name_is_escaped_in_the_console(client, sign_in_as):
     sign_in_as("operator")
     response = client.submit("/operator/customers", {"name": XSS})
-    assert response.status_code == 302
+    assert response.status_code == 303
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     for page in (client.get("/operator/"), client.htmx_get("/operator/?q=script"), client.get(response.location)):
         text = page.get_data(as_text=True)

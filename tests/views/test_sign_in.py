@@ -8,7 +8,10 @@ import sqlalchemy as sa
 
 from models import Person, db
 from models.base import utcnow
-from tests.conftest import PASSWORD
+from tests.helpers.apps import make_test_app
+from tests.helpers.client import Client
+from tests.helpers.state import let_time_pass
+from tests.helpers.world import PASSWORD
 
 
 def test_first_start_leads_to_first_run_page(client):
@@ -20,7 +23,7 @@ def test_first_start_leads_to_first_run_page(client):
 def test_first_run_creates_operator_once(client, app):
     response = client.submit("/first-run", {"first_name": "Olga", "last_name": "Op", "email": "Olga@Example.com",
                                             "password": PASSWORD, "confirm": PASSWORD})
-    assert response.status_code == 302 and response.location.endswith("/operator/")
+    assert response.status_code == 303 and response.location.endswith("/operator/")
     assert client.get("/operator/").status_code == 200
     with app.app_context():
         olga = db.session.scalar(sa.select(Person))
@@ -71,19 +74,19 @@ def test_ten_failures_lock_the_account_for_fifteen_minutes(client, world, app):
         assert pat.locked_until - utcnow() > timedelta(minutes=14)
         pat.locked_until = utcnow() - timedelta(seconds=1)  # fifteen minutes later
         db.session.commit()
-    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 302
+    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 303
 
 
 def test_nine_failures_do_not_lock(client, world):
     world.person("pat@example.com")
     for _ in range(9):
         client.submit("/sign-in", {"email": "pat@example.com", "password": "not the password"})
-    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 302
+    assert client.submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD}).status_code == 303
 
 
 def test_throttle_is_counted_in_the_database_across_clients(app, world):
     world.person("pat@example.com")
-    from tests.conftest import Client
+    from tests.helpers.client import Client
     app.test_client_class = Client
     for _ in range(10):
         app.test_client().submit("/sign-in", {"email": "pat@example.com", "password": "not the password"})
@@ -100,7 +103,7 @@ def test_sign_in_starts_a_new_session(client, world, auth):
 
 
 def test_sign_out_ends_every_copy_of_the_session(app, world):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
     world.person("pat@example.com")
     app.test_client_class = Client
     laptop, phone = app.test_client(), app.test_client()
@@ -172,11 +175,11 @@ def test_deactivated_person_is_out_at_the_next_request(client, world, auth, app)
 
 # --- a budget of failures per client address, across accounts (issue 10, Low 9) -------------------
 
-def _try(app, email, password, remote_addr):
-    from tests.conftest import Client
+def _try(app, email, password, remote_addr, forwarded_for=None):
     app.test_client_class = Client
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     return app.test_client().submit("/sign-in", {"email": email, "password": password},
-                                    environ_base={"REMOTE_ADDR": remote_addr}).status_code
+                                    environ_base={"REMOTE_ADDR": remote_addr}, headers=headers).status_code
 
 
 def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, world):
@@ -189,7 +192,6 @@ def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, 
     for attempt in range(30):
         email = victims[attempt % len(victims)] if attempt % 3 else f"nobody{attempt}@example.com"
         assert _try(app, email, "Spring2026-password!", sprayer) == 401
-    from tests.conftest import Client
     app.test_client_class = Client
     refused = app.test_client().submit("/sign-in", {"email": "ops@example.com", "password": PASSWORD},
                                        environ_base={"REMOTE_ADDR": sprayer})
@@ -199,50 +201,32 @@ def test_one_client_spraying_many_accounts_is_stopped_with_the_same_answer(app, 
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Person)
                                  .where(Person.locked_until.is_not(None))) == 0, "no account was locked by it"
-    assert _try(app, "ops@example.com", PASSWORD, other) == 302, "another client is not refused"
-    from tests.support import let_time_pass
+    assert _try(app, "ops@example.com", PASSWORD, other) == 303, "another client is not refused"
     let_time_pass(app, timedelta(minutes=15, seconds=1))
-    assert _try(app, "ops@example.com", PASSWORD, sprayer) == 302, "the refusal lasts until the failures age out"
+    assert _try(app, "ops@example.com", PASSWORD, sprayer) == 303, "the refusal lasts until the failures age out"
 
 
 def test_twenty_nine_failures_from_one_client_do_not_stop_it(app, world):
     world.person("pat@example.com")
     for attempt in range(29):
         assert _try(app, f"nobody{attempt}@example.com", PASSWORD, "203.0.113.9") == 401
-    assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 302
-
-
-def _fail_through_proxy(app, forwarded_for):
-    from tests.conftest import Client
-    app.test_client_class = Client
-    return app.test_client().submit("/sign-in", {"email": "nobody@example.com", "password": "wrong password!"},
-                                    environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                    headers={"X-Forwarded-For": forwarded_for}).status_code
-
-
-def _sign_in_through_proxy(app, forwarded_for):
-    from tests.conftest import Client
-    app.test_client_class = Client
-    return app.test_client().submit("/sign-in", {"email": "pat@example.com", "password": PASSWORD},
-                                    environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                    headers={"X-Forwarded-For": forwarded_for}).status_code
+    assert _try(app, "pat@example.com", PASSWORD, "203.0.113.9") == 303
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_budget(database_uri, smtp, world):
     # Behind nginx every request comes from 127.0.0.1: without TRUSTED_PROXIES one sprayer would use
     # up the budget of every client; with it, the address nginx appends is the one counted.
-    from tests.conftest import make_test_app
     proxied = make_test_app(database_uri, smtp, TRUSTED_PROXIES=1)
     world.person("pat@example.com")
     for _ in range(30):
-        assert _fail_through_proxy(proxied, "203.0.113.9") == 401
-    assert _sign_in_through_proxy(proxied, "203.0.113.9") == 401, "the sprayer's budget is spent"
-    assert _sign_in_through_proxy(proxied, "198.51.100.4") == 302, "another client behind the same proxy signs in"
+        assert _try(proxied, "nobody@example.com", "wrong password!", "127.0.0.1", "203.0.113.9") == 401
+    assert _try(proxied, "pat@example.com", PASSWORD, "127.0.0.1", "203.0.113.9") == 401, "the sprayer's budget is spent"
+    assert _try(proxied, "pat@example.com", PASSWORD, "127.0.0.1", "198.51.100.4") == 303, "another client behind the same proxy signs in"
 
 
 def test_without_trusted_proxies_a_forwarded_address_is_ignored(app, world):
     # A client cannot escape its budget by naming another address in X-Forwarded-For.
     world.person("pat@example.com")
     for attempt in range(30):
-        assert _fail_through_proxy(app, f"198.51.100.{attempt}") == 401
+        assert _try(app, "nobody@example.com", "wrong password!", "127.0.0.1", f"198.51.100.{attempt}") == 401
     assert _try(app, "pat@example.com", PASSWORD, "127.0.0.1") == 401

@@ -5,7 +5,7 @@ bulk profiles, approving a membership request), and the requests for a higher su
 their place apart from the Requests list, their decision by a support manager, the audit trail.
 
 Every test gets a copy of one world built once for the module (see module_world_fixtures in
-tests/conftest.py), as in tests/views/test_requests.py."""
+tests/helpers/module_world.py), as in tests/views/test_requests.py."""
 from __future__ import annotations
 
 import re
@@ -17,8 +17,11 @@ from models import AccessProfile, AccessRequest, AuditEvent, Invitation, Members
 from models import access_request as requests
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
-from tests.conftest import SessionHelper, World, _join_mail_threads, module_world_fixtures
-from tests.support import body_text, html_text, page_text, text
+from tests.helpers.apps import join_mail_threads
+from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.world import World
+from tests.helpers.mail import body_text, html_text
+from tests.helpers.pages import page_text, page_tree, table_after, text
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -51,7 +54,6 @@ NAMES = {PRIMARY: ("Pat", "Primary"), TECH: ("Tina", "Tech"), TOM: ("Tom", "Tech
 SIGNED_IN = (PRIMARY, TECH, TOM, ADMIN, QUIET, MANAGER, ALICE, BOB, CAROL, FRANK, ERIN, PRIMARY_B, BEN, OPERATOR)
 SUPPORT_MANAGERS = (PRIMARY, TECH, TOM, ADMIN, QUIET)
 
-REDIRECT = (302, 303)
 NOT_YOURS = ("Support levels are set by the primary contact, the site technical contacts and support "
              "Administrators.")
 HINT = "Set by the primary contact, the site technical contacts and support Administrators."
@@ -219,46 +221,45 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 def support_rows(response) -> dict[int, dict]:
     """The rows of the Support access list by membership id: the cells, and the level select if offered."""
     rows = {}
-    for match in re.finditer(r'<tr id="support-(\d+)"[^>]*>(.*?)</tr>', response.get_data(as_text=True), re.S):
-        markup = match.group(2)
+    for row in page_tree(response).find_all("tr", id=lambda value: re.fullmatch(r"support-\d+", value)):
         # The level cell as read without its error message (shown under the level or the select).
-        cells = [text(re.sub(r'<small id="support-\d+-error".*?</small>', "", cell, flags=re.S))
-                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", markup, re.S)]
-        select = re.search(r'<select id="support-level-(\d+)" name="level"[^>]*>(.*?)</select>', markup, re.S)
-        label = None
-        if select:
-            label = text(re.search(rf'<label for="support-level-{select.group(1)}">(.*?)</label>', markup, re.S).group(1))
-        options = None
-        if select:
-            options = {int(value): (text(label), "selected" in attrs, "disabled" in attrs)
-                       for value, attrs, label in re.findall(r'<option value="(\d+)"([^>]*)>(.*?)</option>',
-                                                             select.group(2), re.S)}
-        error = re.search(r'<small id="support-\d+-error" class="field-error" role="alert">(.*?)</small>', markup, re.S)
-        status = re.search(r'<small role="status">(.*?)</small>', markup, re.S)
-        rows[int(match.group(1))] = dict(name=cells[0], email=cells[1], role=cells[2], level=cells[3],
-                                         label=label, options=options,
-                                         error=text(error.group(1)) if error else None,
-                                         saved=text(status.group(1)) if status else None, html=markup)
+        errors = row.find_all("small", id=lambda value: re.fullmatch(r"support-\d+-error", value))
+        cells = [cell.words(without=errors) for cell in row.find_all("td")]
+        select = row.find("select", id=lambda value: re.fullmatch(r"support-level-\d+", value), name="level")
+        label = options = None
+        if select is not None:
+            label = row.one("label", for_=select.get("id")).text
+            options = {int(option.get("value")): (option.text, option.has("selected"), option.has("disabled"))
+                       for option in select.find_all("option", value=str.isdigit)}
+        error = row.find("small", id=lambda value: re.fullmatch(r"support-\d+-error", value), class_="field-error",
+                         role="alert")
+        status = row.find("small", role="status")
+        rows[int(row.get("id").removeprefix("support-"))] = dict(
+            name=cells[0], email=cells[1], role=cells[2], level=cells[3], label=label, options=options,
+            error=error.text if error else None, saved=status.text if status else None, html=row.html)
     return rows
+
+
+def _request_id(element) -> int | None:
+    """The id of the access request an element links to, if it links to one."""
+    link = element.find("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+    return int(link.get("href").rsplit("/", 1)[1]) if link else None
 
 
 def support_request_rows(response) -> list[dict]:
     """The rows of 'Requests for a higher support level' on the Support access page."""
-    markup = response.get_data(as_text=True)
-    section = markup.split("Requests for a higher support level", 1)[1].split("</table>", 1)[0]
     rows = []
-    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
-        cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    for row in table_after(response.get_data(as_text=True), "Requests for a higher support level").find_all("tr"):
+        cells = row.cells()
         if len(cells) < 4:
             continue
-        link = re.search(r'href="/sites/\d+/requests/(\d+)"', row)
-        rows.append(dict(requester=cells[0], asked=cells[1], status=cells[3],
-                         id=int(link.group(1)) if link else None))
+        rows.append(dict(requester=cells[0], asked=cells[1], status=cells[3], id=_request_id(row)))
     return rows
 
 
 def request_list_ids(response) -> list[int]:
-    return [int(i) for i in re.findall(r'href="/sites/\d+/requests/(\d+)"', response.get_data(as_text=True))]
+    links = page_tree(response).find_all("a", href=lambda value: re.fullmatch(r"/sites/\d+/requests/\d+", value))
+    return [int(link.get("href").rsplit("/", 1)[1]) for link in links]
 
 
 def assert_fragment(response, starts_with):
@@ -275,7 +276,7 @@ def settle(smtp, count):
     """Wait for `count` mails, then for every delivery of this test to end: no more arrive."""
     if count:
         smtp.wait_for(count)
-    _join_mail_threads()
+    join_mail_threads()
     assert len(smtp.messages) == count, [(m["To"], m["Subject"]) for m in smtp.messages]
     return list(smtp.messages)
 
@@ -375,7 +376,7 @@ def test_losing_the_technical_contact_type_ends_the_right_at_the_next_request(h)
     h.become(TECH)
     assert h.client.get(h.url("support")).status_code == 200
     h.become(PRIMARY)
-    assert h.post(h.url(f"contacts/{h.ids['tech_contact']}/delete")).status_code in REDIRECT
+    assert h.post(h.url(f"contacts/{h.ids['tech_contact']}/delete")).status_code == 303
     h.become(TECH)
     assert h.client.get(h.url("support")).status_code == 403
     assert "Support access" not in page_text(h.client.get(h.url("")))
@@ -694,12 +695,12 @@ def test_a_managers_profile_on_add_new_user_leaves_out_the_support_level(h):
                                                                                         "levels"))
     response = h.post(h.url("members"), {"email": ERIN, "role": "user", "business_justification": "Buys licences",
                                          "profile_id": str(h.ids["Basic access"])})
-    assert response.status_code in REDIRECT, page_text(response)
+    assert response.status_code == 303, page_text(response)
     assert h.memberships()[ERIN] == ("user", {"software": 1})
     # The primary's same profile sets it.
     h.become(PRIMARY)
     assert h.post(h.url("members"), {"email": FRANK, "role": "user", "business_justification": "Buys licences",
-                                     "profile_id": str(h.ids["Basic access"])}).status_code in REDIRECT
+                                     "profile_id": str(h.ids["Basic access"])}).status_code == 303
     assert h.memberships()[FRANK] == ("user", {"software": 1, "support": 1})
 
 
@@ -711,7 +712,7 @@ def bulk_profile(h, emails, profile):
 def test_a_managers_bulk_profile_change_leaves_support_levels_as_they_are(h):
     h.become(MANAGER)
     response = h.post(h.url("members/bulk"), bulk_profile(h, [BOB, CAROL, ALICE], "Basic access"))
-    assert response.status_code in REDIRECT, page_text(response)
+    assert response.status_code == 303, page_text(response)
     after = h.memberships()
     assert after[BOB] == ("user", {"software": 1})
     assert after[CAROL] == ("user", {"software": 1, "support": 2})
@@ -723,7 +724,7 @@ def test_a_managers_bulk_profile_change_leaves_support_levels_as_they_are(h):
 
 def test_the_primarys_bulk_profile_change_sets_the_support_level(h):
     h.become(PRIMARY)
-    assert h.post(h.url("members/bulk"), bulk_profile(h, [BOB, CAROL], "Basic access")).status_code in REDIRECT
+    assert h.post(h.url("members/bulk"), bulk_profile(h, [BOB, CAROL], "Basic access")).status_code == 303
     after = h.memberships()
     assert after[BOB] == ("user", {"software": 1, "support": 1})
     assert after[CAROL] == ("user", {"software": 1, "support": 1})
@@ -742,7 +743,7 @@ def test_a_manager_approving_a_membership_request_cannot_set_the_support_level(h
     settle(smtp, 0)
     approved = h.post(h.review_url(h.ids["frank"], "approve"),
                       {"role": "user", "profile_id": str(h.ids["Basic access"])})
-    assert approved.status_code in REDIRECT, page_text(approved)
+    assert approved.status_code == 303, page_text(approved)
     assert h.memberships()[FRANK] == ("user", {"software": 1})
 
 
@@ -763,7 +764,7 @@ def test_a_support_request_is_mailed_to_the_support_managers_only(h, smtp):
     h.become(BOB)
     response = h.post(h.url("my-access/request"), {"wanted": f"{SUPPORT}:2",
                                                    "business_justification": "Opens our cases"})
-    assert response.status_code in REDIRECT and response.location == h.url("my-access")
+    assert response.status_code == 303 and response.location == h.url("my-access")
     assert SUPPORT_SENT in page_text(h.client.get(h.url("my-access")))
     mine = h.requests_of(BOB)[-1]
     assert (mine["kind"], mine["tool_id"], mine["rank"], mine["status"]) == ("privilege", SUPPORT, 2, "pending")
@@ -783,7 +784,7 @@ def test_a_support_request_is_mailed_to_the_support_managers_only(h, smtp):
 def test_a_support_managers_own_request_goes_to_the_others(h, smtp):
     h.become(TOM)
     assert h.post(h.url("my-access/request"), {"wanted": f"{SUPPORT}:2",
-                                               "business_justification": "Covers for Tina"}).status_code in REDIRECT
+                                               "business_justification": "Covers for Tina"}).status_code == 303
     mails = settle(smtp, 3)
     assert sorted(m["To"] for m in mails) == sorted([PRIMARY, TECH, ADMIN_MAIL])
     [mine] = h.requests_of(TOM)
@@ -796,7 +797,7 @@ def test_a_support_managers_own_request_goes_to_the_others(h, smtp):
 def test_other_privilege_requests_still_go_to_the_approvers(h, smtp):
     h.become(CAROL)
     assert h.post(h.url("my-access/request"), {"wanted": f"{TOOL['documents']}:1",
-                                               "business_justification": "Invoices"}).status_code in REDIRECT
+                                               "business_justification": "Invoices"}).status_code == 303
     assert "Your request for Account-related documents is sent to the approvers of this site." in \
         page_text(h.client.get(h.url("my-access")))
     mails = settle(smtp, 2)
@@ -807,7 +808,7 @@ def test_support_requests_are_apart_from_the_requests_list_and_badge(h):
     h.become(CAROL)
     assert h.post(h.url("my-access/request"), {"wanted": f"{SUPPORT}:3",
                                                "business_justification": "Runs our support desk"}).status_code \
-        in REDIRECT
+        == 303
     carol = h.requests_of(CAROL)[-1]["id"]
     for who in (PRIMARY, MANAGER):
         h.become(who)

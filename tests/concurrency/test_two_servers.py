@@ -2,7 +2,7 @@
 
 Two separate gunicorn instances (each with its own workers, engines and scheduler threads, started by
 gunicorn.conf.py exactly as `make run` and the systemd unit start them) serve one database. The races
-of tests/unit/test_request_races.py and test_concurrency.py are run with one racer on each server:
+of tests/concurrency/test_request_races.py and test_concurrency.py are run with one racer on each server:
 two approvers deciding one access request, the 4th and 5th secondary added at once, and an offer of
 the primary role accepted on both servers at once (and accepted on one while cancelled on the other).
 The invariants hold, every mail is delivered by the servers' scheduler (nobody runs deliver-mail) and
@@ -13,7 +13,6 @@ PostgreSQL only (SQLite is one machine's file): run by .ci/run's PostgreSQL half
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -27,15 +26,17 @@ import pytest
 import sqlalchemy as sa
 
 from models import Membership, OutboxMail, Person, PrimaryTransfer, db
-from tests.conftest import PASSWORD, POSTGRES_URL, World, close_database, make_test_app
-from tests.support import free_port
+from tests.helpers.apps import make_test_app
+from tests.helpers.databases import POSTGRES_URL, close_database
+from tests.helpers.pages import csrf_token, text
+from tests.helpers.servers import free_port
+from tests.helpers.world import PASSWORD, World
 
 pytestmark = [pytest.mark.two_servers,
               pytest.mark.skipif(not POSTGRES_URL, reason="two app servers share a PostgreSQL database; "
                                                           "set SITEPASS_TEST_DATABASE_URL (.ci/run does)")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CSRF_PATTERN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 ROUNDS = 6
 TIMEOUT = 60
 
@@ -116,23 +117,18 @@ class Browser:
         status, page = self.request(server.url + "/sign-in")
         if status != 200:
             status, page = self.request(server.url + "/")
-        match = CSRF_PATTERN.search(page)
-        assert match, f"no CSRF token from {server.name} ({status})"
-        return match.group(1)
+        assert 'X-CSRFToken' in page, f"no CSRF token from {server.name} ({status})"
+        return csrf_token(page)
 
     def sign_in(self, server, email):
         status, _page = self.request(server.url + "/sign-in", {"email": email, "password": PASSWORD,
                                                               "csrf_token": self.csrf(server)})
-        assert status == 302, f"sign-in of {email} on {server.name}: {status}"
+        assert status == 303, f"sign-in of {email} on {server.name}: {status}"
         self.token = self.csrf(server)
         return self
 
     def post(self, url, data=None):
         return self.request(url, {**(data or {}), "csrf_token": self.token})
-
-
-def words(markup: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
 
 
 def race(calls):
@@ -240,8 +236,8 @@ def test_two_approvers_on_two_servers_decide_an_access_request_once(setup_app, s
         results = race([decide(primary, one, races.PRIMARY), decide(manager, two, races.MANAGER)])
         outcomes = {}
         for actor, (status, body) in zip(races.ACTORS, results):
-            outcomes[actor] = ("won" if status in (302, 303) else
-                               f"lost: {words(body)}" if status == 409 else f"error: {status} {words(body)[:400]}")
+            outcomes[actor] = ("won" if status == 303 else
+                               f"lost: {text(body)}" if status == 409 else f"error: {status} {text(body)[:400]}")
         statuses.append(races._judge(app, number, request_id, requester, outcomes, decisions, untold))
     assert not untold, "the other approver was not told who decided:\n" + "\n".join(untold)
     outbox_settled(app, smtp)
@@ -267,8 +263,8 @@ def test_the_4th_and_5th_secondary_added_on_two_servers_at_once(setup_app, smtp,
         results = race([add(primary, one, pair[0]), add(manager, two, pair[1])])
         outcomes = {}
         for email, (status, body) in zip(pair, results):
-            outcomes[email] = ("added" if status in (302, 303) else
-                               f"refused: {words(body)}" if status == 422 else f"error: {status} {words(body)[:300]}")
+            outcomes[email] = ("added" if status == 303 else
+                               f"refused: {text(body)}" if status == 422 else f"error: {status} {text(body)[:300]}")
         winner = cap._judge(app, site_id, number, outcomes, pair, (False, False))
         cap._back_to_three(app, site_id, winner, candidates_as_users=False)
     outbox_settled(app, smtp)
@@ -316,8 +312,8 @@ def test_an_offer_of_the_primary_role_accepted_on_two_servers_at_once(setup_app,
             calls = [lambda: nominee_browser.post(one.url + accept_url),
                      lambda: primary_browser.post(f"{two.url}/sites/{site_id}/primary/cancel")]
         (first, first_body), (second, second_body) = race(calls)
-        assert first in (302, 303, 409) and second in (302, 303, 409), \
-            f"round {number}: {first} {words(first_body)[:300]} / {second} {words(second_body)[:300]}"
+        assert first in (303, 409) and second in (303, 409), \
+            f"round {number}: {first} {text(first_body)[:300]} / {second} {text(second_body)[:300]}"
         with app.app_context():
             offer = db.session.get(PrimaryTransfer, offer_id)
             accepted, cancelled = offer.accepted_at is not None, offer.cancelled_at is not None
@@ -326,7 +322,7 @@ def test_an_offer_of_the_primary_role_accepted_on_two_servers_at_once(setup_app,
         primaries = _primaries(app, site_id)
         assert primaries == [nominee if accepted else primary], f"round {number}: primaries {primaries}"
         if number % 2 == 0:
-            assert sorted((first, second)) in ([302, 409], [303, 409]), f"round {number}: both accepted?"
+            assert sorted((first, second)) == [303, 409], f"round {number}: both accepted?"
             assert accepted
         with app.app_context():
             events = db.session.scalar(sa.select(sa.func.count()).select_from(

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import Membership, Person, db
+from tests.helpers.pages import form_token, page_text, text
 
 pytestmark = pytest.mark.concurrency
 
@@ -103,7 +104,8 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
         from models import RuleViolation, Site
         from models.membership import add_member
         from models.person import find_person
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client
@@ -125,9 +127,9 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
                     "csrf_token": token, "email": email, "role": "secondary",
                     "business_justification": "Second administrator racing the first"})
                 body = response.get_data(as_text=True)
-                outcome = "added" if response.status_code in (302, 303) else \
-                    f"refused: {response.status_code} " + " ".join(re.sub(r"<[^>]+>", " ", body).split())
-                if response.status_code not in (302, 303, 422):
+                outcome = "added" if response.status_code == 303 else \
+                    f"refused: {response.status_code} " + text(body)
+                if response.status_code not in (303, 422):
                     outcome = f"error: {response.status_code}"
             else:
                 with app.app_context():
@@ -188,7 +190,7 @@ def test_two_processes_adding_the_4th_and_5th_secondary(app, world, smtp, databa
 # --- threads of one app ---------------------------------------------------------------------------
 
 def _signed_in_clients(app):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
 
     app.test_client_class = Client
     clients = []
@@ -217,8 +219,8 @@ def _request(path, site_id, email, membership_id, token, client):
 
 
 def _outcome(response, htmx=False) -> str:
-    body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-    if response.status_code in (302, 303) or (htmx and response.status_code == 200):
+    body = page_text(response)
+    if response.status_code == 303 or (htmx and response.status_code == 200):
         return "added"
     if response.status_code == 422:
         return f"refused: {body}"
@@ -269,7 +271,8 @@ def test_two_threads_making_the_4th_and_5th_secondary(app, world, paths):
 def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
     """One 'server worker' accepting an invitation per round as the signed-in invitee, through the form."""
     try:
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client
@@ -284,7 +287,7 @@ def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
         try:
             # The invitation page as the invitee opens it; its form's token (a winner's session was renewed).
             page = client.get(f"/invitations/{token}").get_data(as_text=True)
-            csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+            csrf = form_token(page)
         except Exception:
             results.put((invitee_email, "error: " + traceback.format_exc()))
             barrier.abort()
@@ -295,8 +298,8 @@ def _accept_worker(uri, smtp_port, invitee_email, tokens, barrier, results):
             return
         try:
             response = client.post(f"/invitations/{token}", data={"csrf_token": csrf})
-            body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-            outcome = "added" if response.status_code in (302, 303) else \
+            body = page_text(response)
+            outcome = "added" if response.status_code == 303 else \
                 f"refused: {response.status_code} {body}" if response.status_code == 409 else \
                 f"error: {response.status_code} {body[:300]}"
         except Exception as exc:

@@ -1,10 +1,8 @@
-"""Test doubles that are real: an SMTP server on loopback, a WSGI server thread, and factories."""
+"""Servers that are real: an SMTP server on loopback that keeps every mail, and the app in a WSGI server thread."""
 from __future__ import annotations
 
 import email
-import html as htmllib
 import email.policy
-import re
 import socket
 import threading
 from email.message import EmailMessage
@@ -82,24 +80,6 @@ class SMTPServer:
         return self.sink.wait_for(count, timeout)
 
 
-def body_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    return part.get_content()
-
-
-def html_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("html",))
-    return part.get_content()
-
-
-def link_in(message: EmailMessage, path_prefix: str) -> str:
-    """Return the first link in the plain-text part whose path starts with path_prefix."""
-    for url in re.findall(r"https?://\S+", body_text(message)):
-        if re.match(r"https?://[^/]+" + re.escape(path_prefix), url):
-            return url
-    raise AssertionError(f"no link to {path_prefix} in mail {message['Subject']!r}:\n{body_text(message)}")
-
-
 class LiveServer:
     """The app in a real threaded WSGI server on 127.0.0.1."""
 
@@ -117,47 +97,3 @@ class LiveServer:
     def stop(self):
         self.server.shutdown()
         self.thread.join(timeout=10)
-
-
-def text(markup: str) -> str:
-    """The words of an HTML page or fragment, tags dropped and entities decoded."""
-    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
-def page_text(response) -> str:
-    """The words of a response's HTML."""
-    return text(response.get_data(as_text=True))
-
-
-def let_time_pass(app, delta) -> None:
-    """Move the clock of an app's database forward: every throttle event, account lock and failure window
-    happened `delta` earlier (tests of limits counted over minutes or days never sleep). Shifted in Python:
-    date arithmetic in SQL is not portable (SQLite would turn the stored text into a number)."""
-    import sqlalchemy as sa
-
-    from models import Person, db
-    from models.throttle import ThrottleEvent
-
-    with app.app_context():
-        for event in db.session.scalars(sa.select(ThrottleEvent)):
-            event.created_at -= delta
-        for person in db.session.scalars(sa.select(Person)):
-            if person.locked_until is not None:
-                person.locked_until -= delta
-            if person.failed_window_started_at is not None:
-                person.failed_window_started_at -= delta
-        db.session.commit()
-
-
-def snapshot(app) -> dict:
-    """Every row of every table, in a comparable form: what a refused request must leave as it was."""
-    import sqlalchemy as sa
-
-    from models import db
-
-    with app.app_context():
-        with db.engine.connect() as conn:
-            state = {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))), key=repr)
-                     for table in db.metadata.sorted_tables}
-        db.session.remove()
-    return state

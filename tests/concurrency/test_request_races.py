@@ -12,7 +12,6 @@ two spawned OS processes, each with its own app and engine (as two WSGI workers 
 from __future__ import annotations
 
 import multiprocessing
-import re
 import threading
 import traceback
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import AccessRequest, AuditEvent, Membership, OutboxMail, Person, db
+from tests.helpers.pages import page_text
 
 pytestmark = pytest.mark.concurrency
 
@@ -67,8 +67,8 @@ def _form(decision: str) -> dict[str, str]:
 
 
 def _outcome(response) -> str:
-    body = " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
-    if response.status_code in (302, 303):
+    body = page_text(response)
+    if response.status_code == 303:
         return "won"
     if response.status_code == 409:
         return f"lost: {body}"
@@ -119,7 +119,7 @@ def _delivered_decisions(smtp, requesters, statuses) -> None:
 # --- threads of one app ---------------------------------------------------------------------------
 
 def _signed_in_clients(app):
-    from tests.conftest import Auth, Client
+    from tests.helpers.client import Auth, Client
 
     app.test_client_class = Client
     clients = {}
@@ -186,7 +186,8 @@ def _process_worker(uri, smtp_port, site_id, actor_email, tasks, barrier, result
         from models import access_request as requests
         from models.person import find_person
         from models.tool import catalog
-        from tests.conftest import Auth, Client, make_test_app
+        from tests.helpers.apps import make_test_app
+        from tests.helpers.client import Auth, Client
 
         app = make_test_app(uri, SimpleNamespace(port=smtp_port), MAIL_DELIVER_AFTER_COMMIT=False)
         app.test_client_class = Client
