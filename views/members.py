@@ -16,9 +16,10 @@ from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.tool import MANAGE_ACCESS, catalog, delete_profile, profiles_of, save_profile
 
-from .common import (apply_rule_violation, clamped_rows, id_from, ids_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, submitted_levels)
+from .common import (apply_rule_violation, id_from, ids_from, levels_from_form, of_site, render,
+                     site_access, site_permission, submitted_levels)
 from .forms import AddMemberForm, ProfileForm
+from .pages import paged
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -32,22 +33,23 @@ def _list_state():
         "role": request.args.get("role", "") if request.args.get("role") in members.ROLES else "",
         "status": request.args.get("status", "") if request.args.get("status") in members.MEMBER_STATUSES else "",
         "sort": request.args.get("sort", "name") if request.args.get("sort") in members.MEMBER_SORTS else "name",
-        "page": page_number(),
     }
 
 
 def _list_context(site, membership, message=None, errors=None, status_code=200):
     state = _list_state()
-    rows, total, state["page"] = clamped_rows(lambda page: members.list_members(
-        site.id, state["q"], state["role"], state["status"], state["sort"], page), state["page"], 25)
-    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) \
-        if state["page"] == 1 else []
+    page = paged(lambda number: members.list_members(site.id, state["q"], state["role"], state["status"],
+                                                     state["sort"], number),
+                 "members.index", per_page=25, site_id=site.id, q=state["q"], role=state["role"],
+                 status=state["status"], sort=state["sort"] if state["sort"] != "name" else None)
+    rows, total = page.items, page.total
+    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) if page.page == 1 else []
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, membership=membership, rows=rows, total=total, pending=pending, state=state,
-                tools=tools, profiles=profiles, per_page=25, message=message, errors=errors or {},
+    return dict(site=site, membership=membership, page=page, rows=rows, total=total, pending=pending, state=state,
+                tools=tools, profiles=profiles, message=message, errors=errors or {},
                 can_update=members.holds(membership, MANAGE_ACCESS, UPDATE), capped=total > members.COUNT_CAP,
-                pages=max(1, -(-total // 25)), summary=_summaries(rows, profiles, tools))
+                summary=_summaries(rows, profiles, tools))
 
 
 def _status_context(site, message):

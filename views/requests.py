@@ -12,9 +12,10 @@ from models import membership as members
 from models.membership import membership_of
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
-from .common import (apply_rule_violation, clamped_pagination, id_from, levels_from_form, of_site, page_number,
-                     render, site_access, site_permission, whole_number)
+from .common import (apply_rule_violation, id_from, levels_from_form, of_site, render, site_access, site_permission,
+                     whole_number)
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
+from .pages import paged
 
 bp = Blueprint("requests", __name__)
 
@@ -137,7 +138,8 @@ def index(site_id):
     site, membership = _deciders_only(site_id)
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
-    page = clamped_pagination(lambda page: requests.list_requests(site.id, status, kind, page), page_number())
+    page = paged(lambda number: requests.list_requests(site.id, status, kind, number), "requests.index",
+                 site_id=site.id, status=status, kind=kind)
     return render("requests/index.html", "requests/_list.html", site=site, page=page, status_filter=status, kind=kind,
                   status_labels=requests.STATUS_LABELS, kind_labels=requests.KIND_LABELS,
                   reasons=requests.REJECTION_LABELS)

@@ -12,7 +12,8 @@ from models.access_request import STATUS_LABELS
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
-from .common import clamped_rows, of_site, page_number, render, site_access, whole_number
+from .common import of_site, render, site_access, whole_number
+from .pages import paged
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -31,12 +32,10 @@ def support_managers_only(site_id: int, change: bool = False):
 
 def _page_context(site, membership, errors=None):
     query = request.args.get("q", "").strip()[:100]
-    page = page_number()
-    rows, total, page = clamped_rows(lambda page: members.list_members(site.id, query, page=page, per_page=PER_PAGE),
-                                     page, PER_PAGE)
+    page = paged(lambda number: members.list_members(site.id, query, page=number, per_page=PER_PAGE),
+                 "support.index", per_page=PER_PAGE, site_id=site.id, q=query)
     tool = tool_by_key(SUPPORT)
-    return dict(site=site, membership=membership, rows=rows, total=total, q=query, page=page,
-                pages=max(1, -(-total // PER_PAGE)), tool=tool, errors=errors or {},
+    return dict(site=site, membership=membership, page=page, q=query, tool=tool, errors=errors or {},
                 own_rank=membership.level(tool) if membership else -1,
                 requests=support_requests(site.id, limit=50), request_status_labels=STATUS_LABELS)
 
