@@ -112,7 +112,7 @@ def _row_context(site, actor_membership, row, **extra):
 def row(site_id, membership_id):
     site, membership = site_permission(site_id, MANAGE_ACCESS, VIEW)
     row = of_site(Membership, membership_id, site)
-    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+    return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
@@ -129,7 +129,7 @@ def edit(site_id, membership_id):
         if profile is None or profile.site_id != site.id:
             abort(404)
         levels = {**levels, **members.profile_levels(profile, tools, role, membership)}
-    return render("members/row.html", "members/_edit.html",
+    return render("members/member_page.html", "members/_edit.html",
                   **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
 
 
@@ -147,7 +147,7 @@ def update(site_id, membership_id):
         db.session.rollback()
         row = of_site(Membership, membership_id, site)
         submitted = submitted_levels(request.form, tools)
-        return render("members/row.html", "members/_edit.html", status=422,
+        return render("members/member_page.html", "members/_edit.html", status=422,
                       **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
                                         levels=submitted, profile_id=None),
                          "errors": {violation.field or "form": violation.message}})
@@ -156,7 +156,7 @@ def update(site_id, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id))
-    response = render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+    response = render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
     response.headers["HX-Trigger"] = MEMBERS_CHANGED
     return response
 
@@ -172,7 +172,7 @@ def remove(site_id, membership_id):
     except RuleViolation as violation:
         db.session.rollback()
         if request.htmx:
-            return render("members/row.html", "members/_row.html", status=422,
+            return render("members/member_page.html", "members/_row.html", status=422,
                           **{**_row_context(site, membership, of_site(Membership, membership_id, site)),
                              "errors": {"form": violation.message}})
         flash(violation.message, "error")
