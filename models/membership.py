@@ -131,6 +131,16 @@ def holds(membership: Membership | None, tool_key: str, rank: int) -> bool:
     return membership.level(tool_by_key(tool_key)) >= rank
 
 
+def may_edit(actor_membership: Membership | None, membership: Membership) -> bool:
+    """Tell whether the actor may change or remove this member (the Edit, Remove and bulk controls of
+    its row): with Manage access = Update, never themself, never the primary. update_member,
+    remove_member and bulk_change refuse the same, each with its reason."""
+    from .tool import MANAGE_ACCESS
+
+    return (holds(actor_membership, MANAGE_ACCESS, UPDATE) and membership.role != PRIMARY
+            and membership.person_id != actor_membership.person_id)
+
+
 def _require_manage_update(actor_membership: Membership | None) -> None:
     from .errors import RuleViolation
     from .tool import MANAGE_ACCESS
@@ -194,7 +204,7 @@ def check_levels(actor_membership: Membership, role: str, levels: dict[int, int]
         rank = int(levels.get(tool.id, current.get(tool.id, 0)))
         if rank < 0 or rank > tool.top_rank:
             raise RuleViolation(_l("%(tool)s has no such level.", tool=tool.name), f"tool_{tool.id}")
-        if tool.secondary_only and role != SECONDARY and rank > 0:
+        if rank > 0 and not tool.open_to(role):
             raise RuleViolation(_l("%(tool)s above %(lowest)s is for secondary contacts only.",
                                    tool=tool.name, lowest=tool.levels[0].name), f"tool_{tool.id}")
         if rank > actor_membership.level(tool) and rank != current.get(tool.id, 0):
@@ -317,7 +327,7 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     tools = _tools or catalog()
     if role == USER:
         # Demotion resets what only secondary contacts may hold.
-        levels = {**levels, **{tool.id: 0 for tool in tools if tool.secondary_only}}
+        levels = {**levels, **{tool.id: 0 for tool in tools if not tool.open_to(role)}}
     granted = check_levels(actor_membership, role, levels, tools, current=levels_of(membership, tools))
     if role == SECONDARY and membership.role != SECONDARY and _check_cap:
         require_secondary_seat(site.id)
@@ -436,7 +446,7 @@ def profile_levels(profile, tools, role: str, actor_membership: Membership | Non
     from .support import may_manage_support
 
     ranks = profile.ranks()
-    levels = {tool.id: (ranks.get(tool.id, 0) if (role == SECONDARY or not tool.secondary_only) else 0)
+    levels = {tool.id: (ranks.get(tool.id, 0) if tool.open_to(role) else 0)
               for tool in tools}
     if actor_membership is not None and not may_manage_support(actor_membership):
         levels = {tool_id: rank for tool_id, rank in levels.items()

@@ -57,6 +57,17 @@ def may_manage_support(membership) -> bool:
     return membership.person_id in technical_contact_ids(membership.site_id)
 
 
+def may_change_support(actor_membership, membership, tool) -> bool:
+    """Tell whether a support manager (may_manage_support, checked once per page) may change this
+    member's support level (the level chooser of its row): never their own, never the primary's, never
+    a level above their own. set_support_level and check_support_change refuse the same, with the reason."""
+    from .membership import PRIMARY
+
+    return (actor_membership is not None and membership.role != PRIMARY
+            and membership.person_id != actor_membership.person_id
+            and membership.level(tool) <= actor_membership.level(tool))
+
+
 def support_managers_of(site_id: int) -> list:
     """Return the people who manage a site's support levels, primary first."""
     from .membership import PRIMARY, Membership, Privilege

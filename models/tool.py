@@ -62,6 +62,13 @@ class Tool(db.Model):
     def level_name(self, rank: int) -> str:
         return self.levels[rank].name
 
+    def open_to(self, role: str) -> bool:
+        """Tell whether a member of this role may hold more than this tool's lowest level: the tools
+        reserved to secondary contacts stay at their lowest for everyone else (check_levels refuses more)."""
+        from .membership import SECONDARY
+
+        return role == SECONDARY or not self.secondary_only
+
 
 class ToolLevel(db.Model):
     __tablename__ = "tool_level"

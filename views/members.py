@@ -2,6 +2,8 @@
 invitations, access profiles, and My access."""
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -48,7 +50,8 @@ def _list_context(site, membership, message=None, errors=None, status_code=200):
     profiles = profiles_of(site.id)
     return dict(site=site, membership=membership, page=page, rows=rows, total=total, pending=pending, state=state,
                 tools=tools, profiles=profiles, message=message, errors=errors or {},
-                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE), capped=total > members.COUNT_CAP,
+                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
+                may_edit=partial(members.may_edit, membership), capped=total > members.COUNT_CAP,
                 summary=_summaries(rows, profiles, tools))
 
 
@@ -104,6 +107,7 @@ def _row_context(site, actor_membership, row, **extra):
     profiles = profiles_of(site.id)
     return dict(site=site, row=row, tools=tools, profiles=profiles,
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
+                may_edit=partial(members.may_edit, actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
 
 

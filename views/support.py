@@ -2,6 +2,8 @@
 and support Administrators, and the requests for a higher support level they decide."""
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -9,7 +11,7 @@ from flask_login import current_user, login_required
 from models import Membership, RuleViolation, db
 from models import membership as members
 from models.access_request import STATUS_LABELS
-from models.support import may_manage_support, set_support_level, support_requests
+from models.support import may_change_support, may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
 from .common import of_site, render, site_access, whole_number
@@ -37,6 +39,7 @@ def _page_context(site, membership, errors=None):
     tool = tool_by_key(SUPPORT)
     return dict(site=site, membership=membership, page=page, q=query, tool=tool, errors=errors or {},
                 own_rank=membership.level(tool) if membership else -1,
+                may_change=partial(may_change_support, membership, tool=tool),
                 requests=support_requests(site.id, limit=50), request_status_labels=STATUS_LABELS)
 
 
@@ -50,7 +53,7 @@ def index(site_id):
 def _row_context(site, membership, row, **extra):
     tool = tool_by_key(SUPPORT)
     return dict(site=site, membership=membership, row=row, tool=tool, own_rank=membership.level(tool), errors={},
-                **extra)
+                may_change=partial(may_change_support, membership, tool=tool), **extra)
 
 
 @bp.post("/support/<int:membership_id>")
