@@ -110,7 +110,7 @@ def submit_privilege_request(membership, tool, rank: int, justification: str,
         raise RuleViolation(_l("Give a business justification."), "business_justification")
     if rank <= membership.level(tool) or rank > tool.top_rank:
         raise RuleViolation(_l("Choose a level above the one you hold."), "wanted")
-    if tool.secondary_only and membership.role != SECONDARY:
+    if not tool.open_to(membership.role):
         raise RuleViolation(_l("%(tool)s above %(lowest)s is for secondary contacts only.",
                                tool=tool.name, lowest=tool.levels[0].name), "wanted")
     pending = db.session.scalar(sa.select(AccessRequest.id).where(

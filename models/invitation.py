@@ -125,7 +125,7 @@ def _grant_of_inviter(invitation: Invitation) -> dict[int, int]:
         # Still only what the catalog has today, and nothing a user may not hold.
         return {tool.id: levels[tool.id] for tool in catalog()
                 if 0 < levels.get(tool.id, 0) <= tool.top_rank
-                and (invitation.role == SECONDARY or not tool.secondary_only)}
+                and tool.open_to(invitation.role)}
     refused = RuleViolation(_l("The person who invited you may no longer grant this access. Ask the site's "
                                "primary contact to invite you again."))
     if invitation.role == PRIMARY:

@@ -76,7 +76,7 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     tools = _tools or catalog()
     if role == USER:
         # Demotion resets what only secondary contacts may hold.
-        levels = {**levels, **{tool.id: 0 for tool in tools if tool.secondary_only}}
+        levels = {**levels, **{tool.id: 0 for tool in tools if not tool.open_to(role)}}
     granted = check_levels(actor_membership, role, levels, tools, current=levels_of(membership, tools))
     if role == SECONDARY and membership.role != SECONDARY and _check_cap:
         require_secondary_seat(site.id)

@@ -22,6 +22,14 @@ def holds(membership: Membership | None, tool_key: str, rank: int) -> bool:
     return membership.level(tool_by_key(tool_key)) >= rank
 
 
+def may_edit(actor_membership: Membership | None, membership: Membership) -> bool:
+    """Tell whether the actor may change or remove this member (the Edit, Remove and bulk controls of
+    its row): with Manage access = Update, never themself, never the primary. update_member,
+    remove_member and bulk_change refuse the same, each with its reason."""
+    return (holds(actor_membership, MANAGE_ACCESS, UPDATE) and membership.role != PRIMARY
+            and membership.person_id != actor_membership.person_id)
+
+
 def require_manage_update(actor_membership: Membership | None) -> None:
     """Refuse a change of access to anyone without Manage access = Update on the site."""
     if not holds(actor_membership, MANAGE_ACCESS, UPDATE):
@@ -110,7 +118,7 @@ def check_levels(actor_membership: Membership, role: str, levels: dict[int, int]
         rank = int(levels.get(tool.id, current.get(tool.id, 0)))
         if rank < 0 or rank > tool.top_rank:
             raise RuleViolation(_l("%(tool)s has no such level.", tool=tool.name), f"tool_{tool.id}")
-        if tool.secondary_only and role != SECONDARY and rank > 0:
+        if rank > 0 and not tool.open_to(role):
             raise RuleViolation(_l("%(tool)s above %(lowest)s is for secondary contacts only.",
                                    tool=tool.name, lowest=tool.levels[0].name), f"tool_{tool.id}")
         if rank > actor_membership.level(tool) and rank != current.get(tool.id, 0):
@@ -129,8 +137,7 @@ def profile_levels(profile, tools, role: str, actor_membership: Membership | Non
     person may not set support levels (SPEC §7): the member keeps the one they hold.
     """
     ranks = profile.ranks()
-    levels = {tool.id: (ranks.get(tool.id, 0) if (role == SECONDARY or not tool.secondary_only) else 0)
-              for tool in tools}
+    levels = {tool.id: (ranks.get(tool.id, 0) if tool.open_to(role) else 0) for tool in tools}
     if actor_membership is not None and not may_manage_support(actor_membership):
         levels = {tool_id: rank for tool_id, rank in levels.items()
                   if tool_id not in {tool.id for tool in tools if tool.key == SUPPORT}}
@@ -180,6 +187,15 @@ def may_manage_support(membership) -> bool:
     if membership.level(tool) >= tool.top_rank:
         return True
     return membership.person_id in technical_contact_ids(membership.site_id)
+
+
+def may_change_support(actor_membership, membership, tool) -> bool:
+    """Tell whether a support manager (may_manage_support, checked once per page) may change this
+    member's support level (the level chooser of its row): never their own, never the primary's, never
+    a level above their own. set_support_level and check_support_change refuse the same, with the reason."""
+    return (actor_membership is not None and membership.role != PRIMARY
+            and membership.person_id != actor_membership.person_id
+            and membership.level(tool) <= actor_membership.level(tool))
 
 
 def support_managers_of(site_id: int) -> list:

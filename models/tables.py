@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db, utcnow
+from .roles import PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER  # noqa: F401 (the tables' role names)
 
 # --- customers and sites ------------------------------------------------------------------------
 
@@ -75,11 +76,6 @@ def lock_site(site_id: int) -> Site | None:
 
 # --- memberships ------------------------------------------------------------------------------
 
-PRIMARY = "primary"
-SECONDARY = "secondary"
-USER = "user"
-ROLES = (PRIMARY, SECONDARY, USER)
-ROLE_LABELS = {PRIMARY: _l("Primary contact"), SECONDARY: _l("Secondary contact"), USER: _l("User")}
 MAX_SECONDARIES = 4
 VIEW, UPDATE = 1, 2  # ranks of Manage access and Contact updates
 

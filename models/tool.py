@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db
+from .roles import SECONDARY
 
 # Keys of the tools whose meaning the code relies on; names and the rest of the catalog are data.
 MANAGE_ACCESS = "manage_access"
@@ -60,6 +61,11 @@ class Tool(db.Model):
 
     def level_name(self, rank: int) -> str:
         return self.levels[rank].name
+
+    def open_to(self, role: str) -> bool:
+        """Tell whether a member of this role may hold more than this tool's lowest level: the tools
+        reserved to secondary contacts stay at their lowest for everyone else (check_levels refuses more)."""
+        return role == SECONDARY or not self.secondary_only
 
 
 class ToolLevel(db.Model):

@@ -48,7 +48,7 @@ def _form_values():
 
 def _row(site, membership, record, editing=False, values=None, chosen=None, errors=None, status=200):
     template = "contacts/_edit.html" if editing else "contacts/_contact.html"
-    return render("contacts/row.html", template, status=status, site=site, record=record, editing=editing,
+    return render("contacts/contact_page.html", template, status=status, site=site, record=record, editing=editing,
                   types=contacts.contact_types(), countries=contacts.country_choices(),
                   can_update=holds(membership, CONTACT_UPDATES, UPDATE),
                   values=values if values is not None else {n: getattr(record, n) for n in contacts.CONTACT_FIELDS},

@@ -2,6 +2,8 @@
 invitations. Access profiles are in views/profiles.py, My access in views/my_access.py."""
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -14,12 +16,14 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
+from models.policy import may_edit
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
-from .parsing import clamped_rows, id_from, ids_from, levels_from_form, page_number, submitted_levels
+from .parsing import id_from, ids_from, levels_from_form, submitted_levels
 from .rendering import apply_rule_violation, render
 from .forms import AddMemberForm
+from .pages import paged
 
 bp = Blueprint("members", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -32,22 +36,24 @@ def _list_state():
         "role": request.args.get("role", "") if request.args.get("role") in members.ROLES else "",
         "status": request.args.get("status", "") if request.args.get("status") in members.MEMBER_STATUSES else "",
         "sort": request.args.get("sort", "name") if request.args.get("sort") in members.MEMBER_SORTS else "name",
-        "page": page_number(),
     }
 
 
 def _list_context(site, membership, message=None, errors=None, status_code=200):
     state = _list_state()
-    rows, total, state["page"] = clamped_rows(lambda page: members.list_members(
-        site.id, state["q"], state["role"], state["status"], state["sort"], page), state["page"], 25)
-    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) \
-        if state["page"] == 1 else []
+    page = paged(lambda number: members.list_members(site.id, state["q"], state["role"], state["status"],
+                                                     state["sort"], number),
+                 "members.index", per_page=25, site_id=site.id, q=state["q"], role=state["role"],
+                 status=state["status"], sort=state["sort"] if state["sort"] != "name" else None)
+    rows, total = page.items, page.total
+    pending = members.list_invitations(site.id, state["q"], state["role"], state["status"]) if page.page == 1 else []
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, membership=membership, rows=rows, total=total, pending=pending, state=state,
-                tools=tools, profiles=profiles, per_page=25, message=message, errors=errors or {},
-                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE), capped=total > members.COUNT_CAP,
-                pages=max(1, -(-total // 25)), summary=_summaries(rows, profiles, tools))
+    return dict(site=site, membership=membership, page=page, rows=rows, total=total, pending=pending, state=state,
+                tools=tools, profiles=profiles, message=message, errors=errors or {},
+                can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
+                may_edit=partial(may_edit, membership), capped=total > members.COUNT_CAP,
+                summary=_summaries(rows, profiles, tools))
 
 
 def _status_context(site, message):
@@ -98,6 +104,7 @@ def _row_context(site, actor_membership, row, **extra):
     profiles = profiles_of(site.id)
     return dict(site=site, row=row, tools=tools, profiles=profiles,
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
+                may_edit=partial(may_edit, actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
 
 
@@ -105,7 +112,7 @@ def _row_context(site, actor_membership, row, **extra):
 @site_view(MANAGE_ACCESS, VIEW)
 def row(site, membership, membership_id):
     row = of_site(Membership, membership_id, site)
-    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+    return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
@@ -121,7 +128,7 @@ def edit(site, membership, membership_id):
         if profile is None or profile.site_id != site.id:
             abort(404)
         levels = {**levels, **members.profile_levels(profile, tools, role, membership)}
-    return render("members/row.html", "members/_edit.html",
+    return render("members/member_page.html", "members/_edit.html",
                   **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
 
 
@@ -138,7 +145,7 @@ def update(site, membership, membership_id):
         db.session.rollback()
         row = of_site(Membership, membership_id, site)
         submitted = submitted_levels(request.form, tools)
-        return render("members/row.html", "members/_edit.html", status=422,
+        return render("members/member_page.html", "members/_edit.html", status=422,
                       **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
                                         levels=submitted, profile_id=None),
                          "errors": {violation.field or "form": violation.message}})
@@ -147,7 +154,7 @@ def update(site, membership, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
-    return render("members/row.html", "members/_row.html", **_row_context(site, membership, row))
+    return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.post("/members/<int:membership_id>/remove")
@@ -160,7 +167,7 @@ def remove(site, membership, membership_id):
     except RuleViolation as violation:
         db.session.rollback()
         if request.htmx:
-            return render("members/row.html", "members/_row.html", status=422,
+            return render("members/member_page.html", "members/_row.html", status=422,
                           **{**_row_context(site, membership, of_site(Membership, membership_id, site)),
                              "errors": {"form": violation.message}})
         flash(violation.message, "error")

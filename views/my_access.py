@@ -7,7 +7,6 @@ from wtforms.fields.choices import SelectChoice
 
 from models import access_request as requests
 from models import membership as members
-from models.membership import SECONDARY
 from models.support import support_managers_of
 from models.tool import catalog
 
@@ -30,7 +29,7 @@ def my_access_page(site, membership, form=None, status=200):
     levels = members.levels_of(membership, tools)
     form = form or PrivilegeRequestForm(formdata=None)
     wanted = [tool for tool in tools if levels[tool.id] < tool.top_rank
-              and (membership.role == SECONDARY or not tool.secondary_only)]
+              and tool.open_to(membership.role)]
     form.wanted.choices = [SelectChoice(f"{tool.id}:{level.rank}", f"{tool.name}: {level.name}")
                            for tool in wanted for level in tool.levels if level.rank > levels[tool.id]]
     pending = [r for r in requests.requests_of(membership.person)

@@ -12,9 +12,10 @@ from models import site as sites
 from models.membership import primary_of
 
 from .access import operator_required
-from .parsing import clamped_pagination, id_from, page_number
+from .parsing import id_from
 from .rendering import apply_rule_violation, render
 from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
+from .pages import paged
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -33,7 +34,7 @@ def _customer_page(query: str, page: int):
 
 def _console(customer_form=None, settings_form=None, status=200):
     query = request.args.get("q", "").strip()
-    customers = clamped_pagination(lambda page: _customer_page(query, page), page_number())
+    customers = paged(lambda number: _customer_page(query, number), "operator.console", q=query)
     settings_form = settings_form or InstanceSettingsForm(signup_open=get_setting("signup_open"))
     return render("operator/console.html", "operator/_customers.html", status=status,
                   customers=customers, query=query, customer_form=customer_form or CustomerForm(),

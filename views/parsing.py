@@ -63,30 +63,11 @@ def submitted_levels(form, tools, prefix: str = "tool_") -> dict[int, int]:
 
 def page_number() -> int:
     """Return the requested page of a paginated list: 1 when absent, malformed or below 1; a number
-    past MAX_PAGE counts as MAX_PAGE (the list then clamps it to its last page: clamped_pagination,
-    clamped_rows)."""
+    past MAX_PAGE counts as MAX_PAGE (the list then clamps it to its last page: views.pages.paged)."""
     raw = (request.args.get("page") or "").strip()
     if raw.isascii() and raw.isdigit() and whole_number(raw, maximum=MAX_PAGE) is None:
         return MAX_PAGE
     return max(1, whole_number(raw, maximum=MAX_PAGE) or 1)
-
-
-def clamped_pagination(fetch, page: int):
-    """Return fetch(page), a Flask-SQLAlchemy Pagination; a page past the end gives the last page."""
-    result = fetch(page)
-    if page > max(1, result.pages):
-        result = fetch(max(1, result.pages))
-    return result
-
-
-def clamped_rows(fetch, page: int, per_page: int) -> tuple[list, int, int]:
-    """Return (rows, total, page) of fetch(page) -> (rows, total); a page past the end gives the last page."""
-    rows, total = fetch(page)
-    last = max(1, -(-total // per_page))
-    if page > last:
-        page = last
-        rows, total = fetch(page)
-    return rows, total, page
 
 
 def levels_from_form(form, tools, prefix: str = "tool_") -> dict[int, int]:

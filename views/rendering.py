@@ -7,7 +7,6 @@ swaps what it changes itself (out of band where it shows elsewhere), and the req
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
 
 from flask import current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import get_locale
@@ -58,7 +57,6 @@ def register_template_globals(app) -> None:
 
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["subdivisions_of"] = subdivisions_of
-    app.jinja_env.globals["args_with"] = args_with
 
 
 def site_nav() -> dict | None:
@@ -78,13 +76,6 @@ def site_nav() -> dict | None:
             "support": (support := operator or may_manage_support(membership)),
             "support_pending": pending_support_count(g.site.id) if support else 0,
             "review": operator or holds(membership, MANAGE_ACCESS, VIEW)}
-
-
-def args_with(**changes) -> str:
-    """The current query string with some arguments replaced (for pagination links)."""
-    args = request.args.to_dict()
-    args.update({key: value for key, value in changes.items()})
-    return urlencode({key: value for key, value in args.items() if value not in (None, "")})
 
 
 def external_url(endpoint: str, **values) -> str:

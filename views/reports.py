@@ -14,8 +14,8 @@ from models.membership import ROLE_LABELS, VIEW
 from models.tool import MANAGE_ACCESS, REPORTING, catalog
 
 from .access import operator_required, site_view
-from .parsing import clamped_pagination, page_number
 from .rendering import render
+from .pages import paged
 
 bp = Blueprint("reports", __name__)
 
@@ -35,6 +35,11 @@ def _filters():
     return {"actor": request.args.get("actor", "").strip()[:100], "action": request.args.get("action", "").strip()[:64],
             "member": request.args.get("member", "").strip()[:100], "since": _date("since"),
             "until": _date("until", end=True)}
+
+
+def _filter_args():
+    """The filters as the form sent them, kept by the links to the other pages of the log."""
+    return {name: request.args.get(name, "") for name in ("actor", "action", "member", "since", "until")}
 
 
 def _csv(rows, header, filename):
@@ -61,8 +66,8 @@ EVENT_HEADER = ["time (UTC)", "actor", "action", "target", "before", "after", "r
 @site_view(MANAGE_ACCESS, VIEW)
 def audit(site, _membership):
     filters = _filters()
-    page = clamped_pagination(lambda page: db.paginate(reports.list_events(site.id, **filters), page=page, per_page=50,
-                                                       error_out=False), page_number())
+    page = paged(lambda number: db.paginate(reports.list_events(site.id, **filters), page=number, per_page=50,
+                                            error_out=False), "reports.audit", site_id=site.id, **_filter_args())
     return render("reports/audit.html", "reports/_events.html", site=site, page=page, filters=filters,
                   actions=reports.actions_in_log(site.id), args=request.args)
 
@@ -78,8 +83,8 @@ def audit_csv(site, _membership):
 @operator_required
 def operator_audit():
     filters = _filters()
-    page = clamped_pagination(lambda page: db.paginate(reports.list_events(None, **filters), page=page, per_page=50,
-                                                       error_out=False), page_number())
+    page = paged(lambda number: db.paginate(reports.list_events(None, **filters), page=number, per_page=50,
+                                            error_out=False), "reports.operator_audit", **_filter_args())
     return render("reports/audit.html", "reports/_events.html", site=None, page=page, filters=filters,
                   actions=reports.actions_in_log(None), args=request.args)
 

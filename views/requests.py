@@ -16,8 +16,9 @@ from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 from .access import of_site, require_level, site_view
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
 from .my_access import my_access_page
-from .parsing import clamped_pagination, id_from, levels_from_form, page_number, whole_number
+from .parsing import id_from, levels_from_form, whole_number
 from .rendering import apply_rule_violation, render
+from .pages import paged
 
 bp = Blueprint("requests", __name__)
 
@@ -125,7 +126,8 @@ def _back_to_list(site, access_request):
 def index(site, _membership):
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
-    page = clamped_pagination(lambda page: requests.list_requests(site.id, status, kind, page), page_number())
+    page = paged(lambda number: requests.list_requests(site.id, status, kind, number), "requests.index",
+                 site_id=site.id, status=status, kind=kind)
     return render("requests/index.html", "requests/_list.html", site=site, page=page, status_filter=status, kind=kind,
                   status_labels=requests.STATUS_LABELS, kind_labels=requests.KIND_LABELS,
                   reasons=requests.REJECTION_LABELS)

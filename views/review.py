@@ -12,8 +12,8 @@ from models.errors import Conflict
 from models.tool import MANAGE_ACCESS
 
 from .access import is_primary, of_site, site_view
-from .parsing import clamped_rows, page_number
 from .rendering import render
+from .pages import paged
 
 bp = Blueprint("review", __name__, url_prefix="/sites/<int:site_id>/review")
 
@@ -22,8 +22,7 @@ PER_PAGE = 25
 
 def _state():
     show = request.args.get("show", "")
-    return {"q": request.args.get("q", "").strip()[:100], "show": show if show in reviews.REVIEW_FILTERS else "",
-            "page": page_number()}
+    return {"q": request.args.get("q", "").strip()[:100], "show": show if show in reviews.REVIEW_FILTERS else ""}
 
 
 def _review_context(site, membership) -> dict:
@@ -40,9 +39,10 @@ def _review_context(site, membership) -> dict:
 def _context(site, membership, errors=None, **extra):
     state = _state()
     context = _review_context(site, membership)
-    rows, total, state["page"] = clamped_rows(lambda page: reviews.review_rows(
-        site.id, context["review"], state["q"], state["show"], page, PER_PAGE), state["page"], PER_PAGE)
-    return dict(context, rows=rows, total=total, state=state, pages=max(1, -(-total // PER_PAGE)),
+    page = paged(lambda number: reviews.review_rows(site.id, context["review"], state["q"], state["show"], number,
+                                                    PER_PAGE),
+                 "review.index", per_page=PER_PAGE, site_id=site.id, q=state["q"], show=state["show"])
+    return dict(context, page=page, state=state,
                 errors=errors or {}, revoked=reviews.revoked_in(context["last"]) if context["last"] else [], **extra)
 
 
@@ -100,7 +100,7 @@ def decide(site, membership, line_id):
     if request.htmx:
         return _line_response(site, membership, line_id, 200, message=message)
     flash(message, "success")
-    return redirect(url_for("review.index", site_id=site.id, **{k: v for k, v in _state().items() if v and k != "page"}),
+    return redirect(url_for("review.index", site_id=site.id, **{k: v for k, v in _state().items() if v}),
                     303)
 
 

@@ -2,6 +2,8 @@
 and support Administrators, and the requests for a higher support level they decide."""
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -9,12 +11,14 @@ from flask_login import current_user
 from models import Membership, RuleViolation, db
 from models import membership as members
 from models.access_request import STATUS_LABELS
+from models.policy import may_change_support
 from models.support import may_manage_support, set_support_level, support_requests
 from models.tool import SUPPORT, tool_by_key
 
 from .access import looks_at_support, of_site, site_view
-from .parsing import clamped_rows, page_number, whole_number
+from .parsing import whole_number
 from .rendering import render
+from .pages import paged
 
 bp = Blueprint("support", __name__, url_prefix="/sites/<int:site_id>")
 
@@ -23,13 +27,12 @@ PER_PAGE = 25
 
 def _page_context(site, membership, errors=None):
     query = request.args.get("q", "").strip()[:100]
-    page = page_number()
-    rows, total, page = clamped_rows(lambda page: members.list_members(site.id, query, page=page, per_page=PER_PAGE),
-                                     page, PER_PAGE)
+    page = paged(lambda number: members.list_members(site.id, query, page=number, per_page=PER_PAGE),
+                 "support.index", per_page=PER_PAGE, site_id=site.id, q=query)
     tool = tool_by_key(SUPPORT)
-    return dict(site=site, membership=membership, rows=rows, total=total, q=query, page=page,
-                pages=max(1, -(-total // PER_PAGE)), tool=tool, errors=errors or {},
+    return dict(site=site, membership=membership, page=page, q=query, tool=tool, errors=errors or {},
                 own_rank=membership.level(tool) if membership else -1,
+                may_change=partial(may_change_support, membership, tool=tool),
                 requests=support_requests(site.id, limit=50), request_status_labels=STATUS_LABELS)
 
 
@@ -42,7 +45,7 @@ def index(site, membership):
 def _row_context(site, membership, row, **extra):
     tool = tool_by_key(SUPPORT)
     return dict(site=site, membership=membership, row=row, tool=tool, own_rank=membership.level(tool), errors={},
-                **extra)
+                may_change=partial(may_change_support, membership, tool=tool), **extra)
 
 
 @bp.post("/support/<int:membership_id>")

@@ -570,6 +570,33 @@ def test_add_is_refused_in_place_and_writes_nothing(h, form, message):
     assert h.state() == before
 
 
+def test_a_locked_level_in_error_names_its_hint_and_its_error_in_one_describedby(h):
+    """A user's Manage access is both locked (secondary contacts only) and refused: the select carries one
+    aria-describedby naming both the hint and the error (two attributes on one tag: browsers read the first)."""
+    from html.parser import HTMLParser
+
+    class Selects(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "select":
+                self.found.append(attrs)
+
+    h.become(PRIMARY)
+    response = h.post(h.url("members"), add_form(ERIN, manage_access=1))
+    assert response.status_code == 422
+    parser = Selects()
+    parser.feed(response.get_data(as_text=True))
+    select = next(attrs for attrs in parser.found if ("name", f"tool_{TOOL['manage_access']}") in attrs)
+    field_id = dict(select)["id"]
+    assert [value for name, value in select if name == "aria-describedby"] == [f"{field_id}-hint {field_id}-error"]
+    assert ("aria-invalid", "true") in select and ("disabled", None) in select
+    markup = response.get_data(as_text=True)
+    assert f'id="{field_id}-hint"' in markup and f'id="{field_id}-error"' in markup
+
+
 @pytest.mark.parametrize("actor, ranks, allowed", [
     (MANAGER, {"reporting": 1}, False),            # the manager holds Reporting = None
     (MANAGER, {"software": 2}, False),             # holds Downloads only
