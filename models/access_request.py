@@ -62,7 +62,7 @@ def _notify_approvers(site, access_request) -> None:
 
 
 def submit_self_nomination(person, site_number: str, company_name: str, contact_details: dict,
-                           justification: str, remote_addr: str | None = None) -> AccessRequest:
+                           justification: str) -> AccessRequest:
     """Ask for access to a site by its number; the site's approvers are mailed.
 
     Once the form is complete, the attempt is counted (in the database, towards DAILY_LIMIT) before
@@ -96,14 +96,12 @@ def submit_self_nomination(person, site_number: str, company_name: str, contact_
     db.session.add(access_request)
     db.session.flush()
     record(person, "request.submitted", site=site, target=("access_request", access_request.id, person.email),
-           after={"kind": MEMBERSHIP, "company_name": company_name, "justification": justification},
-           remote_addr=remote_addr)
+           after={"kind": MEMBERSHIP, "company_name": company_name, "justification": justification})
     _notify_approvers(site, access_request)
     return access_request
 
 
-def submit_privilege_request(membership, tool, rank: int, justification: str,
-                             remote_addr: str | None = None) -> AccessRequest:
+def submit_privilege_request(membership, tool, rank: int, justification: str) -> AccessRequest:
     """Ask the site's approvers for a higher level on one tool."""
     justification = (justification or "").strip()
     if not justification:
@@ -177,8 +175,7 @@ def _require_decider(site, actor, access_request):
     return membership
 
 
-def approve_request(site, actor, access_request, role: str, levels: dict[int, int], justification: str = "",
-                    remote_addr: str | None = None):
+def approve_request(site, actor, access_request, role: str, levels: dict[int, int], justification: str = ""):
     """Approve a pending request: grant the membership (role and levels) or the asked-for level,
     under every grant rule, and mail the requester."""
     actor_membership = _require_decider(site, actor, access_request)
@@ -203,7 +200,7 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
             require_secondary_seat(site.id)
         _claim(access_request, actor, APPROVED, business_justification=justification)
         membership = create_membership(site.id, requester.id, role, justification, actor.id, granted)
-        after = record_access(actor, "membership.added", site, membership, remote_addr=remote_addr).after
+        after = record_access(actor, "membership.added", site, membership).after
     else:
         membership = membership_of(requester, site.id)
         if membership is None:
@@ -215,19 +212,19 @@ def approve_request(site, actor, access_request, role: str, levels: dict[int, in
         if membership.level(tool) >= access_request.requested_rank:
             pass
         elif is_support_request(access_request):
-            set_support_level(site, actor, membership, access_request.requested_rank, remote_addr, notify=False)
+            set_support_level(site, actor, membership, access_request.requested_rank, notify=False)
         else:
             update_member(site, actor, membership, membership.role,
-                          {**levels_of(membership, tools), tool.id: access_request.requested_rank}, remote_addr,
+                          {**levels_of(membership, tools), tool.id: access_request.requested_rank},
                           _tools=tools, notify=False)
         after = {"tool": tool.key, "level": tool.level_name(access_request.requested_rank)}
     record(actor, "request.approved", site=site, target=("access_request", access_request.id, requester.email),
-           before={"status": PENDING}, after={"status": APPROVED, **after}, remote_addr=remote_addr)
+           before={"status": PENDING}, after={"status": APPROVED, **after})
     queue_mail(requester, "request_approved", site=site, access_request=access_request)
     return access_request
 
 
-def reject_request(site, actor, access_request, reason: str, text: str = "", remote_addr: str | None = None):
+def reject_request(site, actor, access_request, reason: str, text: str = ""):
     """Reject a pending request with one of the reasons (Other needs a text) and mail the requester."""
     _require_decider(site, actor, access_request)
     if access_request.site_id != site.id:
@@ -243,14 +240,13 @@ def reject_request(site, actor, access_request, reason: str, text: str = "", rem
     _claim(access_request, actor, REJECTED, rejection_reason=reason, rejection_text=text or None)
     record(actor, "request.rejected", site=site, target=("access_request", access_request.id,
                                                         access_request.requester.email),
-           before={"status": PENDING}, after={"status": REJECTED, "reason": reason, "text": text},
-           remote_addr=remote_addr)
+           before={"status": PENDING}, after={"status": REJECTED, "reason": reason, "text": text})
     queue_mail(access_request.requester, "request_rejected", site=site, access_request=access_request,
                reason=str(REJECTION_LABELS[reason]), reason_text=text)
     return access_request
 
 
-def withdraw_request(person, access_request, remote_addr: str | None = None) -> None:
+def withdraw_request(person, access_request) -> None:
     """Let the requester take back a pending request."""
     if access_request.requester_id != person.id:
         raise RuleViolation(_l("No such request."))
@@ -258,7 +254,7 @@ def withdraw_request(person, access_request, remote_addr: str | None = None) -> 
     _claim(access_request, person, WITHDRAWN)
     record(person, "request.withdrawn", site=access_request.site_id,
            target=("access_request", access_request.id, person.email),
-           before={"status": PENDING}, after={"status": WITHDRAWN}, remote_addr=remote_addr)
+           before={"status": PENDING}, after={"status": WITHDRAWN})
 
 
 def _not_support():

@@ -44,24 +44,21 @@ def _describe(target) -> tuple[str, int | None, str]:
     return type(target).__name__.lower(), getattr(target, "id", None), str(label)
 
 
-def record(actor, action: str, *, site=None, target=None, before: Any = None, after: Any = None,
-           remote_addr: str | None = None) -> AuditEvent:
-    """Append an audit event to the current transaction (the caller commits)."""
-    if remote_addr is None:
-        remote_addr = current_address()
+def record(actor, action: str, *, site=None, target=None, before: Any = None, after: Any = None) -> AuditEvent:
+    """Append an audit event to the current transaction (the caller commits); its address is current_address()."""
     target_type, target_id, target_label = _describe(target)
     event = AuditEvent(actor_id=getattr(actor, "id", None), actor_label=getattr(actor, "email", "") or "",
                        site_id=getattr(site, "id", site), action=action, target_type=target_type,
                        target_id=target_id, target_label=target_label, before=before, after=after,
-                       remote_addr=remote_addr)
+                       remote_addr=current_address())
     db.session.add(event)
     return event
 
 
 def current_address() -> str | None:
-    """The address the actor's request comes from: the one place it is read (the views pass none).
+    """The address the actor's request comes from: the one place it is read.
 
-    None outside a request (commands, the scheduler). Functions that still take a `remote_addr`
-    use this one when they are given None.
+    None outside a request (commands, the scheduler). Read by record() for the audit log and by
+    the per-client throttles in models/person.py; no domain function takes an address argument.
     """
     return request.remote_addr if has_request_context() else None

@@ -156,8 +156,8 @@ def check_rights_types(site, actor, before: tuple | None, after: tuple | None) -
                                    types=names), "types")
 
 
-def save_contact(site, actor, fields: dict, type_keys: list[str], contact: ContactRecord | None = None,
-                 remote_addr: str | None = None) -> ContactRecord:
+def save_contact(site, actor, fields: dict, type_keys: list[str],
+                 contact: ContactRecord | None = None) -> ContactRecord:
     """Create or change a site contact with its contact types; nothing else changes (no login or
     notification email follows a contact's email)."""
     _require_contact_updates(site, actor)
@@ -182,19 +182,18 @@ def save_contact(site, actor, fields: dict, type_keys: list[str], contact: Conta
     contact.types = chosen
     db.session.flush()
     record(actor, "contact.saved" if before else "contact.added", site=site,
-           target=("contact", contact.id, contact.email), before=before, after=_contact_snapshot(contact),
-           remote_addr=remote_addr)
+           target=("contact", contact.id, contact.email), before=before, after=_contact_snapshot(contact))
     return contact
 
 
-def delete_contact(site, actor, contact: ContactRecord, remote_addr: str | None = None) -> None:
+def delete_contact(site, actor, contact: ContactRecord) -> None:
     """Remove a site contact."""
     _require_contact_updates(site, actor)
     if contact.site_id != site.id:
         raise RuleViolation(_l("No such contact on this site."))
     check_rights_types(site, actor, _rights_held(contact.email, contact.person_id, contact.types), None)
     record(actor, "contact.deleted", site=site, target=("contact", contact.id, contact.email),
-           before=_contact_snapshot(contact), remote_addr=remote_addr)
+           before=_contact_snapshot(contact))
     db.session.delete(contact)
 
 
@@ -230,14 +229,14 @@ def contact_warnings(site) -> list[str]:
     return warnings
 
 
-def mark_contacts_reviewed(site, actor, remote_addr: str | None = None) -> None:
+def mark_contacts_reviewed(site, actor) -> None:
     """Record that the site's contacts were reviewed now."""
     _require_contact_updates(site, actor)
     before = site.contacts_reviewed_at
     site.contacts_reviewed_at = utcnow()
     record(actor, "contacts.reviewed", site=site, target=site,
            before={"contacts_reviewed_at": before.isoformat() if before else None},
-           after={"contacts_reviewed_at": site.contacts_reviewed_at.isoformat()}, remote_addr=remote_addr)
+           after={"contacts_reviewed_at": site.contacts_reviewed_at.isoformat()})
 
 
 REVIEW_INTERVAL_DAYS = 30

@@ -226,8 +226,8 @@ def _snapshot(document: Document) -> dict:
             "size": document.size, "sha256": document.sha256}
 
 
-def upload_document(site, actor, doc_type: str, filename: str | None, stream_or_bytes, content_type: str | None,
-                    remote_addr: str | None = None) -> Document:
+def upload_document(site, actor, doc_type: str, filename: str | None, stream_or_bytes,
+                    content_type: str | None) -> Document:
     """Store a document for a site and mail the effective contact of its type; operators and the
     site's primary contact only.
 
@@ -255,21 +255,21 @@ def upload_document(site, actor, doc_type: str, filename: str | None, stream_or_
     db.session.add(document)
     db.session.flush()
     record(actor, "document.uploaded", site=site, target=("document", document.id, title),
-           after=_snapshot(document), remote_addr=remote_addr)
+           after=_snapshot(document))
     for person, address, name in upload_recipients(site, doc_type):
         queue_mail(person, "document_uploaded", to=address, site=site, document=document, name=name,
                    uploader=actor)
     return document
 
 
-def delete_document(site, actor, document: Document, remote_addr: str | None = None) -> None:
+def delete_document(site, actor, document: Document) -> None:
     """Delete a site's document; its file goes when the deletion is committed. Operators and the
     site's primary contact only."""
     _require_uploader(site, actor)
     if document.site_id != site.id:
         raise RuleViolation(_l("No such document on this site."))
     record(actor, "document.deleted", site=site, target=("document", document.id, document.title),
-           before=_snapshot(document), remote_addr=remote_addr)
+           before=_snapshot(document))
     db.session.info.setdefault(_REMOVE_ON_COMMIT, []).append(document_path(document))
     db.session.delete(document)
 

@@ -44,16 +44,15 @@ def snapshot(membership: Membership, tools, grant: bool = False) -> dict:
     return taken
 
 
-def record_access(actor, action: str, site, membership: Membership, before=None, remote_addr: str | None = None):
+def record_access(actor, action: str, site, membership: Membership, before=None):
     """Audit a change of one person's access with its full snapshot."""
     db.session.flush()
     db.session.refresh(membership)
     return record(actor, action, site=site, target=membership.person, before=before,
-                  after=snapshot(membership, catalog(), grant=action in GRANT_ACTIONS), remote_addr=remote_addr)
+                  after=snapshot(membership, catalog(), grant=action in GRANT_ACTIONS))
 
 
-def record_change(site, actor, membership: Membership, before: dict, tools, notify: bool,
-                  remote_addr: str | None) -> bool:
+def record_change(site, actor, membership: Membership, before: dict, tools, notify: bool) -> bool:
     """Audit a changed membership against its snapshot from before, and mail the member when their
     preferences ask for it; return False (nothing recorded) when nothing changed."""
     db.session.flush()
@@ -61,8 +60,7 @@ def record_change(site, actor, membership: Membership, before: dict, tools, noti
     after = snapshot(membership, tools)
     if before == after:
         return False
-    record(actor, "membership.changed", site=site, target=membership.person, before=before, after=after,
-           remote_addr=remote_addr)
+    record(actor, "membership.changed", site=site, target=membership.person, before=before, after=after)
     person = membership.person
     if notify and person.notification_preferences.get("privilege_changes", True):
         queue_mail(person, "privilege_changed", site=site, membership=membership, tools=tools,
@@ -80,16 +78,16 @@ def create_membership(site_id: int, person_id: int, role: str, justification, gr
     return membership
 
 
-def end_membership(site, actor, membership: Membership, action: str, remote_addr: str | None = None) -> None:
+def end_membership(site, actor, membership: Membership, action: str) -> None:
     """Delete a membership and audit its end (`membership.removed` or `membership.left`) with what it held."""
     before = snapshot(membership, catalog())
     person = membership.person
     db.session.delete(membership)
     db.session.flush()
-    record(actor, action, site=site, target=person, before=before, remote_addr=remote_addr)
+    record(actor, action, site=site, target=person, before=before)
 
 
-def hand_over(site, old_membership, new_membership, actor=None, remote_addr: str | None = None) -> str:
+def hand_over(site, old_membership, new_membership, actor=None) -> str:
     """Make new_membership the primary and old_membership a secondary (a user when four exist), in an
     order the one-primary index accepts at every statement; both changes are audited. Returns the
     old primary's new role. (The caller then gives the review in progress a line for the old primary.)"""
@@ -103,8 +101,8 @@ def hand_over(site, old_membership, new_membership, actor=None, remote_addr: str
     new_membership.role = PRIMARY
     new_membership.privileges.clear()
     db.session.flush()
-    record_access(actor, "membership.changed", site, old_membership, before=before_old, remote_addr=remote_addr)
-    record_access(actor, "membership.changed", site, new_membership, before=before_new, remote_addr=remote_addr)
+    record_access(actor, "membership.changed", site, old_membership, before=before_old)
+    record_access(actor, "membership.changed", site, new_membership, before=before_new)
     return demoted_to
 
 

@@ -25,8 +25,8 @@ from .tables import EXPIRED, STATE_LABELS  # noqa: F401,E402
 INVITATION_VALIDITY = timedelta(hours=48)
 
 
-def invite(site, email: str, role: str, actor, justification: str = "", levels: dict | None = None,
-           remote_addr: str | None = None) -> tuple[Invitation, str]:
+def invite(site, email: str, role: str, actor, justification: str = "",
+           levels: dict | None = None) -> tuple[Invitation, str]:
     """Invite an email to a site with a role; any earlier open invitation of it stops working.
 
     Returns the invitation and its raw token (mailed; never stored).
@@ -49,8 +49,7 @@ def invite(site, email: str, role: str, actor, justification: str = "", levels: 
     db.session.add(invitation)
     db.session.flush()
     record(actor, "invitation.sent", site=site, target=("invitation", invitation.id, email),
-           after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
-           remote_addr=remote_addr)
+           after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()})
     queue_mail(None, "invitation", to=email, token=raw, site=site, role=role,
                inviter=getattr(actor, "display_name", None), expires_at=invitation.expires_at)
     return invitation, raw
@@ -63,7 +62,7 @@ def find_invitation(raw: str) -> Invitation | None:
         sa.or_(Invitation.token_hash == digest, Invitation.reminder_token_hash == digest)))
 
 
-def accept_invitation(invitation: Invitation, person, remote_addr: str | None = None) -> Membership:
+def accept_invitation(invitation: Invitation, person) -> Membership:
     """Make the invited person a member with the invited role and levels; the link is spent.
 
     The person's login email must be the invited one. Of two simultaneous accepts only one wins.
@@ -98,15 +97,14 @@ def accept_invitation(invitation: Invitation, person, remote_addr: str | None = 
             raise RuleViolation(full.message) from None  # a refusal of the invitation, not of a form field
     membership = create_membership(site.id, person.id, USER if replaced else role, invitation.business_justification,
                                    invitation.invited_by_id, levels if role != PRIMARY else None)
-    record_access(person, "invitation.accepted", site, membership, before={"invitation": invitation.id},
-                  remote_addr=remote_addr)
+    record_access(person, "invitation.accepted", site, membership, before={"invitation": invitation.id})
     if replaced is not None:
         old_person = replaced.person
-        demoted_to = hand_over(site, replaced, membership, person, remote_addr)
-        primary_stepped_down(site, old_person.id, person, remote_addr)
+        demoted_to = hand_over(site, replaced, membership, person)
+        primary_stepped_down(site, old_person.id, person)
         record(person, "primary.recovered", site=site, target=person, before={"primary": old_person.email},
                after={"primary": person.email, "old_primary_role": demoted_to,
-                      "justification": invitation.business_justification}, remote_addr=remote_addr)
+                      "justification": invitation.business_justification})
         announce_primary_change(site, person, old_person, demoted_to)
     return membership
 
@@ -141,17 +139,16 @@ def _grant_of_inviter(invitation: Invitation) -> dict[int, int]:
         raise refused from None
 
 
-def accept_invitation_as_invitee(invitation: Invitation, password: str, first_name: str, last_name: str,
-                                 remote_addr: str | None = None) -> Membership:
+def accept_invitation_as_invitee(invitation: Invitation, password: str, first_name: str, last_name: str) -> Membership:
     """Accept an invitation by its link without signing in: the link proves the mailbox, so the one who
     accepts gets the account of the invited email (created, or an unverified one taken over)."""
     if invitation.status() != OPEN:
         raise RuleViolation(_l("This invitation can no longer be used."))
     person = claim_account(invitation.email, password, first_name, last_name)
-    return accept_invitation(invitation, person, remote_addr)
+    return accept_invitation(invitation, person)
 
 
-def resend_invitation(site, actor, invitation: Invitation, remote_addr: str | None = None) -> Invitation:
+def resend_invitation(site, actor, invitation: Invitation) -> Invitation:
     """Send a fresh link for an open or expired invitation; the old link stops working."""
     if invitation.site_id != site.id or invitation.status() in (ACCEPTED, REVOKED):
         raise RuleViolation(_l("This invitation can no longer be resent."))
@@ -166,11 +163,11 @@ def resend_invitation(site, actor, invitation: Invitation, remote_addr: str | No
                           {int(k): int(v) for k, v in invitation.levels.items()}, catalog())
     fresh, _raw = invite(site, invitation.email, invitation.role, actor,
                          justification=invitation.business_justification,
-                         levels={tool_id: rank for tool_id, rank in levels.items() if rank}, remote_addr=remote_addr)
+                         levels={tool_id: rank for tool_id, rank in levels.items() if rank})
     return fresh
 
 
-def revoke_invitation(site, actor, invitation: Invitation, remote_addr: str | None = None) -> None:
+def revoke_invitation(site, actor, invitation: Invitation) -> None:
     """Withdraw an invitation that was not accepted; its link stops working."""
     if invitation.site_id != site.id or invitation.status() in (ACCEPTED, REVOKED):
         raise RuleViolation(_l("This invitation can no longer be revoked."))
@@ -179,7 +176,7 @@ def revoke_invitation(site, actor, invitation: Invitation, remote_addr: str | No
         raise RuleViolation(_l("Only an operator can withdraw an invitation to become primary contact."))
     invitation.revoked_at = utcnow()
     record(actor, "invitation.revoked", site=site, target=("invitation", invitation.id, invitation.email),
-           before={"status": "open"}, after={"status": "revoked"}, remote_addr=remote_addr)
+           before={"status": "open"}, after={"status": "revoked"})
 
 
 REMINDER_BEFORE_EXPIRY = timedelta(hours=24)

@@ -22,8 +22,7 @@ from .policy import holds, matching_profile, profile_levels  # noqa: F401,E402
 from .tables import UPDATE, VIEW, memberships_of, primary_of  # noqa: F401,E402
 
 
-def add_member(site, actor, email: str, role: str, justification: str, levels: dict[int, int],
-               remote_addr: str | None = None):
+def add_member(site, actor, email: str, role: str, justification: str, levels: dict[int, int]):
     """Give a person access to a site: an existing account at once with a Welcome mail, an unknown
     email through an invitation (single use, 48 hours). Returns the membership or the invitation."""
     actor_membership = membership_of(actor, site.id)
@@ -45,17 +44,16 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
         require_secondary_seat(site.id, replacing_email=email)
     if person is None:
         invitation, _raw = invite(site, email, role, actor, justification=justification,
-                                  levels={tool_id: rank for tool_id, rank in granted.items() if rank},
-                                  remote_addr=remote_addr)
+                                  levels={tool_id: rank for tool_id, rank in granted.items() if rank})
         return invitation
     membership = create_membership(site.id, person.id, role, justification, actor.id, granted)
-    record_access(actor, "membership.added", site, membership, remote_addr=remote_addr)
+    record_access(actor, "membership.added", site, membership)
     queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[role]))
     return membership
 
 
 def update_member(site, actor, membership: Membership, role: str, levels: dict[int, int],
-                  remote_addr: str | None = None, *, _tools=None, _check_cap: bool = True,
+                  *, _tools=None, _check_cap: bool = True,
                   notify: bool = True) -> bool:
     """Change a member's role and levels; return whether anything changed.
 
@@ -83,10 +81,10 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     before = snapshot(membership, tools)
     membership.role = role
     set_levels(membership, granted)
-    return record_change(site, actor, membership, before, tools, notify, remote_addr)
+    return record_change(site, actor, membership, before, tools, notify)
 
 
-def remove_member(site, actor, membership: Membership, remote_addr: str | None = None) -> None:
+def remove_member(site, actor, membership: Membership) -> None:
     """Take a member off a site; never the primary (transfer first), never oneself (leave instead)."""
     actor_membership = membership_of(actor, site.id)
     require_manage_update(actor_membership)
@@ -96,8 +94,8 @@ def remove_member(site, actor, membership: Membership, remote_addr: str | None =
         raise RuleViolation(_l("The primary contact cannot be removed; transfer the primary role first."))
     if membership.person_id == actor.id:
         raise RuleViolation(_l("You cannot remove yourself here; use Leave site."))
-    end_membership(site, actor, membership, "membership.removed", remote_addr)
-    settle_review(site, actor, remote_addr)
+    end_membership(site, actor, membership, "membership.removed")
+    settle_review(site, actor)
 
 
 class BulkRefused(Exception):
@@ -108,7 +106,7 @@ class BulkRefused(Exception):
         self.errors = errors
 
 
-def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None = None) -> int:
+def bulk_change(site, actor, changes: dict[int, dict]) -> int:
     """Apply several rows' changes at once — {"remove": True} or {"role": …, "profile_id": …} per
     membership id — all or none. Returns the number of rows changed; raises BulkRefused."""
     actor_membership = membership_of(actor, site.id)
@@ -126,7 +124,7 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
             if membership is None:
                 raise RuleViolation(_l("No such member on this site."))
             if change.get("remove"):
-                remove_member(site, actor, membership, remote_addr)
+                remove_member(site, actor, membership)
                 changed += 1
                 continue
             role = change.get("role") or membership.role
@@ -136,7 +134,7 @@ def bulk_change(site, actor, changes: dict[int, dict], remote_addr: str | None =
                 if profile is None or profile.site_id != site.id:
                     raise RuleViolation(_l("No such access profile on this site."))
                 levels = {**levels, **profile_levels(profile, tools, role, actor_membership)}
-            if update_member(site, actor, membership, role, levels, remote_addr, _tools=tools, _check_cap=False):
+            if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False):
                 changed += 1
         except RuleViolation as violation:
             errors[membership_id] = str(violation.message)
@@ -239,12 +237,12 @@ def list_invitations(site_id: int, query: str = "", role: str = "", status: str 
     return list(db.session.scalars(statement.limit(200)))
 
 
-def leave_site(site, person, remote_addr: str | None = None) -> None:
+def leave_site(site, person) -> None:
     """Give up one's own membership; the primary must transfer the role first."""
     membership = membership_of(person, site.id)
     if membership is None:
         raise RuleViolation(_l("You are not a member of this site."))
     if membership.role == PRIMARY:
         raise RuleViolation(_l("You are the primary contact: transfer the primary role before you leave."))
-    end_membership(site, person, membership, "membership.left", remote_addr)
-    settle_review(site, person, remote_addr)
+    end_membership(site, person, membership, "membership.left")
+    settle_review(site, person)

@@ -243,7 +243,7 @@ class WrongPassword(RuleViolation):
     """A password check that failed: the caller keeps the failure counted (commits) and changes nothing else."""
 
 
-def verify_password(person: Person, candidate: str, remote_addr: str | None = None) -> bool:
+def verify_password(person: Person, candidate: str) -> bool:
     """Tell whether this is the person's password, counting a wrong one as a failed sign-in.
 
     The one password check of sign-in, account confirmation and My settings (password and
@@ -254,7 +254,7 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
     """
     now = utcnow()
     ok = _verify(person.password_hash, candidate or "") if person.password_hash else _verify(_DUMMY_HASH, "")
-    if not client_may_try(remote_addr):
+    if not client_may_try():
         return False  # neither counted against the account: a sprayer cannot lock more accounts
     if person.locked_until is not None and now < person.locked_until:
         return False
@@ -267,33 +267,32 @@ def verify_password(person: Person, candidate: str, remote_addr: str | None = No
         person.failed_window_started_at = now
         person.failed_sign_ins = 0
     person.failed_sign_ins += 1
-    note_client_failure(remote_addr)
+    note_client_failure()
     if person.failed_sign_ins >= THROTTLE_FAILURES:
         person.locked_until = now + THROTTLE_LOCK
         person.failed_sign_ins = 0
         person.failed_window_started_at = None
-        record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()},
-               remote_addr=remote_addr)
+        record(None, "person.locked", target=person, after={"locked_until": person.locked_until.isoformat()})
     return False
 
 
-def client_may_try(remote_addr: str | None) -> bool:
-    """Tell whether a client address is within its budget of failed sign-ins across all accounts.
+def client_may_try() -> bool:
+    """Tell whether the client (current_address()) is within its budget of failed sign-ins across all accounts.
 
     CLIENT_FAILURES within CLIENT_FAILURE_WINDOW, counted in the database (models/throttle.py); beyond
     it every password check from that client fails, with the answer of a wrong password, until its
     failures age out. Operators get no exception.
     """
-    return count_events("sign_in_failure", remote_addr or current_address() or "", CLIENT_FAILURE_WINDOW) \
+    return count_events("sign_in_failure", current_address() or "", CLIENT_FAILURE_WINDOW) \
         < CLIENT_FAILURES
 
 
-def note_client_failure(remote_addr: str | None) -> None:
-    """Count one failed password check against its client address (in the caller's transaction)."""
-    note_event("sign_in_failure", remote_addr or current_address() or "")
+def note_client_failure() -> None:
+    """Count one failed password check against the client, current_address() (in the caller's transaction)."""
+    note_event("sign_in_failure", current_address() or "")
 
 
-def authenticate(email: str, password: str, remote_addr: str | None = None) -> Person | None:
+def authenticate(email: str, password: str) -> Person | None:
     """Return the person when email and password match and the account is not locked.
 
     The password is checked by verify_password (per-account throttle). An unknown email, a locked
@@ -303,10 +302,10 @@ def authenticate(email: str, password: str, remote_addr: str | None = None) -> P
     person = find_person(email) if email else None
     if person is None or person.password_hash is None or not person.active:
         _verify(_DUMMY_HASH, password)
-        if client_may_try(remote_addr):
-            note_client_failure(remote_addr)
+        if client_may_try():
+            note_client_failure()
         return None
-    if not verify_password(person, password, remote_addr):
+    if not verify_password(person, password):
         return None
     person.last_sign_in_at = utcnow()
     if password_hasher.check_needs_rehash(person.password_hash):
@@ -323,15 +322,15 @@ def _verify(password_hash: str, password: str) -> bool:
 
 # --- account mail limits ------------------------------------------------------------------------
 
-def may_send_account_mail(address: str, remote_addr: str | None) -> bool:
+def may_send_account_mail(address: str) -> bool:
     """Count one request for an account mail to an address and tell whether its mail may go.
 
     Counted in the database (models/throttle.py) for the five kinds of account mail together:
-    ADDRESS_MAIL_LIMITS per recipient address, CLIENT_MAIL_LIMITS per client address. A refused
-    request gets the same answer as a sent one from its caller; it only sends nothing. Called in
-    the transaction that queues the mail.
+    ADDRESS_MAIL_LIMITS per recipient address, CLIENT_MAIL_LIMITS per client address (current_address()).
+    A refused request gets the same answer as a sent one from its caller; it only sends nothing. Called
+    in the transaction that queues the mail.
     """
-    if not take("account_mail_client", remote_addr or current_address() or "", CLIENT_MAIL_LIMITS):
+    if not take("account_mail_client", current_address() or "", CLIENT_MAIL_LIMITS):
         return False
     return take("account_mail", address, ADDRESS_MAIL_LIMITS)
 
@@ -374,8 +373,7 @@ def use_account_token(raw: str, purpose: str) -> AccountToken:
     return token
 
 
-def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None,
-            remote_addr: str | None = None) -> None:
+def sign_up(email: str, password: str, first_name: str, last_name: str, language: str | None = None) -> None:
     """Open an account and mail the link that confirms it; for a taken address, mail its owner instead.
 
     Nobody is signed in: the account is confirmed by its link together with its password. The
@@ -386,7 +384,7 @@ def sign_up(email: str, password: str, first_name: str, last_name: str, language
     check_password(password)
     password_hash = password_hasher.hash(password)
     owner = find_person(email)
-    if not may_send_account_mail(email, remote_addr):
+    if not may_send_account_mail(email):
         return
     if owner is None:
         person = create_person(email, None, first_name, last_name, language=language)
@@ -396,18 +394,18 @@ def sign_up(email: str, password: str, first_name: str, last_name: str, language
         record(person, "person.signed_up", target=person, after={"email": person.email})
     else:
         queue(compose_mail(owner, "account_exists", to=owner.email))
-        record(None, "person.sign_up_of_taken_address", target=owner, remote_addr=remote_addr)
+        record(None, "person.sign_up_of_taken_address", target=owner)
 
 
-def send_verification(person: Person, remote_addr: str | None = None) -> None:
+def send_verification(person: Person) -> None:
     """Mail a fresh email-verification link (the previous one stops working), within the mail limits."""
-    if not may_send_account_mail(person.email, remote_addr):
+    if not may_send_account_mail(person.email):
         return
     raw = issue_account_token(person, "verify_email", VERIFY_VALIDITY)
     queue_mail(person, "verify_email", token=raw, to=person.email)
 
 
-def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> Person:
+def confirm_account(raw: str, password: str) -> Person:
     """Mark the email of the link's account verified when the account's password comes with it.
 
     A link alone never signs anyone in: whoever opens it must also know the password. A wrong
@@ -418,7 +416,7 @@ def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> 
     if token is None or not token.is_usable():
         raise RuleViolation(_l("This link is invalid, expired or already used."))
     person = token.person
-    if not verify_password(person, password, remote_addr) or not person.active:
+    if not verify_password(person, password) or not person.active:
         raise WrongPassword(_l("Wrong password, or the account is locked for a while. "
                                "Try again later or reset your password."), "password")
     use_account_token(raw, "verify_email")
@@ -427,7 +425,7 @@ def confirm_account(raw: str, password: str, remote_addr: str | None = None) -> 
     return person
 
 
-def request_password_reset(email: str, remote_addr: str | None = None) -> None:
+def request_password_reset(email: str) -> None:
     """Mail a reset link (valid 1 hour) if an active account has this email; say nothing otherwise.
 
     The same work either way (the request counted, a token made, a mail composed, the deliverer
@@ -436,7 +434,7 @@ def request_password_reset(email: str, remote_addr: str | None = None) -> None:
     """
     address = (email or "").strip().lower()
     person = find_person(address)
-    if not may_send_account_mail(address, remote_addr):
+    if not may_send_account_mail(address):
         return
     known = person is not None and person.active
     if known:
@@ -497,8 +495,7 @@ NOTIFICATION_CHOICES = {
 
 
 def update_settings(person: Person, first_name: str, last_name: str, language: str | None,
-                    notification_email: str | None, preferences: dict[str, bool], languages: list[str],
-                    remote_addr: str | None = None) -> str | None:
+                    notification_email: str | None, preferences: dict[str, bool], languages: list[str]) -> str | None:
     """Change a person's name, language and preferences (not the login email); ask for a new notification email.
 
     A new notification email takes effect only when the link mailed to it is opened
@@ -527,7 +524,7 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
         _end_notification_email_links(person)
     elif notification_email != person.notification_email:
         requested = notification_email
-        request_notification_email(person, notification_email, remote_addr)
+        request_notification_email(person, notification_email)
     record(person, "person.settings_changed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "language": person.language,
                   "notification_email": person.notification_email,
@@ -535,9 +532,9 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
     return requested
 
 
-def request_notification_email(person: Person, address: str, remote_addr: str | None = None) -> None:
+def request_notification_email(person: Person, address: str) -> None:
     """Mail a link (24 hours, single use) to a would-be notification email, within the mail limits."""
-    if not may_send_account_mail(address, remote_addr):
+    if not may_send_account_mail(address):
         return
     raw = issue_account_token(person, "notification_email", NOTIFICATION_EMAIL_VALIDITY, new_email=address)
     queue_mail(person, "notification_email", to=address, token=raw, new_email=address)
@@ -570,20 +567,20 @@ def confirm_notification_email(raw: str) -> Person:
     return person
 
 
-def change_password(person: Person, current: str, new: str, remote_addr: str | None = None) -> None:
+def change_password(person: Person, current: str, new: str) -> None:
     """Change the password after checking the current one; every session of the person ends.
 
     A wrong current password counts as a failed sign-in (verify_password) and raises WrongPassword.
     """
-    if not verify_password(person, current, remote_addr):
+    if not verify_password(person, current):
         raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     set_password(person, new)
     record(person, "person.password_changed", target=person)
 
 
-def request_email_change(person: Person, new_email: str, password: str, remote_addr: str | None = None) -> None:
+def request_email_change(person: Person, new_email: str, password: str) -> None:
     """Mail a confirmation link to the new login address (valid 24 hours) and tell the old address."""
-    if not verify_password(person, password, remote_addr):
+    if not verify_password(person, password):
         raise WrongPassword(WRONG_CURRENT_PASSWORD, "current_password")
     new_email = normalize_email(new_email, "new_email")
     if new_email == person.email:
@@ -591,7 +588,7 @@ def request_email_change(person: Person, new_email: str, password: str, remote_a
     if find_person(new_email) is not None:
         raise RuleViolation(_l("Another account uses this address."), "new_email")
 
-    if not may_send_account_mail(new_email, remote_addr):
+    if not may_send_account_mail(new_email):
         return
     raw = issue_account_token(person, "change_email", EMAIL_CHANGE_VALIDITY, new_email=new_email)
     record(person, "person.email_change_requested", target=person, after={"new_email": new_email})

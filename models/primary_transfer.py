@@ -37,7 +37,7 @@ def offers_to(person) -> list[PrimaryTransfer]:
         PrimaryTransfer.cancelled_at.is_(None), PrimaryTransfer.expires_at > utcnow())))
 
 
-def offer_transfer(site, actor, nominee_membership, remote_addr: str | None = None) -> PrimaryTransfer:
+def offer_transfer(site, actor, nominee_membership) -> PrimaryTransfer:
     """Nominate another member to become primary; they have 48 hours to accept. Nothing changes until then."""
     require_primary(site, actor, _l("Only the primary contact can transfer the primary role."))
     if nominee_membership is None or nominee_membership.site_id != site.id or nominee_membership.role == PRIMARY:
@@ -55,14 +55,13 @@ def offer_transfer(site, actor, nominee_membership, remote_addr: str | None = No
     db.session.add(transfer)
     db.session.flush()
     nominee = nominee_membership.person
-    record(actor, "primary.offered", site=site, target=nominee, after={"expires_at": transfer.expires_at.isoformat()},
-           remote_addr=remote_addr)
+    record(actor, "primary.offered", site=site, target=nominee, after={"expires_at": transfer.expires_at.isoformat()})
     queue_mail(nominee, "primary_transfer_offer", site=site, token=raw, offered_by=actor,
                expires_at=transfer.expires_at)
     return transfer
 
 
-def cancel_transfer(site, actor, remote_addr: str | None = None) -> None:
+def cancel_transfer(site, actor) -> None:
     """Withdraw the open offer of the primary role.
 
     Under the site's lock, as accept_transfer, and with a conditional UPDATE: an acceptance committed
@@ -78,8 +77,7 @@ def cancel_transfer(site, actor, remote_addr: str | None = None) -> None:
         PrimaryTransfer.cancelled_at.is_(None)).values(cancelled_at=utcnow())).rowcount
     if won != 1:
         raise RuleViolation(_l("There is no offer of yours to cancel."))
-    record(actor, "primary.offer_cancelled", site=site, target=("person", transfer.to_person_id, ""),
-           remote_addr=remote_addr)
+    record(actor, "primary.offer_cancelled", site=site, target=("person", transfer.to_person_id, ""))
 
 
 def find_transfer(raw: str) -> PrimaryTransfer | None:
@@ -87,7 +85,7 @@ def find_transfer(raw: str) -> PrimaryTransfer | None:
     return db.session.scalar(sa.select(PrimaryTransfer).where(PrimaryTransfer.token_hash == hash_token(raw or "")))
 
 
-def accept_transfer(transfer: PrimaryTransfer, person, remote_addr: str | None = None):
+def accept_transfer(transfer: PrimaryTransfer, person):
     """Accept an offer: in one transaction the nominee becomes primary and the old primary a secondary
     contact (a user where four secondaries exist). Both are mailed."""
     if transfer.to_person_id != person.id:
@@ -105,17 +103,15 @@ def accept_transfer(transfer: PrimaryTransfer, person, remote_addr: str | None =
     old_membership = membership_of(old_person, site.id)
     if new_membership is None or old_membership is None or old_membership.role != PRIMARY:
         raise RuleViolation(_l("The site changed since the offer was made; ask for a new one."))
-    demoted_to = hand_over(site, old_membership, new_membership, person, remote_addr)
-    primary_stepped_down(site, old_person.id, person, remote_addr)
+    demoted_to = hand_over(site, old_membership, new_membership, person)
+    primary_stepped_down(site, old_person.id, person)
     record(person, "primary.transferred", site=site, target=person,
-           before={"primary": old_person.email}, after={"primary": person.email, "old_primary_role": demoted_to},
-           remote_addr=remote_addr)
+           before={"primary": old_person.email}, after={"primary": person.email, "old_primary_role": demoted_to})
     announce_primary_change(site, person, old_person, demoted_to)
     return new_membership
 
 
-def recover_site(site, operator, justification: str, membership=None, email: str | None = None,
-                 remote_addr: str | None = None):
+def recover_site(site, operator, justification: str, membership=None, email: str | None = None):
     """An operator names a site's new primary: an existing member at once, or an email that gets an
     invitation to become primary. Audited with the justification; old and new primary are mailed."""
     if not getattr(operator, "is_operator", False):
@@ -136,17 +132,17 @@ def recover_site(site, operator, justification: str, membership=None, email: str
                                    "so that they get an invitation."), "membership_id")
         demoted_to = None
         if old is not None:
-            demoted_to = hand_over(site, old, membership, operator, remote_addr)
-            primary_stepped_down(site, old.person_id, operator, remote_addr)
+            demoted_to = hand_over(site, old, membership, operator)
+            primary_stepped_down(site, old.person_id, operator)
         else:
             before = snapshot(membership, catalog())
             membership.role = PRIMARY
             membership.privileges.clear()
-            record_access(operator, "membership.changed", site, membership, before=before, remote_addr=remote_addr)
+            record_access(operator, "membership.changed", site, membership, before=before)
         record(operator, "primary.recovered", site=site, target=membership.person,
                before={"primary": old_person.email if old_person else None},
                after={"primary": membership.person.email, "justification": justification,
-                      "old_primary_role": demoted_to}, remote_addr=remote_addr)
+                      "old_primary_role": demoted_to})
         announce_primary_change(site, membership.person, old_person, demoted_to)
         return membership
     if not email:
@@ -154,10 +150,9 @@ def recover_site(site, operator, justification: str, membership=None, email: str
     existing = find_proven_person(normalize_email(email))
     if existing is not None and membership_of(existing, site.id) is not None:
         # Already on the site: no invitation to accept, the role moves at once.
-        return recover_site(site, operator, justification, membership=membership_of(existing, site.id),
-                            remote_addr=remote_addr)
-    invitation, _raw = invite(site, email, PRIMARY, operator, justification=justification, remote_addr=remote_addr)
+        return recover_site(site, operator, justification, membership=membership_of(existing, site.id))
+    invitation, _raw = invite(site, email, PRIMARY, operator, justification=justification)
     record(operator, "primary.recovery_invited", site=site, target=("invitation", invitation.id, invitation.email),
            before={"primary": old_person.email if old_person else None},
-           after={"invited": invitation.email, "justification": justification}, remote_addr=remote_addr)
+           after={"invited": invitation.email, "justification": justification})
     return invitation

@@ -32,8 +32,7 @@ def _clean_profile(site, name: str, levels: dict[int, int], tools, profile_id: i
     return name, clean
 
 
-def save_profile(site, actor, name: str, levels: dict[int, int], profile: AccessProfile | None = None,
-                 remote_addr: str | None = None) -> AccessProfile:
+def save_profile(site, actor, name: str, levels: dict[int, int], profile: AccessProfile | None = None) -> AccessProfile:
     """Create a site's access profile, or change one; the primary's privilege."""
     require_primary(site, actor, _l("Only the primary contact can change access profiles."))
     tools = catalog()
@@ -55,13 +54,13 @@ def save_profile(site, actor, name: str, levels: dict[int, int], profile: Access
     db.session.flush()
     after = {"name": name, "levels": {t.key: clean[t.id] for t in tools}}
     record(actor, "profile.saved" if before else "profile.created", site=site,
-           target=("access_profile", profile.id, name), before=before, after=after, remote_addr=remote_addr)
+           target=("access_profile", profile.id, name), before=before, after=after)
     return profile
 
 
-def delete_profile(site, actor, profile: AccessProfile, remote_addr: str | None = None) -> None:
+def delete_profile(site, actor, profile: AccessProfile) -> None:
     """Delete a site's access profile; members keep their levels."""
     require_primary(site, actor, _l("Only the primary contact can change access profiles."))
     record(actor, "profile.deleted", site=site, target=("access_profile", profile.id, profile.name),
-           before={"name": profile.name}, remote_addr=remote_addr)
+           before={"name": profile.name})
     db.session.delete(profile)

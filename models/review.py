@@ -32,7 +32,7 @@ def last_review(site_id: int) -> AccessReview | None:
                              .order_by(AccessReview.started_at.desc(), AccessReview.id.desc()).limit(1))
 
 
-def start_review(site, actor, remote_addr: str | None = None) -> AccessReview:
+def start_review(site, actor) -> AccessReview:
     """Start a review of every membership but the primary's (which changes only by transfer); only
     the primary starts one, and one at a time."""
     require_primary(site, actor, _l("Only the primary contact starts an access review."))
@@ -49,9 +49,9 @@ def start_review(site, actor, remote_addr: str | None = None) -> AccessReview:
                                                                      Membership.role != PRIMARY)))
     progress = review_progress(review)
     record(actor, "review.started", site=site, target=("access_review", review.id, ""),
-           after={"members": progress["total"]}, remote_addr=remote_addr)
+           after={"members": progress["total"]})
     if progress["total"] == 0:
-        _complete(site, review, actor, remote_addr)
+        _complete(site, review, actor)
     return review
 
 
@@ -75,8 +75,7 @@ def review_progress(review: AccessReview) -> dict:
             "decided": confirmed + revoked, "percent": round(100 * (confirmed + revoked) / total) if total else 100}
 
 
-def decide_review_item(site, actor, line: AccessReviewItem, decision: str,
-                       remote_addr: str | None = None) -> AccessReviewItem:
+def decide_review_item(site, actor, line: AccessReviewItem, decision: str) -> AccessReviewItem:
     """Confirm a member's line (the membership records when) or revoke it (the member loses access at
     once), once.
 
@@ -118,23 +117,21 @@ def decide_review_item(site, actor, line: AccessReviewItem, decision: str,
         raise Conflict(already_reviewed(line))
     if decision == CONFIRMED:
         membership.last_confirmed_at = now
-        record(actor, "review.confirmed", site=site, target=person, after={"review": review.id},
-               remote_addr=remote_addr)
+        record(actor, "review.confirmed", site=site, target=person, after={"review": review.id})
     else:
-        record(actor, "review.revoked", site=site, target=person, after={"review": review.id},
-               remote_addr=remote_addr)
-        end_membership(site, actor, membership, "membership.removed", remote_addr)
-    settle_review(site, actor, remote_addr)
+        record(actor, "review.revoked", site=site, target=person, after={"review": review.id})
+        end_membership(site, actor, membership, "membership.removed")
+    settle_review(site, actor)
     return line
 
 
-def settle_review(site, actor=None, remote_addr: str | None = None) -> None:
+def settle_review(site, actor=None) -> None:
     """Complete the site's review in progress once nobody is left to decide (after a decision, and
     after a member left or was removed while it ran)."""
     db.session.flush()
     review = open_review(site.id)
     if review is not None and review_progress(review)["to_review"] == 0:
-        _complete(site, review, actor, remote_addr)
+        _complete(site, review, actor)
 
 
 def include_former_primary(site, person_id: int) -> None:
@@ -146,11 +143,11 @@ def include_former_primary(site, person_id: int) -> None:
         db.session.flush()
 
 
-def primary_stepped_down(site, person_id: int, actor=None, remote_addr: str | None = None) -> None:
+def primary_stepped_down(site, person_id: int, actor=None) -> None:
     """Bring the review in progress up to date after the primary role moved on: the former primary
     gets a line, and a review with nobody left to decide completes."""
     include_former_primary(site, person_id)
-    settle_review(site, actor, remote_addr)
+    settle_review(site, actor)
 
 
 def review_line(review: AccessReview | None, person_id: int) -> AccessReviewItem | None:
@@ -168,7 +165,7 @@ def already_reviewed(item: AccessReviewItem) -> str:
                   decision=DECISION_LABELS[item.decision]))
 
 
-def finish_review(site, actor, remote_addr: str | None = None) -> AccessReview:
+def finish_review(site, actor) -> AccessReview:
     """End the review in progress before every line is decided; the undecided stay unconfirmed.
     Only the primary does this."""
     require_primary(site, actor, _l("Only the primary contact ends an access review."))
@@ -176,16 +173,15 @@ def finish_review(site, actor, remote_addr: str | None = None) -> AccessReview:
     review = open_review(site.id)
     if review is None:
         raise RuleViolation(_l("No access review is in progress."))
-    _complete(site, review, actor, remote_addr)
+    _complete(site, review, actor)
     return review
 
 
-def _complete(site, review: AccessReview, actor, remote_addr: str | None) -> None:
+def _complete(site, review: AccessReview, actor) -> None:
     review.completed_at = utcnow()
     progress = review_progress(review)
     record(actor, "review.completed", site=site, target=("access_review", review.id, ""),
-           after={key: progress[key] for key in ("total", "confirmed", "revoked", "to_review")},
-           remote_addr=remote_addr)
+           after={key: progress[key] for key in ("total", "confirmed", "revoked", "to_review")})
 
 
 def review_rows(site_id: int, review: AccessReview | None, query: str = "", show: str = "", page: int = 1,

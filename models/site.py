@@ -42,7 +42,7 @@ def create_customer(name: str, actor=None) -> Customer:
 
 
 def create_site(customer: Customer, site_number: str, name: str, kind: str, primary_email: str,
-                actor=None, remote_addr: str | None = None) -> Site:
+                actor=None) -> Site:
     """Create a site with its primary contact: a known person gets the role and a Welcome mail at
     once, an unknown email an invitation to become primary (single use, 48 hours)."""
     site_number = (site_number or "").strip()
@@ -65,19 +65,17 @@ def create_site(customer: Customer, site_number: str, name: str, kind: str, prim
     db.session.flush()
     create_default_profiles(site)
     record(actor, "site.created", site=site, target=site,
-           after={"site_number": site_number, "name": name, "kind": kind, "customer": customer.name},
-           remote_addr=remote_addr)
+           after={"site_number": site_number, "name": name, "kind": kind, "customer": customer.name})
     # Only a proven mailbox becomes primary at once; anyone else proves it through the invitation.
     person = find_proven_person(email)
     if person is not None:
-        grant_primary(site, person, actor, remote_addr=remote_addr)
+        grant_primary(site, person, actor)
     else:
-        invite(site, email, PRIMARY, actor, justification=_l("Named primary contact by the operator"),
-               remote_addr=remote_addr)
+        invite(site, email, PRIMARY, actor, justification=_l("Named primary contact by the operator"))
     return site
 
 
-def grant_primary(site: Site, person, actor, justification: str = "", remote_addr: str | None = None):
+def grant_primary(site: Site, person, actor, justification: str = ""):
     """Make an existing person the primary of a site that has none, and welcome them."""
     membership = membership_of(person, site.id)
     before = {"role": membership.role} if membership else None
@@ -86,18 +84,18 @@ def grant_primary(site: Site, person, actor, justification: str = "", remote_add
     else:
         membership.role = PRIMARY
         membership.privileges.clear()
-    record_access(actor, "membership.primary_granted", site, membership, before=before, remote_addr=remote_addr)
+    record_access(actor, "membership.primary_granted", site, membership, before=before)
     queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[PRIMARY]))
     return membership
 
 
-def set_coverage_end(site: Site, ends_on: date | None, actor=None, remote_addr: str | None = None) -> None:
+def set_coverage_end(site: Site, ends_on: date | None, actor=None) -> None:
     """Set (or clear) the date a site's support coverage ends."""
     before = site.coverage_ends_on
     site.coverage_ends_on = ends_on
     record(actor, "site.coverage_changed", site=site, target=site,
            before={"coverage_ends_on": before.isoformat() if before else None},
-           after={"coverage_ends_on": ends_on.isoformat() if ends_on else None}, remote_addr=remote_addr)
+           after={"coverage_ends_on": ends_on.isoformat() if ends_on else None})
 
 
 

@@ -24,7 +24,7 @@ from .policy import is_support_request, support_managers_of, technical_contact_i
 TECHNICAL = "technical"  # the contact type key of the site technical contact
 
 
-def set_support_level(site, actor, membership, rank: int, remote_addr: str | None = None,
+def set_support_level(site, actor, membership, rank: int,
                       notify: bool = True) -> bool:
     """Change one member's support level; return whether it changed.
 
@@ -55,7 +55,7 @@ def set_support_level(site, actor, membership, rank: int, remote_addr: str | Non
         raise RuleViolation(violation.message, "level") from None
     before = snapshot(membership, tools)
     set_levels(membership, {tool.id: rank})
-    return record_change(site, actor, membership, before, tools, notify, remote_addr)
+    return record_change(site, actor, membership, before, tools, notify)
 
 
 def support_requests(site_id: int, pending_only: bool = False, limit: int = 100) -> list:
