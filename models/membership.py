@@ -11,9 +11,9 @@ from .grants import create_membership, end_membership, record_access, record_cha
 from .invitation import invite
 from .outbox import queue_mail
 from .person import find_proven_person, normalize_email
-from .policy import check_levels, require_manage_update, require_secondary_seat, secondaries_over_cap
+from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
 from .review import settle_review
-from .tables import (MAX_SECONDARIES, PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER, Invitation, Membership,
+from .tables import (PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER, Invitation, Membership,
                      levels_of, like_pattern, lock_site, membership_of)
 from .tool import AccessProfile, catalog
 
@@ -139,10 +139,12 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
         except RuleViolation as violation:
             errors[membership_id] = str(violation.message)
     promoted = any(m.role == SECONDARY and not was_secondary[mid] for mid, m in members.items())
-    if not errors and promoted and secondaries_over_cap(site.id):
-        message = str(_l("This site can have at most %(n)d secondary contacts.", n=MAX_SECONDARIES))
-        errors = {mid: message for mid, change in changes.items()
-                  if change.get("role") == SECONDARY and members.get(mid) is not None}
+    if not errors and promoted:
+        try:
+            require_secondaries_within_cap(site.id)
+        except RuleViolation as violation:
+            errors = {mid: str(violation.message) for mid, change in changes.items()
+                      if change.get("role") == SECONDARY and members.get(mid) is not None}
     if errors:
         raise BulkRefused(errors)
     return changed

@@ -97,10 +97,12 @@ def require_secondary_seat(site_id: int, replacing_email: str | None = None, inv
                                n=MAX_SECONDARIES, members=members, invited=invited), "role")
 
 
-def secondaries_over_cap(site_id: int) -> bool:
-    """Tell whether a site holds more secondary contacts and pending invitations than its seats (a
-    bulk change, which promotes several members at once, is checked after the fact this way)."""
-    return sum(secondary_seats_taken(site_id)) > MAX_SECONDARIES
+def require_secondaries_within_cap(site_id: int) -> None:
+    """Refuse a state with more secondary contacts and pending invitations than the site's seats: a
+    bulk change, which promotes several members at once, is checked after the fact this way (and
+    rolled back by its caller)."""
+    if sum(secondary_seats_taken(site_id)) > MAX_SECONDARIES:
+        raise RuleViolation(_l("This site can have at most %(n)d secondary contacts.", n=MAX_SECONDARIES), "role")
 
 
 # --- levels -------------------------------------------------------------------------------------
