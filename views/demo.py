@@ -165,7 +165,8 @@ def seed_demo(count, site_number, random_seed):
 
     from models import Invitation, Membership, Person, Privilege, record, utcnow
     from models.invitation import INVITATION_VALIDITY
-    from models.membership import MAX_SECONDARIES, SECONDARY, USER, profile_levels
+    from models.policy import profile_levels
+    from models.tables import MAX_SECONDARIES, SECONDARY, USER
     from models.tokens import new_token
     from models.tool import catalog, profiles_of
 

@@ -218,7 +218,7 @@ def one_scheduler_did_the_work(app):
 # --- the races ------------------------------------------------------------------------------------
 
 def test_two_approvers_on_two_servers_decide_an_access_request_once(setup_app, smtp, servers):
-    from tests.unit import test_request_races as races
+    from tests.concurrency import test_request_races as races
 
     app = setup_app
     setup = races._prepare(World(app), app, 3 * ROUNDS)
@@ -246,7 +246,7 @@ def test_two_approvers_on_two_servers_decide_an_access_request_once(setup_app, s
 
 
 def test_the_4th_and_5th_secondary_added_on_two_servers_at_once(setup_app, smtp, servers):
-    from tests.unit import test_concurrency as cap
+    from tests.concurrency import test_concurrency as cap
 
     app = setup_app
     setup = cap._prepare(World(app), app, rounds=ROUNDS)

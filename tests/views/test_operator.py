@@ -162,6 +162,23 @@ def test_backup_command_writes_a_consistent_copy(app, world, tmp_path):
     copy.close()
 
 
+def test_cli_seed_demo_fills_a_site_that_its_primary_signs_in_to(app, client):
+    # make bench builds its sites with seed-demo: a broken import there broke only the benchmark.
+    from tests.helpers.client import Auth
+    from views.demo import DEMO_PASSWORD, DEMO_PRIMARY_EMAIL
+
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--members", "30"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        members = db.session.scalars(sa.select(Membership)).all()
+        assert len(members) >= 30
+        assert sum(m.role == "secondary" for m in members) <= 4
+        site_id = members[0].site_id
+    Auth(client).sign_in(DEMO_PRIMARY_EMAIL, DEMO_PASSWORD)
+    page = client.get(f"/sites/{site_id}/members")
+    assert page.status_code == 200 and "Secondary contact" in page.get_data(as_text=True)
+
+
 def test_operator_sees_a_site_start_page_without_being_a_member(operator, world):
     site_id = world.site("pat@example.com")
     page = operator.get(f"/sites/{site_id}/")
