@@ -15,3 +15,4 @@ from .audit import AuditEvent, record  # noqa: F401
 from .throttle import ThrottleEvent  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401
 from .scheduler import SchedulerJob, SchedulerLease  # noqa: F401
+from .api import ApiKey  # noqa: F401
