@@ -160,7 +160,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import (auth, contacts, documents, health, invitations, members, my_access, operator, primacy,
+    from views import (api, auth, contacts, documents, health, invitations, members, my_access, operator, primacy,
                        profiles, reports, requests, review, settings, sites, support)
 
     app.register_blueprint(auth.bp)
@@ -179,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(support.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

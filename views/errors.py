@@ -1,13 +1,15 @@
 """The error pages: friendly pages for 400/403/404/405/413/500, an expired form, an untrusted host."""
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from htmx_flask import make_response as htmx_response
 from werkzeug.exceptions import SecurityError
 
 from models import db
+
+from .security import is_api_request
 
 
 def register_error_pages(app) -> None:
@@ -40,6 +42,9 @@ def register_error_pages(app) -> None:
             if code == 500:
                 db.session.rollback()
             title, message = messages[code]
+            if is_api_request():
+                # The API answers in JSON, even for an address or method it does not know.
+                return jsonify({"error": message()}), code
             return render_template("errors/error.html", code=code, title=title(), message=message()), code
         return handler
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField,
-                     SubmitField, TextAreaField)
+from wtforms import (BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField,
+                     SelectMultipleField, StringField, SubmitField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
@@ -99,6 +99,23 @@ class CoverageForm(FlaskForm):
 class InstanceSettingsForm(FlaskForm):
     signup_open = BooleanField(_l("Anyone may create an account (needed for self-nomination)"))
     submit = SubmitField(_l("Save settings"))
+
+
+ALL_SITES, CHOSEN_CUSTOMERS = "all", "customers"
+
+
+class ApiKeyForm(FlaskForm):
+    """Create API key (issue 16). The customers' choices are set by the view from the database."""
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)],
+                       description=_l("The application that uses the key, e.g. “Download server”."))
+    scope = RadioField(_l("Scope"), default=ALL_SITES, validators=[InputRequired()],
+                       choices=[SelectChoice(ALL_SITES, _l("All sites")),
+                                SelectChoice(CHOSEN_CUSTOMERS, _l("The sites of the chosen customers"))])
+    customers = SelectMultipleField(_l("Customers"), coerce=int, choices=[],
+                                    description=_l("Used when the scope is the chosen customers."))
+    expires_on = DateField(_l("Expires on (optional)"), validators=[Optional()],
+                           description=_l("The key works until the end of this day (UTC)."))
+    submit = SubmitField(_l("Create API key"))
 
 
 class AddMemberForm(FlaskForm):

@@ -7,14 +7,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from datetime import datetime, time, timedelta
+
 from models import Customer, Invitation, Membership, RuleViolation, Site, db, get_setting, set_setting
+from models import api as api_keys
 from models import site as sites
 from models.membership import primary_of
 
 from .access import operator_required
 from .parsing import id_from
 from .rendering import apply_rule_violation, render
-from .forms import CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
+from .forms import CHOSEN_CUSTOMERS, ApiKeyForm, CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 from .pages import paged
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -169,3 +172,59 @@ def recover(site_id):
                 flash(_("%(name)s is now the primary contact.", name=outcome.person.display_name), "success")
             return redirect(url_for("operator.site", site_id=site.id), 303)
     return _site(site, recovery_form=form, status=422)
+
+
+# --- API keys (issue 16) ------------------------------------------------------------------------
+
+def _api_key_form(blank: bool = False) -> ApiKeyForm:
+    form = ApiKeyForm(formdata=None) if blank else ApiKeyForm()
+    form.customers.choices = [SelectChoice(customer.id, customer.name) for customer in db.session.scalars(
+        sa.select(Customer).order_by(sa.func.lower(Customer.name), Customer.id))]
+    return form
+
+
+def _api_keys_page(form=None, created=None, plain_key=None, status=200):
+    return render("operator/api_keys.html", status=status, keys=api_keys.api_keys(),
+                  form=form or _api_key_form(blank=True), created=created, plain_key=plain_key)
+
+
+@bp.get("/api-keys")
+@operator_required
+def list_api_keys():
+    return _api_keys_page()
+
+
+@bp.post("/api-keys")
+@operator_required
+def create_api_key():
+    """Create a key and show it once, in this answer (it is stored hashed: no later page can show it)."""
+    form = _api_key_form()
+    if form.validate_on_submit():
+        customer_ids = form.customers.data if form.scope.data == CHOSEN_CUSTOMERS else None
+        expires_at = datetime.combine(form.expires_on.data, time()) + timedelta(days=1) \
+            if form.expires_on.data else None
+        try:
+            key, plain = api_keys.create_api_key(current_user, form.name.data, customer_ids, expires_at)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            return _api_keys_page(created=key, plain_key=plain, status=201)
+    return _api_keys_page(form=form, status=422)
+
+
+@bp.get("/api-keys/<int:key_id>/revoke")
+@operator_required
+def confirm_revoke_api_key(key_id):
+    return render("operator/revoke_api_key.html", key=db.get_or_404(api_keys.ApiKey, key_id))
+
+
+@bp.post("/api-keys/<int:key_id>/revoke")
+@operator_required
+def revoke_api_key(key_id):
+    key = db.get_or_404(api_keys.ApiKey, key_id)
+    if api_keys.revoke_api_key(current_user, key):
+        db.session.commit()
+        flash(_("API key %(name)s is revoked.", name=key.name), "success")
+    return redirect(url_for("operator.list_api_keys"), 303)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, render_template, request, session
+from flask import current_app, jsonify, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -50,16 +51,40 @@ def register_input_checks(app) -> None:
             return None
         message = _("“%(field)s” contains a NUL character, which no field accepts. Remove it and try again.",
                     field=field)
+        if is_api_request():
+            # The API answers in JSON, and has no session for the error page's form token.
+            return jsonify({"error": message}), 400
         return render_template("errors/error.html", code=400, title=_("Bad request"), message=message), 400
+
+
+# The JSON API (views/api.py) lives under this path: it authenticates with a key, never with a cookie.
+API_PATH = "/api/"
+
+
+def is_api_request() -> bool:
+    """Tell whether the request is for the JSON API (by path: it holds for unknown API URLs too)."""
+    return request.path.startswith(API_PATH)
+
+
+class CookieSessionOutsideApi(SecureCookieSessionInterface):
+    """Flask's signed-cookie session everywhere but the API: there a request gets Flask's null session,
+    so a session cookie sent along is not read, and none is set or refreshed in the answer."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(API_PATH):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def register_security(app) -> None:
     """Install the per-request checks and response headers."""
+    app.session_interface = CookieSessionOutsideApi()
 
     @app.before_request
     def before_request():
-        # Readers use a plain BEGIN; anything that may write takes the write lock up front.
-        write_intent.set(request.method not in SAFE_METHODS)
+        # Readers use a plain BEGIN; anything that may write takes the write lock up front. An API
+        # GET writes too (its key's rate-limit count and last use).
+        write_intent.set(request.method not in SAFE_METHODS or is_api_request())
         if "_user_id" not in session:
             return None
         now = int(time.time())

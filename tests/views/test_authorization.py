@@ -282,6 +282,17 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/operator/sites/<int:site_id>/primary", "POST"): Case("/operator/sites/{site_a}/primary", operator_only(422)),
     ("/operator/settings", "POST"):
         Case("/operator/settings", operator_only(Redirect("/operator/")), form={"signup_open": "y"}),
+    ("/operator/api-keys", "GET"): Case("/operator/api-keys", operator_only(200)),
+    ("/operator/api-keys", "POST"): Case("/operator/api-keys", operator_only(422)),
+    ("/operator/api-keys/<int:key_id>/revoke", "GET"):
+        Case("/operator/api-keys/{key_a}/revoke", operator_only(200)),
+    ("/operator/api-keys/<int:key_id>/revoke", "POST"):
+        Case("/operator/api-keys/{key_a}/revoke", operator_only(Redirect("/operator/api-keys"))),
+    # --- the JSON API: a Bearer key, never a session; without a key everyone gets 401 -------------
+    ("/api/v1/sites/<site_number>/members/<email>", "GET"):
+        Case("/api/v1/sites/1000/members/user@example.com", everyone(401)),
+    ("/api/v1/people/<email>/sites", "GET"): Case("/api/v1/people/user@example.com/sites", everyone(401)),
+    ("/api/v1/openapi.json", "GET"): Case("/api/v1/openapi.json", everyone(200)),
 }
 
 
@@ -324,11 +335,13 @@ def build_world(world, app) -> dict:
         from models.review import review_line, start_review
         review = start_review(site, primary)
         line_a = review_line(review, db.session.get(Membership, member_a).person_id).id
+        from models.api import create_api_key
+        key_a = create_api_key(find_person(EMAILS[OPERATOR]), "Download server")[0].id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
             "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
             "contact_a": contact_a, "offer_a": offer_a, "document_a": document_a, "line_a": line_a,
-            "token": secrets.token_urlsafe(32)}
+            "key_a": key_a, "token": secrets.token_urlsafe(32)}
 
 
 @pytest.fixture(scope="module")
@@ -422,7 +435,7 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
            "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "document_a": 9, "line_a": 10,
-           "token": "abc"}
+           "key_a": 11, "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
@@ -487,7 +500,7 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
     as_persona(OPERATOR)
     case = TABLE[rule, method]
     unknown = (dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
-                              "profile_a", "request_a", "contact_a", "offer_a", "document_a"], UNKNOWN_ID)
+                              "profile_a", "request_a", "contact_a", "offer_a", "document_a", "key_a"], UNKNOWN_ID)
                | {"token": "x"})
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404
@@ -496,8 +509,10 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
 # --- an account whose email is not verified is a stranger -----------------------------------------
 
 # Its own account and the ways to prove its address; every other route refuses it.
+# The JSON API reads no session at all (a key, not a cookie, says who asks): an unconfirmed account's
+# cookie is the same as none there, and the API answers 401 (tests/views/test_api.py).
 OPEN_TO_UNVERIFIED = ("/", "/sign-in", "/sign-out", "/sign-up", "/verify-email", "/forgot-password",
-                      "/reset-password", "/first-run", "/invitations/", "/settings/")
+                      "/reset-password", "/first-run", "/invitations/", "/settings/", "/api/")
 CLOSED_TO_UNVERIFIED = [(rule, method) for (rule, method) in TABLE
                         if not any(rule == prefix or (prefix != "/" and rule.startswith(prefix))
                                    for prefix in OPEN_TO_UNVERIFIED)]

@@ -1,0 +1,341 @@
+"""The JSON API (issue 16, first slice): API keys in the Operator console, the Bearer key, its scope and
+rate limit, the two member lookups, and the OpenAPI document every API response here is checked against."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from jsonschema import Draft202012Validator
+
+from models import AuditEvent, Membership, Site, db, utcnow
+from models import api
+from models.person import find_person
+from views.api import openapi_document
+
+DOCUMENT = openapi_document()
+
+
+# --- every API response is checked against the OpenAPI document -------------------------------------
+
+def _operation(path: str) -> tuple[str, dict]:
+    for template, item in DOCUMENT["paths"].items():
+        pattern = "^/api/v1" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path):
+            return template, item["get"]
+    raise AssertionError(f"{path} is not in the OpenAPI document")
+
+
+def check_against_openapi(path: str, response) -> None:
+    """Fail unless the document describes this status for this path and the body matches its schema."""
+    template, operation = _operation(path.split("?")[0])
+    spec = operation["responses"].get(str(response.status_code))
+    assert spec is not None, f"GET {template} answered {response.status_code}, which the document does not describe"
+    if "$ref" in spec:
+        spec = DOCUMENT["components"]["responses"][spec["$ref"].rsplit("/", 1)[1]]
+    for name, header in spec.get("headers", {}).items():
+        if header.get("required"):
+            assert name in response.headers, f"GET {template} {response.status_code} lacks the {name} header"
+    schema = spec["content"]["application/json"]["schema"]
+    assert response.mimetype == "application/json"
+    Draft202012Validator({"components": DOCUMENT["components"], **schema}).validate(response.get_json())
+
+
+def api_get(client, path: str, key: str | None = None, **headers):
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    response = client.get(path, headers=headers)
+    check_against_openapi(path, response)
+    return response
+
+
+def test_openapi_document_is_served_as_is_and_its_schemas_are_valid(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.get_json() == DOCUMENT
+    assert DOCUMENT["openapi"].startswith("3.1")
+    for schema in DOCUMENT["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+# --- the world ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def ids(world, app):
+    """An operator; site A (Acme) with its primary, a secondary with levels, an unproven member; site B
+    (Beta) where the secondary is a user too."""
+    operator = world.operator()
+    site_a = world.site("primary@example.com", number="1001", customer="Acme Corp", name="Acme Works")
+    world.member(site_a, "sec@example.com", role="secondary",
+                 levels={"software": 2, "manage_access": 1, "support": 3})
+    world.person("unproven@example.com", verified=False)
+    world.member(site_a, "unproven@example.com", role="user", levels={"software": 1})
+    site_b = world.site("primary.b@example.com", number="2002", customer="Beta Corp", name="Beta Plant")
+    world.member(site_b, "sec@example.com", role="user")
+    with app.app_context():
+        confirmed = datetime(2026, 3, 1, 12, 0, 0)
+        db.session.execute(sa.update(Membership).where(
+            Membership.site_id == site_a, Membership.person_id == find_person("sec@example.com").id)
+            .values(last_confirmed_at=confirmed, granted_by_id=find_person("primary@example.com").id))
+        customers = {site.site_number: site.customer_id for site in db.session.scalars(sa.select(Site))}
+        db.session.commit()
+    return {"operator": operator, "site_a": site_a, "site_b": site_b, "acme": customers["1001"],
+            "beta": customers["2002"]}
+
+
+def make_key(app, ids, customers=None, expires_at=None, name="Download server"):
+    with app.app_context():
+        operator = db.session.get(api.Person, ids["operator"])
+        key, plain = api.create_api_key(operator, name, customers, expires_at)
+        db.session.commit()
+        return key.id, plain
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+def test_key_is_stored_hashed_and_its_creation_audited(app, ids):
+    key_id, plain = make_key(app, ids)
+    assert plain.startswith("sp_") and len(plain) > 40
+    with app.app_context():
+        key = db.session.get(api.ApiKey, key_id)
+        dump = "\n".join(str(row) for row in db.session.execute(sa.text("SELECT * FROM api_key")))
+        assert plain not in dump and plain[len(key.prefix):] not in dump
+        assert key.key_hash == api.hash_token(plain) and key.prefix == plain[:11]
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "api_key.created"))
+        assert event.site_id is None and event.actor_id == ids["operator"] and event.target_label == "Download server"
+        assert event.after["scope"] == [] and plain not in str(event.after)
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer sp_wrong", "Basic sp_x", "sp_x", "Bearer " + "x" * 5000])
+def test_missing_or_wrong_key_gets_401_json(client, app, ids, header):
+    make_key(app, ids)
+    headers = {} if header is None else {"Authorization": header}
+    response = api_get(client, "/api/v1/sites/1001/members/sec@example.com", **headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_key_gets_401_at_once_and_revoke_is_audited(client, app, ids):
+    key_id, plain = make_key(app, ids)
+    assert api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 200
+    with app.app_context():
+        key = db.session.get(api.ApiKey, key_id)
+        assert api.revoke_api_key(db.session.get(api.Person, ids["operator"]), key)
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "api_key.revoked")) == 1
+    assert api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 401
+    assert api_get(client, "/api/v1/people/sec@example.com/sites", plain).status_code == 401
+
+
+def test_expired_key_gets_401(client, app, ids):
+    key_id, plain = make_key(app, ids, expires_at=utcnow() + timedelta(hours=1))
+    assert api_get(client, "/api/v1/people/sec@example.com/sites", plain).status_code == 200
+    with app.app_context():
+        db.session.execute(sa.update(api.ApiKey).where(api.ApiKey.id == key_id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert api_get(client, "/api/v1/people/sec@example.com/sites", plain).status_code == 401
+
+
+def test_key_cannot_be_created_already_expired_or_without_a_name(app, ids):
+    with app.app_context():
+        operator = db.session.get(api.Person, ids["operator"])
+        with pytest.raises(api.RuleViolation) as refused:
+            api.create_api_key(operator, "x", None, utcnow() - timedelta(minutes=1))
+        assert refused.value.field == "expires_on"
+        with pytest.raises(api.RuleViolation) as refused:
+            api.create_api_key(operator, "   ", None)
+        assert refused.value.field == "name"
+        with pytest.raises(api.RuleViolation) as refused:
+            api.create_api_key(operator, "x", [])
+        assert refused.value.field == "customers"
+        db.session.rollback()
+
+
+def test_site_outside_scope_answers_exactly_like_an_unknown_site(client, app, ids):
+    _key_id, plain = make_key(app, ids, customers=[ids["acme"]])
+    outside = api_get(client, "/api/v1/sites/2002/members/sec@example.com", plain)
+    unknown = api_get(client, "/api/v1/sites/9999/members/sec@example.com", plain)
+    assert outside.status_code == unknown.status_code == 404
+    assert outside.get_data() == unknown.get_data()
+    assert dict(outside.headers) == dict(unknown.headers)
+    assert api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 200
+    # The people lookup leaves the site outside the scope out.
+    sites = api_get(client, "/api/v1/people/sec@example.com/sites", plain).get_json()["sites"]
+    assert [site["site_number"] for site in sites] == ["1001"]
+
+
+def test_scope_change_takes_effect_and_is_audited(client, app, ids):
+    key_id, plain = make_key(app, ids, customers=[ids["acme"]])
+    assert api_get(client, "/api/v1/sites/2002/members/sec@example.com", plain).status_code == 404
+    with app.app_context():
+        operator = db.session.get(api.Person, ids["operator"])
+        assert api.set_api_key_scope(operator, db.session.get(api.ApiKey, key_id), [ids["beta"]])
+        db.session.commit()
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "api_key.scope_changed"))
+        assert (event.before, event.after) == ({"scope": ["Acme Corp"]}, {"scope": ["Beta Corp"]})
+    assert api_get(client, "/api/v1/sites/2002/members/sec@example.com", plain).status_code == 200
+    assert api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 404
+
+
+def test_rate_limit_answers_429_with_retry_after(client, app, ids, monkeypatch):
+    monkeypatch.setattr(api, "REQUEST_LIMIT", (3, timedelta(minutes=1)))
+    _key_id, plain = make_key(app, ids)
+    other_id, other = make_key(app, ids, name="Other")
+    for _ in range(3):
+        assert api_get(client, "/api/v1/people/sec@example.com/sites", plain).status_code == 200
+    refused = api_get(client, "/api/v1/people/sec@example.com/sites", plain)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # The limit is per key, and counted in the database.
+    assert api_get(client, "/api/v1/people/sec@example.com/sites", other).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
+                                 .where(api.ThrottleEvent.kind == api.THROTTLE_KIND)) == 4
+
+
+def test_api_sets_no_cookie_and_ignores_a_session_cookie(client, app, ids, auth):
+    _key_id, plain = make_key(app, ids)
+    auth.sign_in("operator@example.com")
+    # A signed-in browser's cookie is not a key …
+    response = api_get(client, "/api/v1/people/sec@example.com/sites")
+    assert response.status_code == 401
+    assert "Set-Cookie" not in response.headers
+    # … and an answer with a key neither sets nor refreshes a cookie.
+    response = api_get(client, "/api/v1/people/sec@example.com/sites", plain)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+    # The rest of the app still refuses a POST without its CSRF token.
+    assert client.post("/operator/api-keys", data={"name": "x", "scope": "all"}).status_code == 400
+
+
+def test_last_use_is_noted(client, app, ids):
+    key_id, plain = make_key(app, ids)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).last_used_at is None
+    api_get(client, "/api/v1/people/sec@example.com/sites", plain)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).last_used_at is not None
+
+
+# --- the endpoints ------------------------------------------------------------------------------------
+
+def test_member_lookup_gives_role_levels_support_and_provenance(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    body = api_get(client, "/api/v1/sites/1001/members/SEC@example.com", plain).get_json()
+    assert body["site_number"] == "1001" and body["customer"] == "Acme Corp" and body["role"] == "secondary"
+    assert body["tools"]["software"] == {"rank": 2, "key": "downloads_and_media", "name": "Downloads and media"}
+    assert body["tools"]["manage_access"]["key"] == "view"
+    assert body["tools"]["reporting"] == {"rank": 0, "key": "none", "name": "None"}
+    assert body["support_level"] == {"rank": 3, "key": "administrator", "name": "Administrator"}
+    assert body["granted_by"] == "primary@example.com"
+    assert body["last_confirmed_at"] == "2026-03-01T12:00:00Z"
+    assert body["granted_at"].endswith("Z")
+    primary = api_get(client, "/api/v1/sites/1001/members/primary@example.com", plain).get_json()
+    assert primary["role"] == "primary" and primary["support_level"]["key"] == "administrator"
+
+
+@pytest.mark.parametrize("email", ["nobody@example.com", "primary.b@example.com", "unproven@example.com", "not an email"])
+def test_member_lookup_404_for_a_non_member_or_unproven_account(client, app, ids, email):
+    _key_id, plain = make_key(app, ids)
+    response = api_get(client, f"/api/v1/sites/1001/members/{email}", plain)
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "Not found."}
+
+
+def test_people_lookup_lists_every_site_in_scope(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    body = api_get(client, "/api/v1/people/sec@example.com/sites", plain).get_json()
+    assert [(site["site_number"], site["role"]) for site in body["sites"]] == [("1001", "secondary"), ("2002", "user")]
+    assert api_get(client, "/api/v1/people/nobody@example.com/sites", plain).get_json()["sites"] == []
+    assert api_get(client, "/api/v1/people/unproven@example.com/sites", plain).get_json()["sites"] == []
+
+
+def test_api_answers_json_for_an_unknown_address_and_a_post(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    response = client.get("/api/v1/nothing", headers={"Authorization": f"Bearer {plain}"})
+    assert response.status_code == 404 and response.get_json()["error"]
+    response = client.post("/api/v1/people/sec@example.com/sites", headers={"Authorization": f"Bearer {plain}"})
+    assert response.status_code == 405 and response.get_json()["error"]
+
+
+# --- the console --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def operator(client, ids, auth):
+    auth.sign_in("operator@example.com")
+    return client
+
+
+def test_console_creates_a_key_shown_once(operator, app, ids):
+    page = operator.get("/operator/").get_data(as_text=True)
+    assert "/operator/api-keys" in page
+    response = operator.submit("/operator/api-keys", {"name": "License system", "scope": "customers",
+                                                      "customers": [str(ids["acme"])], "expires_on": "2099-01-31"})
+    assert response.status_code == 201
+    shown = re.search(r'value="(sp_[^"]+)"', response.get_data(as_text=True)).group(1)
+    listing = operator.get("/operator/api-keys").get_data(as_text=True)
+    assert shown not in listing and shown[:11] in listing
+    assert "License system" in listing and "Acme Corp" in listing and "operator@example.com" in listing
+    assert "2099-02-01" in listing
+    with app.app_context():
+        key = db.session.scalar(sa.select(api.ApiKey))
+        assert key.expires_at == datetime(2099, 2, 1) and not key.all_sites
+    assert api_get(operator, "/api/v1/sites/1001/members/sec@example.com", shown).status_code == 200
+    assert api_get(operator, "/api/v1/sites/2002/members/sec@example.com", shown).status_code == 404
+
+
+@pytest.mark.parametrize("form, field", [
+    ({"name": "", "scope": "all"}, "name"),
+    ({"name": "x", "scope": "customers"}, "customers"),
+    ({"name": "x", "scope": "all", "expires_on": "2001-01-01"}, "expires_on"),
+    ({"name": "x", "scope": "all", "expires_on": "not a date"}, "expires_on"),
+    ({"name": "x", "scope": "customers", "customers": ["987654"]}, "customers"),
+])
+def test_console_refuses_bad_input_next_to_the_field_and_creates_nothing(operator, app, form, field):
+    response = operator.submit("/operator/api-keys", form)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ApiKey)) == 0
+
+
+def test_console_revokes_after_confirmation(operator, app, ids):
+    key_id, plain = make_key(app, ids)
+    confirm = operator.get(f"/operator/api-keys/{key_id}/revoke")
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.get_data(as_text=True)
+    response = operator.submit(f"/operator/api-keys/{key_id}/revoke")
+    assert response.status_code == 303 and response.location == "/operator/api-keys"
+    assert "Revoked" in operator.get("/operator/api-keys").get_data(as_text=True)
+    assert api_get(operator, "/api/v1/people/sec@example.com/sites", plain).status_code == 401
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).revoked_at is not None
+
+
+def test_non_operator_is_refused_the_console(client, app, ids, auth):
+    key_id, plain = make_key(app, ids)
+    auth.sign_in("primary@example.com")
+    assert client.get("/operator/api-keys").status_code == 403
+    assert client.submit("/operator/api-keys", {"name": "x", "scope": "all"}).status_code == 403
+    assert client.submit(f"/operator/api-keys/{key_id}/revoke").status_code == 403
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ApiKey)) == 1
+        assert db.session.get(api.ApiKey, key_id).revoked_at is None
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/sites/1001/members/sec@example.com?x=a%00b", "/api/v1/sites/10%0001/members/sec@example.com",
+    "/api/v1/people/a%00b/sites", "/api/v1/sites/%27%20OR%20%271%27=%271/members/%25",
+    "/api/v1/people/" + "a" * 5000 + "/sites", "/api/v1/sites/%F0%9F%98%80/members/%E2%80%AE@example.com",
+])
+def test_odd_input_with_a_key_answers_json_never_500(client, app, ids, path):
+    _key_id, plain = make_key(app, ids)
+    response = client.get(path, headers={"Authorization": f"Bearer {plain}"})
+    assert response.status_code in (200, 400, 404)
+    assert response.mimetype == "application/json" and "Set-Cookie" not in response.headers
+    if response.status_code != 400:
+        check_against_openapi(path, response)
