@@ -6,6 +6,10 @@ from flask_login import current_user
 
 from models import person as people
 from models.membership import memberships_of
+from models.overview import site_overview
+from models.primary_transfer import offers_to
+from models.roles import ROLE_LABELS
+from models.tables import MAX_SECONDARIES
 
 from .access import site_view
 from .rendering import render
@@ -31,7 +35,7 @@ def index():
 @bp.get("/sites/<int:site_id>/")
 @site_view()
 def start(site, membership):
-    from models.primary_transfer import offers_to
-
     offers = [offer for offer in offers_to(current_user) if offer.site_id == site.id]
-    return render("sites/start.html", site=site, membership=membership, offers=offers)
+    overview = site_overview(site, membership, current_user.is_operator)
+    return render("sites/start.html", site=site, membership=membership, offers=offers, overview=overview,
+                  role_labels=ROLE_LABELS, max_secondaries=MAX_SECONDARIES)
