@@ -222,8 +222,13 @@ class ContactRecord(db.Model):
     address: Mapped[str] = mapped_column(sa.String(300))
     address_line2: Mapped[str] = mapped_column(sa.String(300), default="")
     city: Mapped[str] = mapped_column(sa.String(100))
-    subdivision: Mapped[str] = mapped_column(sa.String(16))  # ISO 3166-2 code
+    # District, neighbourhood, suburb… where the country's addresses name one (Google's "city_area").
+    city_area: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
+    # State, province, prefecture… as Google's address data names it ("country_area": "CA", "東京都");
+    # rows saved before migration 0013 may hold an ISO 3166-2 code, still understood.
+    subdivision: Mapped[str] = mapped_column(sa.String(100))
     postal_code: Mapped[str] = mapped_column(sa.String(16))
+    sorting_code: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")  # e.g. CEDEX
     country: Mapped[str] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

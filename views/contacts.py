@@ -128,13 +128,14 @@ def reviewed(site, membership):
     return redirect(url_for("contacts.manage", site_id=site.id), 303)
 
 
-@bp.get("/contacts/subdivisions")
+@bp.get("/contacts/address-fields")
 @site_view(CONTACT_UPDATES, UPDATE)
-def subdivisions(site, _membership):
-    """The state/province choices of a country (htmx, when the country changes)."""
-    country = request.args.get("country", "").upper()
-    field_id = request.args.get("field_id", "subdivision")
-    if not field_id.replace("-", "").replace("_", "").isalnum():
+def address_fields(site, _membership):
+    """The address fields of a country, in its order and with its names (htmx, when the country changes);
+    the values typed so far come along and stay."""
+    prefix = request.args.get("prefix", "new")
+    if not prefix.replace("-", "").replace("_", "").isalnum():
         abort(400)
-    return render("contacts/_subdivision.html", "contacts/_subdivision.html", field_id=field_id,
-                  options=contacts.subdivisions_of(country), value="", error=None, site=site)
+    values = {name: request.args.get(name, "") for name in contacts.CONTACT_FIELDS}
+    return render("contacts/_address.html", "contacts/_address.html", prefix=prefix, values=values, errors={},
+                  site=site)

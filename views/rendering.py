@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from models import RuleViolation
 from models.access_request import pending_count
-from models.contact import subdivisions_of
+from models.contact import address_form, postal_address
 from models.invitation import STATE_LABELS
 from models.membership import ROLE_LABELS, UPDATE, VIEW, holds, memberships_of
 from models.support import may_manage_support, pending_support_count
@@ -56,7 +56,8 @@ def register_template_globals(app) -> None:
                 "role_labels": ROLE_LABELS, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
-    app.jinja_env.globals["subdivisions_of"] = subdivisions_of
+    app.jinja_env.globals["address_form"] = address_form
+    app.jinja_env.globals["postal_address"] = postal_address
 
 
 def site_nav() -> dict | None:

@@ -229,8 +229,8 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/sites/<int:site_id>/contacts/reviewed", "POST"):
         Case("/sites/{site_a}/contacts/reviewed", contact_updates(Redirect("/sites/{site_a}/contacts/manage"),
                                                                   operator=403)),
-    ("/sites/<int:site_id>/contacts/subdivisions", "GET"):
-        Case("/sites/{site_a}/contacts/subdivisions?country=DE", contact_updates(200, operator=403)),
+    ("/sites/<int:site_id>/contacts/address-fields", "GET"):
+        Case("/sites/{site_a}/contacts/address-fields?country=DE", contact_updates(200, operator=403)),
     # --- my settings ---------------------------------------------------------------------------
     ("/settings/", "GET"): Case("/settings/", signed_in(SIGN_IN, 200)),
     ("/settings/", "POST"): Case("/settings/", signed_in(SIGN_IN, 422)),

@@ -81,7 +81,7 @@ FIELDS: dict[tuple[str, str], dict[str, str]] = {
     ("/sites/<int:site_id>/review/lines/<int:line_id>", "POST"): {"decision": "confirmed"},
     ("/sites/<int:site_id>/contacts", "POST"): CONTACT,
     ("/sites/<int:site_id>/contacts/<int:contact_id>", "POST"): CONTACT,
-    ("/sites/<int:site_id>/contacts/subdivisions", "GET"): {"country": "DE", "field_id": "subdivision"},
+    ("/sites/<int:site_id>/contacts/address-fields", "GET"): {"country": "DE", "prefix": "new"},
     ("/settings/", "POST"): {"first_name": "Pri", "last_name": "Mary", "language": "en", "notification_email": "",
                              "access_requests": "y", "privilege_changes": "y"},
     ("/settings/password", "POST"): {"current_password": PASSWORD, "password": PASSWORD + "!",
