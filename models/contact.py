@@ -136,10 +136,15 @@ def subdivision_key(country: str, given: str) -> str:
     by_iso = _subdivisions_by_iso_code(country)
     if given.upper() in by_iso:
         return by_iso[given.upper()]
-    # An ISO 3166-2 code whose second part is the data's key (Spain's provinces: "ES-M" is "M").
+    # An ISO 3166-2 code whose second part is the data's key (Spain's provinces: "ES-M" is "M"), or
+    # whose name (pycountry's, as the contacts stored them before) is one of the data's ("CN-GD").
     prefix = _plain(country) + "-"
     if wanted.startswith(prefix):
-        return next((key for key, _name in choices if _plain(key) == wanted[len(prefix):]), given)
+        found = next((key for key, _name in choices if _plain(key) == wanted[len(prefix):]), None)
+        iso = pycountry.subdivisions.get(code=given.upper())
+        if found is None and iso is not None:
+            found = next((key for key, name in choices if _plain(name) in (_plain(iso.name), wanted)), None)
+        return found or given
     return given
 
 
@@ -195,11 +200,15 @@ def address_form(country: str, values: dict | None = None) -> list[list[AddressF
     return lines
 
 
-def _address_error(rules, country: str, name: str, code: str):
-    """The message for a field of the address that Google's rules refuse ('required' or 'invalid')."""
+def _address_error(rules, country: str, name: str, code: str, subdivision: str = "", postal_code: str = ""):
+    """The message for a field of the address that Google's rules refuse ('required' or 'invalid'); a
+    postal code of the country's format but not of the subdivision chosen is told so."""
     if code == "required":
         return _l("This field is required.")
     if name == "postal_code":
+        if subdivision and all(matcher.match(postal_code) for matcher in _rules(country).postal_code_matchers):
+            place = dict(subdivision_choices(country)).get(subdivision, subdivision)
+            return _l("This code is not one of %(place)s: check it, and the region chosen.", place=place)
         if rules.postal_code_examples:
             return POSTAL_CODE_ERRORS.get(rules.postal_code_type, POSTAL_CODE_ERRORS["postal"]) % {
                 "country": country_name(country), "example": rules.postal_code_examples[0]}
@@ -246,7 +255,9 @@ def clean_address(country: str, fields: dict) -> dict:
     except InvalidAddressError as exc:
         order = [field.name for line in address_form(country) for field in line] + list(_LIBRARY_NAMES)
         name = next(name for name in order if _LIBRARY_NAMES.get(name) in exc.errors)
-        raise RuleViolation(_address_error(rules, country, name, exc.errors[_LIBRARY_NAMES[name]]), name) from None
+        message = _address_error(rules, country, name, exc.errors[_LIBRARY_NAMES[name]], given["country_area"],
+                                 given["postal_code"])
+        raise RuleViolation(message, name) from None
     return {"address": clean["address"], "address_line2": clean["address_line2"],
             "city_area": _as_given(normalised["city_area"], clean["city_area"]),
             "city": _as_given(normalised["city"], clean["city"]),

@@ -182,9 +182,11 @@ INVALID_POSTAL = [
     ("SE", "1145"),
     ("US", "9404"), ("US", "94043-13"), ("US", "ABCDE"), ("GB", "SW1A"), ("GB", "12345"), ("CA", "K1A 0B"),
     ("CA", "12345"), ("AU", "200"), ("AU", "20000"), ("IN", "40000"), ("ID", "1011"), ("JP", "100-001"),
-    # The right format, but not a code of the subdivision given (Maharashtra, Tokyo, Rome, Madrid).
-    ("IN", "110001"), ("JP", "500-0001"), ("IT", "20121"), ("ES", "08001"),
 ]
+
+# The right format, but not a code of the subdivision given (Maharashtra, Tokyo, Rome, Madrid).
+OTHER_REGION_POSTAL = [("IN", "110001", "Maharashtra"), ("JP", "500-0001", "Tokyo"), ("IT", "20121", "Roma"),
+                       ("ES", "08001", "Madrid")]
 
 
 @pytest.mark.parametrize("country, postal_code", VALID_POSTAL)
@@ -197,6 +199,13 @@ def test_postal_codes_off_the_country_format_are_refused_on_their_field(country,
     violation = refused(contact(country, postal_code=postal_code))
     assert violation.field == "postal_code"
     assert "as it is written in" in str(violation.message)
+
+
+@pytest.mark.parametrize("country, postal_code, region", OTHER_REGION_POSTAL)
+def test_postal_codes_of_another_region_are_refused_on_their_field(country, postal_code, region):
+    violation = refused(contact(country, postal_code=postal_code))
+    assert violation.field == "postal_code"
+    assert "This code is not one of" in str(violation.message) and region in str(violation.message)
 
 
 @pytest.mark.parametrize("country, given, stored", [

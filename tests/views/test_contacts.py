@@ -712,3 +712,46 @@ def test_the_reminder_mail_link_is_absolute_and_points_at_contact_updates(h):
     assert f"http://localhost{h.url('/manage')}" in reminder.html_body
     h.become(PRIMARY)
     assert h.get(h.url("/manage")).status_code == 200
+
+
+# --- each country's address fields (issue 14) ------------------------------------------------------
+
+def labels_of(markup: str, prefix: str) -> list[str]:
+    return [text(label) for label in re.findall(rf'<label for="{prefix}-(?:address|city|city_area|subdivision|'
+                                                rf'postal_code|sorting_code|address_line2)">(.*?)</label>',
+                                                markup, re.S)]
+
+
+@pytest.mark.parametrize("country, expected", [
+    ("DE", ["Address *", "Address, second line", "Postal code *", "City *"]),
+    ("US", ["Address *", "Address, second line", "City *", "State *", "ZIP code *"]),
+    ("JP", ["Postal code *", "Prefecture *", "Address *", "Address, second line"]),
+    ("ID", ["Address *", "Address, second line", "City", "Province *", "Postal code"]),
+])
+def test_the_address_fields_of_a_country_come_in_its_order_with_its_names(h, country, expected):
+    h.become(EDITOR)
+    markup = h.get(h.url(f"/address-fields?country={country}&prefix=new"), htmx=True).get_data(as_text=True)
+    assert labels_of(markup, "new") == expected
+
+
+def test_without_javascript_a_changed_country_is_answered_with_its_fields(h):
+    # The form still showed Britain's fields; the country changed to Japan on submit: the page comes
+    # back with Japan's fields (a prefecture to choose, no city; Britain's "GB-LND" is none of Japan's)
+    # and what was typed, nothing saved.
+    h.become(PRIMARY)
+    before = h.state()
+    response = h.post(h.url(), valid_form(country="JP", phone="+81 3-1234-5678", postal_code="100-0001"))
+    assert response.status_code == 422
+    markup = response.get_data(as_text=True)
+    assert "the post of Japan does not know this one" in field_error(markup, "new", "subdivision")
+    assert labels_of(markup, "new") == ["Postal code *", "Prefecture *", "Address *", "Address, second line"]
+    assert '<select id="new-subdivision"' in markup and 'value="100-0001"' in markup
+    assert h.state() == before
+    response = h.post(h.url(), valid_form(country="JP", phone="+81 3-1234-5678", postal_code="100-0001",
+                                          subdivision="Tokyo", address="千代田区千代田1-1"))
+    assert response.status_code == 303
+    saved = h.records()["billing@example.com"]
+    assert (saved["subdivision"], saved["city"], saved["postal_code"]) == ("東京都", "", "100-0001")
+    page = h.get(response.location).get_data(as_text=True)
+    assert "〒100-0001<br>東京都<br>千代田区千代田1-1<br>Japan" in page
+    assert "千代田区千代田1-1, TOKYO<br>100-0001<br>Japan" in page
