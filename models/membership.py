@@ -12,10 +12,11 @@ from .invitation import invite
 from .outbox import queue_mail
 from .person import find_proven_person, normalize_email
 from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
+from .profile import chosen_levels
 from .review import settle_review
 from .tables import (PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER, Invitation, Membership,
                      levels_of, like_pattern, lock_site, membership_of)
-from .tool import AccessProfile, catalog
+from .tool import catalog
 
 # The names of the lower layers this module's callers (views, tests) have always found here.
 from .policy import holds, matching_profile, profile_levels  # noqa: F401,E402
@@ -129,11 +130,7 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
                 continue
             role = change.get("role") or membership.role
             levels = levels_of(membership, tools) if membership.role != PRIMARY else {}
-            if change.get("profile_id"):
-                profile = db.session.get(AccessProfile, int(change["profile_id"]))
-                if profile is None or profile.site_id != site.id:
-                    raise RuleViolation(_l("No such access profile on this site."))
-                levels = {**levels, **profile_levels(profile, tools, role, actor_membership)}
+            levels = chosen_levels(site, actor_membership, role, change.get("profile_id") or None, {}, base=levels)
             if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False):
                 changed += 1
         except RuleViolation as violation:

@@ -17,10 +17,11 @@ from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.policy import may_edit
+from models.profile import chosen_levels
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
-from .parsing import id_from, ids_from, levels_from_form, submitted_levels
+from .parsing import hand_set_tools, id_from, ids_from, levels_from_form, profile_choice, submitted_levels
 from .rendering import apply_rule_violation, render
 from .forms import AddMemberForm
 from .pages import paged
@@ -139,7 +140,8 @@ def update(site, membership, membership_id):
     tools = catalog()
     role = request.form.get("role", "")
     try:
-        levels = levels_from_form(request.form, tools)
+        levels = chosen_levels(site, membership, role, profile_choice(request.form.get("profile_id")),
+                               levels_from_form(request.form, tools), hand_set_tools(request.form))
         changed = members.update_member(site, current_user, row, role, levels)
     except RuleViolation as violation:
         db.session.rollback()
@@ -293,7 +295,8 @@ def create(site, membership):
     levels = {}
     if form.validate_on_submit():
         try:
-            levels = _profile_then_form_levels(site, membership, form, tools)
+            levels = chosen_levels(site, membership, form.role.data, profile_choice(form.profile_id.data),
+                                   levels_from_form(request.form, tools), hand_set_tools(request.form))
             outcome = members.add_member(site, current_user, form.email.data, form.role.data,
                                          form.business_justification.data, levels)
         except RuleViolation as violation:
@@ -312,17 +315,6 @@ def create(site, membership):
         return redirect(url_for("members.index", site_id=site.id), 303)
     levels = submitted_levels(request.form, tools)
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
-
-
-def _profile_then_form_levels(site, membership, form, tools):
-    """The chosen profile's levels, overlaid with the levels chosen one by one."""
-    levels = {}
-    if form.profile_id.data:
-        profile = db.session.get(AccessProfile, profile_id) if (profile_id := id_from(form.profile_id.data)) else None
-        if profile is None or profile.site_id != site.id:
-            raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
-        levels = members.profile_levels(profile, tools, form.role.data, membership)
-    return {**levels, **levels_from_form(request.form, tools)}
 
 
 # --- invitations --------------------------------------------------------------------------------

@@ -523,6 +523,39 @@ def test_profile_then_levels_adjusted_one_by_one(h):
                                               "documents": 1, "support": 2})
 
 
+def test_a_submit_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    """Issue 13: a quick click on Submit after choosing Reporting access sends the profile with the old
+    radios (all at their lowest); the page's `manual` list says none was set by hand, so the profile's
+    levels are saved, not the radios as shown before."""
+    h.become(PRIMARY)
+    old_radios = levels(**{key: 0 for key in TOOL if key not in SECONDARY_ONLY})
+    response = h.post(h.url("members"), {**add_form(ERIN, "user", profile=h.ids[("site_a", "Reporting access")]),
+                                         **old_radios, "manual": ""})
+    assert response.status_code == 303, page_text(response)
+    assert h.memberships()[ERIN] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1,
+                                              "documents": 1, "support": 1})
+
+
+def test_cells_set_by_hand_win_over_the_profile_and_the_others_follow_it(h):
+    h.become(PRIMARY)
+    form = {**add_form(ERIN, "user", profile=h.ids[("site_a", "Reporting access")]),
+            **levels(**{key: 0 for key in TOOL if key not in SECONDARY_ONLY}), **levels(support=2, reporting=0),
+            "manual": str(TOOL["support"])}
+    response = h.post(h.url("members"), form)
+    assert response.status_code == 303, page_text(response)
+    assert h.memberships()[ERIN] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1,
+                                              "documents": 1, "support": 2})
+
+
+def test_an_inline_edit_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    h.become(PRIMARY)
+    # Bob holds Reporting = View; the edit row showed that, the person chose Basic access and saved at once.
+    form = {**update_form("user", reporting=1), "profile_id": str(h.ids[("site_a", "Basic access")]), "manual": ""}
+    response = h.post(h.url(f"members/{h.ids[BOB]}"), form, htmx=True)
+    assert response.status_code == 200, page_text(response)
+    assert h.memberships()[BOB] == ("user", {"software": 1, "support": 1})
+
+
 def test_levels_fragment_follows_the_chosen_profile(h):
     h.become(PRIMARY)
     full = h.ids[("site_a", "Full access")]

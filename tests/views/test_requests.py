@@ -615,6 +615,18 @@ def test_approve_with_a_profile_alone_sets_its_levels(h):
                                                "support": 1})
 
 
+def test_an_approval_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    """Issue 13: the approver chose Reporting access and pressed Approve before the levels showed it;
+    the form says no level was set by hand, so the profile's levels are granted."""
+    h.become(PRIMARY)
+    form = {"role": "user", "profile_id": str(h.ids[("site_a", "Reporting access")]), **all_levels(software=1),
+            "manual": ""}
+    response = h.post(h.review_url(h.ids["frank"], "approve"), form)
+    assert response.status_code == 303, page_text(response)
+    assert h.memberships()[FRANK] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1, "documents": 1,
+                                               "support": 1})
+
+
 def test_approve_as_secondary_with_manage_access(h):
     h.become(PRIMARY)
     response = h.post(h.review_url(h.ids["frank"], "approve"),
