@@ -103,7 +103,7 @@ def index(site, membership):
 def _row_context(site, actor_membership, row, **extra):
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, row=row, tools=tools, profiles=profiles,
+    return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
                 may_edit=partial(may_edit, actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)

@@ -161,6 +161,7 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
     reject_form = reject_form or RejectForm(formdata=None)
     reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     return render("requests/review.html", status=status, site=site, access_request=access_request, tools=tools,
+                  profiles=profiles,
                   approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
                   role=approve_form.role.data or "user", fieldset_id="levels",
                   status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,

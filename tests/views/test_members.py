@@ -16,6 +16,7 @@ from models import (AccessProfile, AuditEvent, Invitation, Membership, OutboxMai
 from models import membership as members
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog
+from tests.helpers.matrix import matrix_row
 from tests.helpers.apps import join_mail_threads
 from tests.helpers.client import Auth
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
@@ -562,13 +563,10 @@ def test_levels_fragment_follows_the_chosen_profile(h):
     response = h.client.htmx_get(h.url("levels"), query_string={"profile_id": full, "role": "secondary"})
     assert response.status_code == 200
     assert_fragment(response, '<fieldset id="levels"')
-    markup = response.get_data(as_text=True)
-    manage = re.search(rf'name="tool_{TOOL["manage_access"]}"[^>]*>(.*?)</select>', markup, re.S).group(1)
-    assert '<option value="2" selected>' in manage
+    assert matrix_row(response.get_data(as_text=True), "levels", TOOL["manage_access"])["checked"] == 2
     as_user = h.client.htmx_get(h.url("levels"), query_string={"profile_id": full, "role": "user"})
-    markup = as_user.get_data(as_text=True)
-    manage_tag = re.search(rf'<select[^>]*name="tool_{TOOL["manage_access"]}"[^>]*>', markup).group(0)
-    assert "disabled" in manage_tag and "For secondary contacts only." in markup
+    manage = matrix_row(as_user.get_data(as_text=True), "levels", TOOL["manage_access"])
+    assert manage["disabled"] == {1, 2} and manage["note"] == "For secondary contacts only."
 
 
 INVALID_ADDS = [
@@ -604,30 +602,23 @@ def test_add_is_refused_in_place_and_writes_nothing(h, form, message):
 
 
 def test_a_locked_level_in_error_names_its_hint_and_its_error_in_one_describedby(h):
-    """A user's Manage access is both locked (secondary contacts only) and refused: the select carries one
-    aria-describedby naming both the hint and the error (two attributes on one tag: browsers read the first)."""
-    from html.parser import HTMLParser
-
-    class Selects(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.found = []
-
-        def handle_starttag(self, tag, attrs):
-            if tag == "select":
-                self.found.append(attrs)
-
+    """A user's Manage access is both locked (secondary contacts only) and refused: its disabled radios
+    carry one aria-describedby naming both the reason and the error (two attributes on one tag: browsers
+    read the first)."""
     h.become(PRIMARY)
     response = h.post(h.url("members"), add_form(ERIN, manage_access=1))
     assert response.status_code == 422
-    parser = Selects()
-    parser.feed(response.get_data(as_text=True))
-    select = next(attrs for attrs in parser.found if ("name", f"tool_{TOOL['manage_access']}") in attrs)
-    field_id = dict(select)["id"]
-    assert [value for name, value in select if name == "aria-describedby"] == [f"{field_id}-hint {field_id}-error"]
-    assert ("aria-invalid", "true") in select and ("disabled", None) in select
     markup = response.get_data(as_text=True)
-    assert f'id="{field_id}-hint"' in markup and f'id="{field_id}-error"' in markup
+    row = matrix_row(markup, "levels", TOOL["manage_access"])
+    locked = [radio for radio in row["radios"] if radio["rank"] > 0]
+    base = f"levels-{TOOL['manage_access']}"
+    assert locked and all(radio["disabled"] and radio["invalid"] for radio in locked)
+    assert {radio["described"] for radio in locked} == {f"{base}-lock {base}-error"}
+    for radio in row["radios"]:
+        assert len(re.findall(r"aria-describedby=", row["html"].split(f'id="{base}-{radio["rank"]}"')[1]
+                              .split(">")[0])) <= 1
+    assert f'id="{base}-lock"' in markup and f'id="{base}-error"' in markup
+    assert "Manage access above None is for secondary contacts only." in row["note"]
 
 
 @pytest.mark.parametrize("actor, ranks, allowed", [
@@ -932,14 +923,11 @@ def test_inline_edit_and_save(h):
     assert_fragment(edit, f'<tr id="member-{h.ids[BOB]}"')
     markup = edit.get_data(as_text=True)
     assert 'class="editing"' in markup and "Save changes" in markup
-    reporting = re.search(rf'name="tool_{TOOL["reporting"]}"[^>]*>(.*?)</select>', markup, re.S).group(1)
-    assert '<option value="1" selected>' in reporting
+    assert matrix_row(markup, f"levels-{h.ids[BOB]}", TOOL["reporting"])["checked"] == 1
     # Choosing a profile fills the levels; nothing is saved yet.
     basic = h.ids[("site_a", "Basic access")]
     filled = h.client.htmx_get(h.url(f"members/{h.ids[BOB]}/edit"), query_string={"profile_id": basic, "role": "user"})
-    software = re.search(rf'name="tool_{TOOL["software"]}"[^>]*>(.*?)</select>', filled.get_data(as_text=True),
-                         re.S).group(1)
-    assert '<option value="1" selected>' in software
+    assert matrix_row(filled.get_data(as_text=True), f"levels-{h.ids[BOB]}", TOOL["software"])["checked"] == 1
     assert h.memberships()[BOB] == ("user", {"reporting": 1})
     # Cancel shows the row again.
     row = h.client.htmx_get(h.url(f"members/{h.ids[BOB]}"))
