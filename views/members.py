@@ -186,7 +186,8 @@ def remove(site, membership, membership_id):
 @bp.post("/members/bulk")
 @site_view(MANAGE_ACCESS, UPDATE)
 def bulk(site, membership):
-    """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
+    """The bulk bar: remove the selected rows, or give them the chosen role and/or profile — shown first
+    member by member (action=preview, nothing saved), then saved all or none (action=save)."""
     selected = ids_from(request.form.getlist("selected"))
     action = request.form.get("action", "save")
     changes = {}
@@ -194,8 +195,9 @@ def bulk(site, membership):
         if action == "remove":
             changes[membership_id] = {"remove": True}
         else:
-            role = request.form.get(f"bulk_role_{membership_id}", "")
-            profile_id = request.form.get(f"bulk_profile_{membership_id}", "")
+            # The bar's one choice for all rows; a row's own field (bulk_role_<id>) still wins when sent.
+            role = request.form.get(f"bulk_role_{membership_id}") or request.form.get("bulk_role", "")
+            profile_id = request.form.get(f"bulk_profile_{membership_id}") or request.form.get("bulk_profile", "")
             changes[membership_id] = {"role": role if role in (SECONDARY, USER) else None,
                                       "profile_id": id_from(profile_id)}
     found = set(db.session.scalars(sa.select(Membership.id).where(Membership.site_id == site.id,
@@ -204,7 +206,10 @@ def bulk(site, membership):
         abort(404)  # an id of another site: nothing to say about it
     if not changes:
         context = _list_context(site, membership, message=_("Select at least one row."), status_code=422)
+        context["bulk_values"] = request.form
         return render("members/index.html", "members/_list.html", status=422, **context)
+    if action == "preview":
+        return _bulk_preview(site, membership, changes)
     try:
         count = members.bulk_change(site, current_user, changes)
     except members.BulkRefused as refused:
@@ -221,6 +226,25 @@ def bulk(site, membership):
     else:
         message = ngettext("%(num)d member changed.", "%(num)d members changed.", count)
     return _after_list_action(site, membership, message)
+
+
+def _bulk_preview(site, membership, changes):
+    """Show what the bulk bar's choice would change, member by member, and save nothing."""
+    if not any(change.get("role") or change.get("profile_id") for change in changes.values()):
+        context = _list_context(site, membership, message=_("Choose a new role or a profile for the selected rows."))
+        context["bulk_values"] = request.form
+        return render("members/index.html", "members/_list.html", status=422, **context)
+    plan, refusals = members.plan_bulk_change(site, current_user, changes)
+    db.session.rollback()  # the plan was made in a savepoint; nothing of it stays
+    if refusals:
+        message = ngettext("%(num)d row would be refused, see below; nothing can be saved as it is.",
+                           "%(num)d rows would be refused, see below; nothing can be saved as they are.",
+                           len(refusals))
+    else:
+        message = _("Check the changes below, then save them.")
+    context = _list_context(site, membership, message=message, errors=refusals)
+    context.update(bulk_values=request.form, plan=plan, plan_refused=bool(refusals))
+    return render("members/index.html", "members/_list.html", status=422 if refusals else 200, **context)
 
 
 # --- Add new user -------------------------------------------------------------------------------
