@@ -12,10 +12,11 @@ from .invitation import invite
 from .outbox import queue_mail
 from .person import find_proven_person, normalize_email
 from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
+from .profile import chosen_levels
 from .review import settle_review
 from .tables import (PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER, Invitation, Membership,
                      levels_of, like_pattern, lock_site, membership_of)
-from .tool import AccessProfile, catalog
+from .tool import catalog
 
 # The names of the lower layers this module's callers (views, tests) have always found here.
 from .policy import holds, matching_profile, profile_levels  # noqa: F401,E402
@@ -129,11 +130,7 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
                 continue
             role = change.get("role") or membership.role
             levels = levels_of(membership, tools) if membership.role != PRIMARY else {}
-            if change.get("profile_id"):
-                profile = db.session.get(AccessProfile, int(change["profile_id"]))
-                if profile is None or profile.site_id != site.id:
-                    raise RuleViolation(_l("No such access profile on this site."))
-                levels = {**levels, **profile_levels(profile, tools, role, actor_membership)}
+            levels = chosen_levels(site, actor_membership, role, change.get("profile_id") or None, {}, base=levels)
             if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False):
                 changed += 1
         except RuleViolation as violation:
@@ -148,6 +145,50 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
     if errors:
         raise BulkRefused(errors)
     return changed
+
+
+def plan_bulk_change(site, actor, changes: dict[int, dict]) -> tuple[list[dict], dict[int, str]]:
+    """Tell what bulk_change would do with these changes, member by member, without doing it: it is
+    run in a savepoint that is rolled back, so the plan is judged by the very rules that apply it (all
+    rows together: seats, own levels, the primary). Returns (plan, refusals): the plan is one entry per
+    member found — name, role before and after (None when removed), and (tool, level before, level
+    after) for each level that changes — and the refusals map row id → message, as BulkRefused does."""
+    tools = catalog()
+    found = {m.id: m for m in db.session.scalars(
+        sa.select(Membership).where(Membership.site_id == site.id, Membership.id.in_(list(changes)))
+        .options(sa.orm.joinedload(Membership.person), sa.orm.selectinload(Membership.privileges)))}
+    before = {mid: (m.person.display_name, m.role, levels_of(m, tools)) for mid, m in found.items()}
+    refusals: dict[int, str] = {}
+    savepoint = db.session.begin_nested()
+    try:
+        try:
+            bulk_change(site, actor, changes)
+        except BulkRefused as refused:
+            refusals = refused.errors
+        db.session.flush()
+        after = {}
+        for mid, membership in found.items():
+            if changes[mid].get("remove"):
+                after[mid] = None
+            else:
+                db.session.refresh(membership)
+                after[mid] = (membership.role, levels_of(membership, tools))
+    finally:
+        savepoint.rollback()
+    plan = []
+    for mid in changes:
+        if mid not in before:
+            continue
+        name, role, levels = before[mid]
+        if after[mid] is None:
+            plan.append(dict(id=mid, name=name, role=role, new_role=None, levels=[]))
+            continue
+        new_role, new_levels = after[mid]
+        plan.append(dict(id=mid, name=name, role=role, new_role=new_role,
+                         levels=[(tool.name, tool.level_name(levels.get(tool.id, 0)),
+                                  tool.level_name(new_levels.get(tool.id, 0)))
+                                 for tool in tools if levels.get(tool.id, 0) != new_levels.get(tool.id, 0)]))
+    return plan, refusals
 
 
 # --- the user list ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from .audit import record
 from .base import db
 from .errors import RuleViolation
-from .policy import require_primary
+from .policy import profile_levels, require_primary
 from .tool import AccessProfile, AccessProfileLevel, catalog
 
 
@@ -64,3 +64,26 @@ def delete_profile(site, actor, profile: AccessProfile) -> None:
     record(actor, "profile.deleted", site=site, target=("access_profile", profile.id, profile.name),
            before={"name": profile.name})
     db.session.delete(profile)
+
+
+def chosen_levels(site, actor_membership, role: str, profile_id: int | None, posted: dict[int, int],
+                  by_hand: set[int] | None = None, base: dict[int, int] | None = None) -> dict[int, int]:
+    """Return the levels a person chose in a level matrix (Add new user, inline edit, bulk apply,
+    approving a request): `base` (the member's levels, or none), then the chosen profile's levels over
+    them (profile_levels: for this role, support left out for those who may not set it), then the
+    cells set by hand over those.
+
+    `by_hand` is the set of tool ids the page marked as set by hand (its script keeps the list as the
+    person clicks); None — a page without script, or a client that sends none — counts every posted
+    cell as set by hand. So a form sent before the page showed the profile's levels (a quick click)
+    still saves the profile, and never the levels it showed before. `profile_id` None is no profile;
+    any id that is not one of this site's profiles (0 for a garbled one) is refused.
+    """
+    levels = dict(base or {})
+    if profile_id is not None:
+        profile = db.session.get(AccessProfile, profile_id) if profile_id else None
+        if profile is None or profile.site_id != site.id:
+            raise RuleViolation(_l("Choose one of this site's profiles."), "profile_id")
+        levels.update(profile_levels(profile, catalog(), role, actor_membership))
+    levels.update({tool_id: rank for tool_id, rank in posted.items() if by_hand is None or tool_id in by_hand})
+    return levels

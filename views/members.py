@@ -17,10 +17,11 @@ from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
 from models.policy import may_edit
+from models.profile import chosen_levels
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
-from .parsing import id_from, ids_from, levels_from_form, submitted_levels
+from .parsing import hand_set_tools, id_from, ids_from, levels_from_form, profile_choice, submitted_levels
 from .rendering import apply_rule_violation, render
 from .forms import AddMemberForm
 from .pages import paged
@@ -102,7 +103,7 @@ def index(site, membership):
 def _row_context(site, actor_membership, row, **extra):
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, row=row, tools=tools, profiles=profiles,
+    return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
                 may_edit=partial(may_edit, actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
@@ -139,7 +140,8 @@ def update(site, membership, membership_id):
     tools = catalog()
     role = request.form.get("role", "")
     try:
-        levels = levels_from_form(request.form, tools)
+        levels = chosen_levels(site, membership, role, profile_choice(request.form.get("profile_id")),
+                               levels_from_form(request.form, tools), hand_set_tools(request.form))
         changed = members.update_member(site, current_user, row, role, levels)
     except RuleViolation as violation:
         db.session.rollback()
@@ -184,7 +186,8 @@ def remove(site, membership, membership_id):
 @bp.post("/members/bulk")
 @site_view(MANAGE_ACCESS, UPDATE)
 def bulk(site, membership):
-    """Remove the selected rows, or give each selected row its chosen role and/or profile; all or none."""
+    """The bulk bar: remove the selected rows, or give them the chosen role and/or profile — shown first
+    member by member (action=preview, nothing saved), then saved all or none (action=save)."""
     selected = ids_from(request.form.getlist("selected"))
     action = request.form.get("action", "save")
     changes = {}
@@ -192,8 +195,9 @@ def bulk(site, membership):
         if action == "remove":
             changes[membership_id] = {"remove": True}
         else:
-            role = request.form.get(f"bulk_role_{membership_id}", "")
-            profile_id = request.form.get(f"bulk_profile_{membership_id}", "")
+            # The bar's one choice for all rows; a row's own field (bulk_role_<id>) still wins when sent.
+            role = request.form.get(f"bulk_role_{membership_id}") or request.form.get("bulk_role", "")
+            profile_id = request.form.get(f"bulk_profile_{membership_id}") or request.form.get("bulk_profile", "")
             changes[membership_id] = {"role": role if role in (SECONDARY, USER) else None,
                                       "profile_id": id_from(profile_id)}
     found = set(db.session.scalars(sa.select(Membership.id).where(Membership.site_id == site.id,
@@ -202,7 +206,10 @@ def bulk(site, membership):
         abort(404)  # an id of another site: nothing to say about it
     if not changes:
         context = _list_context(site, membership, message=_("Select at least one row."), status_code=422)
+        context["bulk_values"] = request.form
         return render("members/index.html", "members/_list.html", status=422, **context)
+    if action == "preview":
+        return _bulk_preview(site, membership, changes)
     try:
         count = members.bulk_change(site, current_user, changes)
     except members.BulkRefused as refused:
@@ -219,6 +226,25 @@ def bulk(site, membership):
     else:
         message = ngettext("%(num)d member changed.", "%(num)d members changed.", count)
     return _after_list_action(site, membership, message)
+
+
+def _bulk_preview(site, membership, changes):
+    """Show what the bulk bar's choice would change, member by member, and save nothing."""
+    if not any(change.get("role") or change.get("profile_id") for change in changes.values()):
+        context = _list_context(site, membership, message=_("Choose a new role or a profile for the selected rows."))
+        context["bulk_values"] = request.form
+        return render("members/index.html", "members/_list.html", status=422, **context)
+    plan, refusals = members.plan_bulk_change(site, current_user, changes)
+    db.session.rollback()  # the plan was made in a savepoint; nothing of it stays
+    if refusals:
+        message = ngettext("%(num)d row would be refused, see below; nothing can be saved as it is.",
+                           "%(num)d rows would be refused, see below; nothing can be saved as they are.",
+                           len(refusals))
+    else:
+        message = _("Check the changes below, then save them.")
+    context = _list_context(site, membership, message=message, errors=refusals)
+    context.update(bulk_values=request.form, plan=plan, plan_refused=bool(refusals))
+    return render("members/index.html", "members/_list.html", status=422 if refusals else 200, **context)
 
 
 # --- Add new user -------------------------------------------------------------------------------
@@ -293,7 +319,8 @@ def create(site, membership):
     levels = {}
     if form.validate_on_submit():
         try:
-            levels = _profile_then_form_levels(site, membership, form, tools)
+            levels = chosen_levels(site, membership, form.role.data, profile_choice(form.profile_id.data),
+                                   levels_from_form(request.form, tools), hand_set_tools(request.form))
             outcome = members.add_member(site, current_user, form.email.data, form.role.data,
                                          form.business_justification.data, levels)
         except RuleViolation as violation:
@@ -312,17 +339,6 @@ def create(site, membership):
         return redirect(url_for("members.index", site_id=site.id), 303)
     levels = submitted_levels(request.form, tools)
     return render("members/new.html", None, status=422, **_add_context(site, membership, form, levels=levels))
-
-
-def _profile_then_form_levels(site, membership, form, tools):
-    """The chosen profile's levels, overlaid with the levels chosen one by one."""
-    levels = {}
-    if form.profile_id.data:
-        profile = db.session.get(AccessProfile, profile_id) if (profile_id := id_from(form.profile_id.data)) else None
-        if profile is None or profile.site_id != site.id:
-            raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
-        levels = members.profile_levels(profile, tools, form.role.data, membership)
-    return {**levels, **levels_from_form(request.form, tools)}
 
 
 # --- invitations --------------------------------------------------------------------------------

@@ -84,6 +84,23 @@ def levels_from_form(form, tools, prefix: str = "tool_") -> dict[int, int]:
     return levels
 
 
+def hand_set_tools(form) -> set[int] | None:
+    """Read the level matrix's `manual` field: the ids of the tools whose level the person set by hand
+    (kept by static/js/matrix.js). None when the form has no such field (a page without script counts
+    every posted level as set by hand); garbled entries name nothing and are left out."""
+    raw = form.get("manual")
+    if raw is None:
+        return None
+    return set(ids_from(raw.replace(",", " ").split()[:100]))
+
+
+def profile_choice(raw) -> int | None:
+    """Read a chosen access profile: None for none chosen, 0 for a value that names none (refused)."""
+    if raw is None or raw == "":
+        return None
+    return id_from(raw) or 0
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Return a local path to continue to after sign-in; anything else falls back to the default."""
     if not target:

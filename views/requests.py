@@ -6,17 +6,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from models import AccessProfile, AccessRequest, RuleViolation, db
+from models import AccessRequest, RuleViolation, db
 from models import access_request as requests
 from models import membership as members
 from models.membership import membership_of
 from models.support import is_support_request, may_manage_support
+from models.profile import chosen_levels
 from models.tool import MANAGE_ACCESS, SUPPORT, catalog, profiles_of
 
 from .access import of_site, require_level, site_view
 from .forms import ApproveForm, PrivilegeRequestForm, RejectForm, SelfNominationForm
 from .my_access import my_access_page
-from .parsing import id_from, levels_from_form, whole_number
+from .parsing import hand_set_tools, levels_from_form, profile_choice, whole_number
 from .rendering import apply_rule_violation, render
 from .pages import paged
 
@@ -160,6 +161,7 @@ def _review(site, membership, access_request, approve_form=None, reject_form=Non
     reject_form = reject_form or RejectForm(formdata=None)
     reject_form.reason.choices = [SelectChoice(key, str(label)) for key, label in requests.REJECTION_LABELS.items()]
     return render("requests/review.html", status=status, site=site, access_request=access_request, tools=tools,
+                  profiles=profiles,
                   approve_form=approve_form, reject_form=reject_form, levels=levels, errors=errors or {},
                   role=approve_form.role.data or "user", fieldset_id="levels",
                   status_labels=requests.STATUS_LABELS, reasons=requests.REJECTION_LABELS,
@@ -188,13 +190,8 @@ def approve(site, membership, request_id):
     try:
         if not form.validate_on_submit():
             raise RuleViolation(_("Check the form."))
-        if form.profile_id.data:
-            profile_id = id_from(form.profile_id.data)
-            profile = db.session.get(AccessProfile, profile_id) if profile_id else None
-            if profile is None or profile.site_id != site.id:
-                raise RuleViolation(_("Choose one of this site's profiles."), "profile_id")
-            levels = members.profile_levels(profile, tools, form.role.data or "user", membership)
-        levels = {**levels, **levels_from_form(request.form, tools)}
+        levels = chosen_levels(site, membership, form.role.data or "user", profile_choice(form.profile_id.data),
+                               levels_from_form(request.form, tools), hand_set_tools(request.form))
         requests.approve_request(site, current_user, access_request, form.role.data or "user", levels,
                                  form.business_justification.data or "")
     except RuleViolation as violation:

@@ -42,13 +42,27 @@ def member_row(page: Page, email: str) -> Locator:
     return page.get_by_role("row").filter(has_text=email)
 
 
-def level_select(scope: Page | Locator, tool: str) -> Locator:
-    return scope.get_by_label(tool, exact=True)
+def level_cell(scope: Page | Locator, tool: str, level: str) -> Locator:
+    """The radio of the level matrix named "Tool: Level" (templates/macros/matrix.html)."""
+    return scope.get_by_role("radio", name=f"{tool}: {level}", exact=True)
+
+
+def choose_level(scope: Page | Locator, tool: str, level: str) -> None:
+    """Choose a tool's level in the level matrix."""
+    level_cell(scope, tool, level).check()
 
 
 def expect_level(scope: Page | Locator, tool: str, level: str) -> None:
-    """Assert the level chooser labelled with the tool's name shows this level."""
-    expect(level_select(scope, tool).locator("option:checked")).to_have_text(level)
+    """Assert the level matrix shows this level chosen for the tool."""
+    expect(level_cell(scope, tool, level)).to_be_checked()
+
+
+def edit_member(page: Page, email: str, name: str) -> Locator:
+    """Open a User list row for editing in place (its Edit link); return the row."""
+    row = member_row(page, email)
+    row.get_by_role("link", name=f"Edit {name}").click()
+    expect(row.get_by_role("button", name="Save changes")).to_be_visible()
+    return row
 
 
 def fill_add_new_user(page: Page, email: str, justification: str, role: str, profile: str | None = None) -> None:

@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.members_steps import (SITE_NAME, SITE_NUMBER, accept_invitation, expect_level, fill_add_new_user,
-                                     level_select, member_row, open_site_page, sign_in_as_primary,
+                                     choose_level, edit_member, member_row, open_site_page, sign_in_as_primary,
                                      site_with_primary)
 from tests.e2e.steps import another_browser, expect_site_start, sign_in, sign_out
 from tests.helpers.mail import body_text, link_in
@@ -90,23 +90,23 @@ def test_inline_edit_of_levels_saves_without_reload(live_server, smtp, page):
     row = member_row(page, "ulla@example.com")
     expect(row).to_contain_text("Custom")
 
-    row.get_by_role("button", name="Edit Ulla Tester").click()
+    row.get_by_role("link", name="Edit Ulla Tester").click()
     expect(row.get_by_label("Role", exact=True).locator("option:checked")).to_have_text("User")
     expect_level(row, "Reporting", "None")
     expect_level(row, "Support cases", "Basic")
-    level_select(row, "Reporting").select_option(label="View")
+    choose_level(row, "Reporting", "View")
     row.get_by_role("button", name="Save changes").click()
 
     # The row is back to its display form with the new summary, on the same page.
     expect(row.get_by_role("button", name="Save changes")).to_have_count(0)
     expect(row).to_contain_text("Reporting access")
-    expect(row.get_by_role("button", name="Edit Ulla Tester")).to_be_visible()
+    expect(row.get_by_role("link", name="Edit Ulla Tester")).to_be_visible()
     assert page.url == list_url
     assert page.evaluate("window.stillTheSamePage") is True
 
     page.reload()
     expect(member_row(page, "ulla@example.com")).to_contain_text("Reporting access")
-    member_row(page, "ulla@example.com").get_by_role("button", name="Edit Ulla Tester").click()
+    member_row(page, "ulla@example.com").get_by_role("link", name="Edit Ulla Tester").click()
     expect_level(member_row(page, "ulla@example.com"), "Reporting", "View")
 
 
@@ -137,12 +137,44 @@ def test_bulk_removal_of_three_members(live_server, smtp, page):
     expect(member_row(page, "cleo@example.com")).to_be_visible()
 
 
+def test_bulk_change_of_role_shows_each_change_then_saves_them(live_server, smtp, page):
+    """Issue 13: one bulk bar for the selected rows; the change is shown member by member before it is saved."""
+    world, site_id = site_with_primary(live_server, smtp)
+    for email in ["anna@example.com", "bert@example.com", "cleo@example.com"]:
+        world.member(site_id, email, levels={"software": 1, "support": 1})
+    sign_in_as_primary(page, live_server.url)
+    open_site_page(page, "User list")
+    bar = page.get_by_role("group", name="Bulk change")
+    expect(bar).to_be_hidden()
+    for name in ["Anna Tester", "Bert Tester"]:
+        page.get_by_role("checkbox", name=f"Select {name}").check()
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text("2 selected")
+    bar.get_by_label("Change role").select_option(label="Secondary contact")
+    bar.get_by_role("button", name="Preview changes").click()
+
+    preview = page.get_by_role("region", name="Changes to save")
+    expect(preview).to_contain_text("Anna Tester: User → Secondary contact")
+    expect(preview).to_contain_text("Bert Tester: User → Secondary contact")
+    expect(preview).not_to_contain_text("Cleo")
+    expect(member_row(page, "anna@example.com").get_by_role("cell", name="User", exact=True)).to_be_visible()
+
+    preview.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status").filter(has_text="changed")).to_have_text("2 members changed.")
+    expect(page.get_by_role("region", name="Changes to save")).to_have_count(0)
+    page.reload()
+    for email in ["anna@example.com", "bert@example.com"]:
+        expect(member_row(page, email).get_by_role("cell", name="Secondary contact", exact=True)).to_be_visible()
+    expect(member_row(page, "cleo@example.com").get_by_role("cell", name="User", exact=True)).to_be_visible()
+
+
 def test_remove_one_member_only_after_confirmation(live_server, smtp, page):
     world, site_id = site_with_primary(live_server, smtp)
     world.member(site_id, "anna@example.com")
     sign_in_as_primary(page, live_server.url)
     open_site_page(page, "User list")
-    remove = member_row(page, "anna@example.com").get_by_role("button", name="Remove Anna Tester")
+    # Removal of one member is in their row's edit view.
+    remove = edit_member(page, "anna@example.com", "Anna Tester").get_by_role("button", name="Remove Anna Tester")
 
     page.once("dialog", lambda dialog: dialog.dismiss())
     with page.expect_event("dialog") as asked:
@@ -152,6 +184,7 @@ def test_remove_one_member_only_after_confirmation(live_server, smtp, page):
     expect(member_row(page, "anna@example.com")).to_be_visible()
 
     page.once("dialog", lambda dialog: dialog.accept())
+    remove = edit_member(page, "anna@example.com", "Anna Tester").get_by_role("button", name="Remove Anna Tester")
     remove.click()
     expect(member_row(page, "anna@example.com")).to_have_count(0)
     page.reload()

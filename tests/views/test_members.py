@@ -16,6 +16,7 @@ from models import (AccessProfile, AuditEvent, Invitation, Membership, OutboxMai
 from models import membership as members
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog
+from tests.helpers.matrix import matrix_row
 from tests.helpers.apps import join_mail_threads
 from tests.helpers.client import Auth
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
@@ -168,14 +169,17 @@ module_world, module_smtp, smtp, shared_app, app, h = module_world_fixtures(buil
 # --- reading pages ------------------------------------------------------------------------------
 
 def member_rows(markup: str) -> dict[int, dict[str, str]]:
-    """Rows of the user list by membership id, in page order, with their cells by column."""
+    """Rows of the user list by membership id, in page order, with their cells by column (name and
+    email share the row's header cell: the email is its last <small>; the name keeps a row's error)."""
     rows = {}
     for row in parse(markup).find_all("tr", id=lambda value: re.fullmatch(r"member-\d+", value)):
-        cells = row.cells()
-        offset = 1 if len(cells) > 6 else 0  # the checkbox column when the viewer may change things
-        name, email, role, summary, status, granted = cells[offset:offset + 6]
-        rows[int(row.get("id").removeprefix("member-"))] = dict(name=name, email=email, role=role, summary=summary,
-                                                                status=status, granted=granted, html=row.html)
+        who = row.one("th", scope="row")
+        email = who.find_all("small")[-1]
+        cells = [cell.text for cell in row.find_all("td")]
+        role, summary, status, granted = cells[1:5] if len(cells) > 5 else cells[:4]  # after the checkbox
+        rows[int(row.get("id").removeprefix("member-"))] = dict(name=who.words(without=(email,)), email=email.text,
+                                                                role=role, summary=summary, status=status,
+                                                                granted=granted, html=row.html)
     return rows
 
 
@@ -185,9 +189,10 @@ def invitation_rows(markup: str) -> dict[str, dict[str, str]]:
         return {}
     rows = {}
     for row in body.find_all("tr"):
-        cells = row.cells()
-        offset = 1 if len(cells) > 6 else 0
-        _dash, email, role, summary, status, granted = cells[offset:offset + 6]
+        who = row.one("th", scope="row")
+        email = who.find_all("small")[-1].text
+        role, summary, status, granted = [cell.text for cell in row.find_all("td")][1 if len(row.find_all("td")) > 5
+                                                                                    else 0:][:4]
         rows[email] = dict(role=role, summary=summary, status=status, granted=granted, html=row.html)
     return rows
 
@@ -523,19 +528,49 @@ def test_profile_then_levels_adjusted_one_by_one(h):
                                               "documents": 1, "support": 2})
 
 
+def test_a_submit_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    """Issue 13: a quick click on Submit after choosing Reporting access sends the profile with the old
+    radios (all at their lowest); the page's `manual` list says none was set by hand, so the profile's
+    levels are saved, not the radios as shown before."""
+    h.become(PRIMARY)
+    old_radios = levels(**{key: 0 for key in TOOL if key not in SECONDARY_ONLY})
+    response = h.post(h.url("members"), {**add_form(ERIN, "user", profile=h.ids[("site_a", "Reporting access")]),
+                                         **old_radios, "manual": ""})
+    assert response.status_code == 303, page_text(response)
+    assert h.memberships()[ERIN] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1,
+                                              "documents": 1, "support": 1})
+
+
+def test_cells_set_by_hand_win_over_the_profile_and_the_others_follow_it(h):
+    h.become(PRIMARY)
+    form = {**add_form(ERIN, "user", profile=h.ids[("site_a", "Reporting access")]),
+            **levels(**{key: 0 for key in TOOL if key not in SECONDARY_ONLY}), **levels(support=2, reporting=0),
+            "manual": str(TOOL["support"])}
+    response = h.post(h.url("members"), form)
+    assert response.status_code == 303, page_text(response)
+    assert h.memberships()[ERIN] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1,
+                                              "documents": 1, "support": 2})
+
+
+def test_an_inline_edit_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    h.become(PRIMARY)
+    # Bob holds Reporting = View; the edit row showed that, the person chose Basic access and saved at once.
+    form = {**update_form("user", reporting=1), "profile_id": str(h.ids[("site_a", "Basic access")]), "manual": ""}
+    response = h.post(h.url(f"members/{h.ids[BOB]}"), form, htmx=True)
+    assert response.status_code == 200, page_text(response)
+    assert h.memberships()[BOB] == ("user", {"software": 1, "support": 1})
+
+
 def test_levels_fragment_follows_the_chosen_profile(h):
     h.become(PRIMARY)
     full = h.ids[("site_a", "Full access")]
     response = h.client.htmx_get(h.url("levels"), query_string={"profile_id": full, "role": "secondary"})
     assert response.status_code == 200
     assert_fragment(response, '<fieldset id="levels"')
-    markup = response.get_data(as_text=True)
-    manage = re.search(rf'name="tool_{TOOL["manage_access"]}"[^>]*>(.*?)</select>', markup, re.S).group(1)
-    assert '<option value="2" selected>' in manage
+    assert matrix_row(response.get_data(as_text=True), "levels", TOOL["manage_access"])["checked"] == 2
     as_user = h.client.htmx_get(h.url("levels"), query_string={"profile_id": full, "role": "user"})
-    markup = as_user.get_data(as_text=True)
-    manage_tag = re.search(rf'<select[^>]*name="tool_{TOOL["manage_access"]}"[^>]*>', markup).group(0)
-    assert "disabled" in manage_tag and "For secondary contacts only." in markup
+    manage = matrix_row(as_user.get_data(as_text=True), "levels", TOOL["manage_access"])
+    assert manage["disabled"] == {1, 2} and manage["note"] == "For secondary contacts only."
 
 
 INVALID_ADDS = [
@@ -571,30 +606,23 @@ def test_add_is_refused_in_place_and_writes_nothing(h, form, message):
 
 
 def test_a_locked_level_in_error_names_its_hint_and_its_error_in_one_describedby(h):
-    """A user's Manage access is both locked (secondary contacts only) and refused: the select carries one
-    aria-describedby naming both the hint and the error (two attributes on one tag: browsers read the first)."""
-    from html.parser import HTMLParser
-
-    class Selects(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.found = []
-
-        def handle_starttag(self, tag, attrs):
-            if tag == "select":
-                self.found.append(attrs)
-
+    """A user's Manage access is both locked (secondary contacts only) and refused: its disabled radios
+    carry one aria-describedby naming both the reason and the error (two attributes on one tag: browsers
+    read the first)."""
     h.become(PRIMARY)
     response = h.post(h.url("members"), add_form(ERIN, manage_access=1))
     assert response.status_code == 422
-    parser = Selects()
-    parser.feed(response.get_data(as_text=True))
-    select = next(attrs for attrs in parser.found if ("name", f"tool_{TOOL['manage_access']}") in attrs)
-    field_id = dict(select)["id"]
-    assert [value for name, value in select if name == "aria-describedby"] == [f"{field_id}-hint {field_id}-error"]
-    assert ("aria-invalid", "true") in select and ("disabled", None) in select
     markup = response.get_data(as_text=True)
-    assert f'id="{field_id}-hint"' in markup and f'id="{field_id}-error"' in markup
+    row = matrix_row(markup, "levels", TOOL["manage_access"])
+    locked = [radio for radio in row["radios"] if radio["rank"] > 0]
+    base = f"levels-{TOOL['manage_access']}"
+    assert locked and all(radio["disabled"] and radio["invalid"] for radio in locked)
+    assert {radio["described"] for radio in locked} == {f"{base}-lock {base}-error"}
+    for radio in row["radios"]:
+        assert len(re.findall(r"aria-describedby=", row["html"].split(f'id="{base}-{radio["rank"]}"')[1]
+                              .split(">")[0])) <= 1
+    assert f'id="{base}-lock"' in markup and f'id="{base}-error"' in markup
+    assert "Manage access above None is for secondary contacts only." in row["note"]
 
 
 @pytest.mark.parametrize("actor, ranks, allowed", [
@@ -899,14 +927,11 @@ def test_inline_edit_and_save(h):
     assert_fragment(edit, f'<tr id="member-{h.ids[BOB]}"')
     markup = edit.get_data(as_text=True)
     assert 'class="editing"' in markup and "Save changes" in markup
-    reporting = re.search(rf'name="tool_{TOOL["reporting"]}"[^>]*>(.*?)</select>', markup, re.S).group(1)
-    assert '<option value="1" selected>' in reporting
+    assert matrix_row(markup, f"levels-{h.ids[BOB]}", TOOL["reporting"])["checked"] == 1
     # Choosing a profile fills the levels; nothing is saved yet.
     basic = h.ids[("site_a", "Basic access")]
     filled = h.client.htmx_get(h.url(f"members/{h.ids[BOB]}/edit"), query_string={"profile_id": basic, "role": "user"})
-    software = re.search(rf'name="tool_{TOOL["software"]}"[^>]*>(.*?)</select>', filled.get_data(as_text=True),
-                         re.S).group(1)
-    assert '<option value="1" selected>' in software
+    assert matrix_row(filled.get_data(as_text=True), f"levels-{h.ids[BOB]}", TOOL["software"])["checked"] == 1
     assert h.memberships()[BOB] == ("user", {"reporting": 1})
     # Cancel shows the row again.
     row = h.client.htmx_get(h.url(f"members/{h.ids[BOB]}"))
@@ -1017,8 +1042,7 @@ def test_bulk_removal_is_all_or_none(h):
 def test_bulk_reassignment_making_a_fifth_and_sixth_secondary_refuses_both(h):
     h.become(PRIMARY)
     before = h.state()
-    form = bulk_form("save", [h.ids[ALICE], h.ids[BOB]], **{f"bulk_role_{h.ids[ALICE]}": "secondary",
-                                                            f"bulk_role_{h.ids[BOB]}": "secondary"})
+    form = bulk_form("save", [h.ids[ALICE], h.ids[BOB]], bulk_role="secondary")  # the bulk bar's one choice
     response = h.post(h.url("members/bulk"), form, htmx=True)
     assert response.status_code == 422
     assert re.search(r"Nothing was changed: 2 row", page_text(response))
@@ -1028,8 +1052,7 @@ def test_bulk_reassignment_making_a_fifth_and_sixth_secondary_refuses_both(h):
         assert 'aria-invalid="true"' in response.get_data(as_text=True)
     # The choices stay as they were made.
     assert f'name="selected" value="{h.ids[ALICE]}"' in response.get_data(as_text=True)
-    assert re.search(rf'name="bulk_role_{h.ids[ALICE]}".*?<option value="secondary" selected>',
-                     response.get_data(as_text=True), re.S)
+    assert re.search(r'name="bulk_role">.*?<option value="secondary" selected>', response.get_data(as_text=True), re.S)
     assert h.state() == before
     page = h.post(h.url("members/bulk"), form)
     assert page.status_code == 422 and h.state() == before
@@ -1347,3 +1370,84 @@ def test_my_access_shows_own_role_and_levels_read_only(h, who, role, levels_show
     # Read-only: no level or role fields (the one select asks for more through a request, issue 4).
     assert 'name="tool_' not in markup and 'name="role"' not in markup
     assert markup.count("<select") == markup.count('name="wanted"')
+
+
+# === the bulk bar: preview, then save all or none (issue 13) ======================================
+
+def test_bulk_preview_shows_the_change_member_by_member_and_saves_nothing(h):
+    h.become(PRIMARY)
+    before = h.state()
+    form = bulk_form("preview", [h.ids[ALICE]], bulk_role="secondary")
+    response = h.post(h.url("members/bulk"), form, htmx=True)
+    assert response.status_code == 200, page_text(response)
+    assert_fragment(response, '<div id="member-list"')
+    shown = page_text(response)
+    assert "Changes to save" in shown and "Alice Archer: User → Secondary contact" in shown
+    assert h.state() == before and not h.audit("membership.changed")
+    # The choices stay made, and Save changes posts them again.
+    markup = response.get_data(as_text=True)
+    assert f'name="selected" value="{h.ids[ALICE]}" aria-labelledby="sl mn{h.ids[ALICE]}" checked' in markup
+    assert '<button type="submit" name="action" value="save">Save changes</button>' in markup
+    saved = h.post(h.url("members/bulk"), {**form, "action": "save"})
+    assert saved.status_code == 303
+    assert h.memberships()[ALICE][0] == "secondary"
+
+
+def test_bulk_preview_of_a_profile_lists_each_level_that_changes(h):
+    h.become(PRIMARY)
+    before = h.state()
+    response = h.post(h.url("members/bulk"), bulk_form("preview", [h.ids[ALICE], h.ids[BOB]],
+                                                       bulk_profile=str(h.ids[("site_a", "Reporting access")])))
+    assert response.status_code == 200
+    preview = parse(response.get_data(as_text=True)).one("section", class_="bulk-preview").text
+    assert "Alice Archer Software and services" in preview and "Reporting: None → View" in preview
+    assert "Software and services (purchase and download): Downloads only → None" in preview
+    assert "Bob Baker Entitlements: inventory and deployments: None → View" in preview
+    assert h.state() == before
+
+
+def test_bulk_preview_shows_refusals_on_their_rows_and_offers_no_save(h):
+    h.become(PRIMARY)
+    before = h.state()
+    response = h.post(h.url("members/bulk"), bulk_form("preview", [h.ids[ALICE], h.ids[BOB]], bulk_role="secondary"),
+                      htmx=True)
+    assert response.status_code == 422
+    rows = member_rows(response.get_data(as_text=True))
+    assert "at most 4 secondary contacts" in rows[h.ids[ALICE]]["name"]
+    assert 'value="save"' not in response.get_data(as_text=True)
+    assert "2 rows would be refused" in page_text(response)
+    assert h.state() == before
+
+
+def test_bulk_preview_without_a_choice_asks_for_one(h):
+    h.become(PRIMARY)
+    before = h.state()
+    response = h.post(h.url("members/bulk"), bulk_form("preview", [h.ids[ALICE]]), htmx=True)
+    assert response.status_code == 422 and "Choose a new role or a profile for the selected rows." in page_text(response)
+    assert h.state() == before
+
+
+NEW_NAMES = ["Amelia Fernández", "Jonathan Okonkwo", "Priya Raghunathan", "Mateusz Kowalczyk", "Sofia Lindqvist",
+             "Oluwaseun Adeyemi", "Charlotte Beaumont", "Hiroshi Takahashi", "Valentina Rossi", "Aleksandr Volkov",
+             "Isabella Cardoso", "Mohammed Al-Rashid", "Ingrid Halvorsen", "Nguyen Thi Minh", "Lukas Steinbach",
+             "Fatima Benali", "Siobhan O'Sullivan", "Rafael Domínguez", "Anneliese Vogt", "Kwame Mensah",
+             "Eleanor Whitfield", "Dmitri Sokolov", "Ayesha Siddiqui", "Bartholomew Reyes", "Chiara Esposito"]
+
+
+def test_the_user_list_of_25_members_stays_within_its_html_budget(h):
+    """Issue 13: 52 KB for 25 rows overflowed the page; the whole User list page of 25 members stays
+    within 20 KB, and the search fragment of 25 rows within 12 KB."""
+    world = World(h.app)
+    for name in NEW_NAMES:
+        first, last = name.split(" ", 1)
+        email = f"{first}.{last.replace(' ', '').replace(chr(39), '')}@northwind-traders.com".lower()
+        world.person(email, first_name=first, last_name=last)
+        world.member(h.a, email, "user", {"reporting": 1, "software": 2})
+    h.become(PRIMARY)
+    page = h.client.get(h.url("members"))
+    assert page.status_code == 200
+    assert len(member_rows(page.get_data(as_text=True))) == 25
+    assert len(page.data) <= 20_000, len(page.data)
+    fragment = h.client.htmx_get(h.url("members"), query_string={"q": "northwind"})
+    assert len(member_rows(fragment.get_data(as_text=True))) == 25
+    assert len(fragment.data) <= 12_000, len(fragment.data)

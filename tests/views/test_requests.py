@@ -19,6 +19,7 @@ from models import access_request as requests
 from models.base import utcnow
 from models.throttle import ThrottleEvent
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
+from tests.helpers.matrix import matrix_row
 from tests.helpers.apps import join_mail_threads
 from tests.helpers.client import Auth
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
@@ -562,8 +563,8 @@ def test_review_shows_the_requesters_details_and_both_decisions(h):
     assert re.search(rf'<option selected value="{basic}">|<option value="{basic}" selected', markup), \
         "no profile pre-selected"
     # The levels of the pre-selected profile (Basic access: Downloads only, support Basic), editable.
-    assert re.search(rf'name="tool_{TOOL["software"]}".*?<option value="1" selected>', markup, re.S)
-    assert re.search(rf'name="tool_{TOOL["support"]}".*?<option value="1" selected>', markup, re.S)
+    assert matrix_row(markup, "levels", TOOL["software"])["checked"] == 1
+    assert matrix_row(markup, "levels", TOOL["support"])["checked"] == 1
     for label in REASON_LABELS.values():
         assert label in shown
     assert shown.count("Approve") >= 2 and shown.count("Reject") >= 2
@@ -611,6 +612,18 @@ def test_approve_with_a_profile_alone_sets_its_levels(h):
     response = h.post(h.review_url(h.ids["frank"], "approve"),
                       {"role": "user", "profile_id": str(h.ids[("site_a", "Reporting access")])})
     assert response.status_code == 303
+    assert h.memberships()[FRANK] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1, "documents": 1,
+                                               "support": 1})
+
+
+def test_an_approval_sent_before_the_profile_filled_the_matrix_saves_the_profile(h):
+    """Issue 13: the approver chose Reporting access and pressed Approve before the levels showed it;
+    the form says no level was set by hand, so the profile's levels are granted."""
+    h.become(PRIMARY)
+    form = {"role": "user", "profile_id": str(h.ids[("site_a", "Reporting access")]), **all_levels(software=1),
+            "manual": ""}
+    response = h.post(h.review_url(h.ids["frank"], "approve"), form)
+    assert response.status_code == 303, page_text(response)
     assert h.memberships()[FRANK] == ("user", {"reporting": 1, "entitlements": 1, "allocation": 1, "documents": 1,
                                                "support": 1})
 

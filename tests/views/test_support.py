@@ -17,6 +17,7 @@ from models import AccessProfile, AccessRequest, AuditEvent, Invitation, Members
 from models import access_request as requests
 from models.base import utcnow
 from models.tool import DEFAULT_CATALOG, catalog, tool_by_key
+from tests.helpers.matrix import matrix_row
 from tests.helpers.apps import join_mail_threads
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
@@ -281,12 +282,9 @@ def settle(smtp, count):
     return list(smtp.messages)
 
 
-def support_select(markup: str, fieldset: str) -> str:
-    """The support level's select of a levels fieldset, with its hint when it has one."""
-    match = re.search(rf'<select id="{fieldset}-tool-{SUPPORT}"[^>]*>.*?</select>\s*(<small id="{fieldset}-tool-'
-                      rf'{SUPPORT}-hint">.*?</small>)?', markup, re.S)
-    assert match, f"no support select in {fieldset}"
-    return match.group(0)
+def support_select(markup: str, fieldset: str) -> dict:
+    """The support level's row of a level matrix (tests/helpers/matrix.py), with its note when it has one."""
+    return matrix_row(markup, fieldset, SUPPORT)
 
 
 # === who manages support levels ==================================================================
@@ -621,14 +619,15 @@ def test_the_managers_edit_row_shows_the_support_level_fixed_with_a_hint(h):
     edit = h.client.htmx_get(h.url(f"members/{h.ids[ALICE]}/edit"))
     assert edit.status_code == 200
     select = support_select(edit.get_data(as_text=True), f"levels-{h.ids[ALICE]}")
-    assert " disabled " in select and f'aria-describedby="levels-{h.ids[ALICE]}-tool-{SUPPORT}-hint"' in select
-    assert HINT in text(select)
-    assert re.search(r'<option value="1" selected>Basic</option>', select)
+    assert select["disabled"] == {0, 1, 2, 3}
+    assert {r["described"] for r in select["radios"]} == {f"levels-{h.ids[ALICE]}-{SUPPORT}-hint"}
+    assert HINT in select["note"]
+    assert select["checked"] == 1  # Basic
     # The primary sets it there.
     h.become(PRIMARY)
     select = support_select(h.client.htmx_get(h.url(f"members/{h.ids[ALICE]}/edit")).get_data(as_text=True),
                             f"levels-{h.ids[ALICE]}")
-    assert " disabled" not in select and HINT not in text(select)
+    assert not select["disabled"] and HINT not in select["note"]
 
 
 def test_the_managers_profile_fill_keeps_the_members_support_level(h):
@@ -636,8 +635,8 @@ def test_the_managers_profile_fill_keeps_the_members_support_level(h):
     edit = h.client.htmx_get(h.url(f"members/{h.ids[CAROL]}/edit"),
                              query_string={"profile_id": h.ids["Basic access"]})
     markup = edit.get_data(as_text=True)
-    assert re.search(rf'name="tool_{TOOL["software"]}".*?<option value="1" selected>', markup, re.S)
-    assert re.search(r'<option value="2" selected>Full</option>', support_select(markup, f"levels-{h.ids[CAROL]}"))
+    assert matrix_row(markup, f"levels-{h.ids[CAROL]}", TOOL["software"])["checked"] == 1
+    assert support_select(markup, f"levels-{h.ids[CAROL]}")["checked"] == 2  # Full
 
 
 @pytest.mark.parametrize("rank, message", [
@@ -678,7 +677,7 @@ def test_the_primary_changes_the_support_level_on_the_user_list(h):
 def test_a_managers_forged_support_level_on_add_new_user_is_refused(h, smtp, email):
     h.become(MANAGER)
     page = h.client.get(h.url("members/new")).get_data(as_text=True)
-    assert HINT in text(support_select(page, "levels"))
+    assert HINT in support_select(page, "levels")["note"]
     before = h.state()
     response = h.post(h.url("members"), {"email": email, "role": "user", "business_justification": "Buys licences",
                                          **levels(software=1, support=1)})
@@ -691,8 +690,7 @@ def test_a_managers_forged_support_level_on_add_new_user_is_refused(h, smtp, ema
 def test_a_managers_profile_on_add_new_user_leaves_out_the_support_level(h):
     h.become(MANAGER)
     fragment = h.client.htmx_get(h.url("levels"), query_string={"profile_id": h.ids["Basic access"], "role": "user"})
-    assert re.search(r'<option value="0" selected>No access</option>', support_select(fragment.get_data(as_text=True),
-                                                                                        "levels"))
+    assert support_select(fragment.get_data(as_text=True), "levels")["checked"] == 0  # No access
     response = h.post(h.url("members"), {"email": ERIN, "role": "user", "business_justification": "Buys licences",
                                          "profile_id": str(h.ids["Basic access"])})
     assert response.status_code == 303, page_text(response)
@@ -734,7 +732,7 @@ def test_a_manager_approving_a_membership_request_cannot_set_the_support_level(h
     h.become(MANAGER)
     review = h.client.get(h.review_url(h.ids["frank"])).get_data(as_text=True)
     select = support_select(review, "levels")
-    assert " disabled " in select and HINT in text(select)
+    assert select["disabled"] == {0, 1, 2, 3} and HINT in select["note"]
     before = h.state()
     refused = h.post(h.review_url(h.ids["frank"], "approve"), {"role": "user", **levels(software=1, support=1)})
     assert refused.status_code == 422
