@@ -183,6 +183,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    from views import webhooks
+    app.register_blueprint(webhooks.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -37,6 +37,7 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -175,7 +176,8 @@ def _is_loopback(address: str) -> bool:
                               and ip.ipv4_mapped.is_loopback)
 
 
-def _allow_loopback() -> bool:
+def loopback_allowed() -> bool:
+    """Whether WEBHOOK_ALLOW_LOOPBACK is on (development and tests only)."""
     value = current_app.config.get("WEBHOOK_ALLOW_LOOPBACK", False)
     return value is True or str(value).lower() in ("true", "1", "yes")
 
@@ -208,7 +210,7 @@ def check_url(url: str) -> tuple[str, str, int, str, str]:
         raise UnsafeAddress(_l("Enter the endpoint's URL."))
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeAddress(_l("The URL is longer than %(most)d characters.", most=MAX_URL_LENGTH))
-    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
+    if any(unicodedata.category(char)[0] in "CZ" for char in url):
         raise UnsafeAddress(_l("The URL must not contain spaces or control characters."))
     try:
         parts = urlsplit(url)
@@ -216,7 +218,7 @@ def check_url(url: str) -> tuple[str, str, int, str, str]:
         host = parts.hostname
     except ValueError:
         raise UnsafeAddress(_l("This is not a valid URL.")) from None
-    loopback = _allow_loopback()
+    loopback = loopback_allowed()
     if parts.scheme not in ("https", "http") or not host:
         raise UnsafeAddress(_l("The URL must start with https:// and name a host."))
     if parts.scheme == "http" and not loopback:
