@@ -331,3 +331,13 @@ def test_resend_sends_again_with_the_same_event_id(app, hooks, receiver):
     assert deliver(app)["delivered"] == 1
     first, second = receiver.received
     assert json.loads(first["body"])["id"] == json.loads(second["body"])["id"]
+
+
+def test_the_readme_quotes_the_receiver_check_the_tests_use():
+    import inspect
+    import pathlib
+
+    import examples.webhook_receiver as receiver_module
+    readme = pathlib.Path(__file__).parents[2].joinpath("README.md").read_text()
+    assert inspect.getsource(receiver_module.verify_signature) in readme
+    assert "SITEPASS_WEBHOOK_ALLOW_LOOPBACK" in readme
