@@ -311,7 +311,7 @@ def _emit_for_new_audit_events(session, _context, _instances):
     if not fresh:
         return
     with session.no_autoflush:
-        for audit in sorted(fresh, key=lambda event: id(event)):
+        for audit in fresh:
             emit(audit)
 
 
@@ -418,16 +418,33 @@ def _post_once(url: str, body: bytes, headers: dict, deadline: float) -> tuple[i
         raise TimeoutError("timed out")
     kind = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     connection = kind(host, port, address, remaining)
-    # The whole exchange, however slowly the receiver trickles its answer, ends at the deadline.
-    timer = threading.Timer(remaining, connection.close)
+    # The whole exchange ends at the deadline, however slowly the receiver trickles its answer: a timer
+    # shuts the socket down (a blocked read returns then), and the per-read timeout alone could not.
+    fired = threading.Event()
+
+    def cut():
+        fired.set()
+        if connection.sock is not None:
+            try:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(remaining, cut)
     timer.start()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(65536)
+        if fired.is_set():  # an answer cut short is no answer
+            raise TimeoutError(f"no complete answer within {TOTAL_TIMEOUT:g} s")
         return response.status, response.getheader("Location")
-    except (AttributeError, ValueError) as exc:  # the timer closed the connection under the client
-        raise TimeoutError("timed out") from exc
+    except TimeoutError:
+        raise
+    except (OSError, http.client.HTTPException, AttributeError, ValueError) as exc:
+        if fired.is_set():
+            raise TimeoutError(f"no complete answer within {TOTAL_TIMEOUT:g} s") from exc
+        raise
     finally:
         timer.cancel()
         connection.close()
@@ -494,6 +511,9 @@ def deliver_due(limit: int = 50) -> dict[str, int]:
         url, secret, event_id, body = endpoint.url, endpoint.secret, delivery.event_id, delivery.body
         db.session.commit()  # no transaction stays open during the request
         status_code, error, for_good = None, None, False
+        if not endpoint.api_key.is_usable():
+            counts[_finish(delivery, None, "the API key is revoked or expired", for_good=True)] += 1
+            continue
         try:
             status_code = post(url, secret, event_id, body)
             if not 200 <= status_code < 300:

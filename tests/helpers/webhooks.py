@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -16,6 +17,7 @@ class Receiver:
         self.received: list[dict] = []
         self.status = 204
         self.redirect_to: str | None = None
+        self.trickle_seconds = 0.0  # answer one byte at a time over this long (a slow receiver)
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -29,6 +31,16 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if receiver.trickle_seconds:
+                    answer = b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 20
+                    try:
+                        for byte in answer:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(receiver.trickle_seconds / len(answer))
+                    except OSError:
+                        pass  # Sitepass hung up at its deadline, as it should
+                    return
                 if receiver.redirect_to and self.path != "/final":
                     self.send_response(307)
                     self.send_header("Location", receiver.redirect_to)

@@ -341,3 +341,23 @@ def test_the_readme_quotes_the_receiver_check_the_tests_use():
     readme = pathlib.Path(__file__).parents[2].joinpath("README.md").read_text()
     assert inspect.getsource(receiver_module.verify_signature) in readme
     assert "SITEPASS_WEBHOOK_ALLOW_LOOPBACK" in readme
+
+
+def test_a_slow_receiver_is_cut_at_the_total_timeout_and_retried(app, hooks, receiver, monkeypatch):
+    monkeypatch.setattr(webhook, "TOTAL_TIMEOUT", 1.0)
+    receiver.trickle_seconds = 4.0  # every byte comes well within the per-read timeout
+    remove_user(app)
+    started = time.monotonic()
+    assert deliver(app)["deferred"] == 1
+    assert time.monotonic() - started < 3
+    [row] = deliveries(app)
+    assert row.status == webhook.PENDING and "within 1 s" in row.last_error
+
+
+def test_a_revoked_key_stops_its_pending_deliveries(app, hooks, receiver):
+    remove_user(app)
+    with app.app_context():
+        api.revoke_api_key(db.session.get(api.Person, hooks["operator"]), db.session.get(api.ApiKey, hooks["key"]))
+        db.session.commit()
+    assert deliver(app)["failed"] == 1
+    assert receiver.received == []
