@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SCHEDULER_REMINDERS_SECONDS=3600,
         SCHEDULER_BACKUP_SECONDS=86400,
         SCHEDULER_BACKUP_KEEP=7,
+        SCHEDULER_WEBHOOK_SECONDS=10,
+        # Webhooks to loopback addresses, over http:// too: for development and tests only (models/webhook.py).
+        WEBHOOK_ALLOW_LOOPBACK=False,
         # Special-use email domains (RFC 6761: .local, .test …) accepted in addresses, e.g. ["local"].
         EMAIL_SPECIAL_USE_DOMAINS=[],
         # Where `flask backup` and the daily backup write; None means instance/backups/.
@@ -180,6 +183,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    from views import webhooks
+    app.register_blueprint(webhooks.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

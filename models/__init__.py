@@ -16,3 +16,4 @@ from .throttle import ThrottleEvent  # noqa: F401
 from .outbox import OutboxMail, mail, queue_mail  # noqa: F401
 from .scheduler import SchedulerJob, SchedulerLease  # noqa: F401
 from .api import ApiKey  # noqa: F401
+from .webhook import WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -9,7 +9,7 @@ with a conditional UPDATE of its `scheduler_job` row as well, so even two holder
 during a long job) run a job once per interval, and each mail keeps its own claim in the outbox.
 
 Settings (seconds): SCHEDULER_TICK_SECONDS (how often a scheduler wakes up), SCHEDULER_LEASE_SECONDS,
-SCHEDULER_MAIL_SECONDS, SCHEDULER_REMINDERS_SECONDS, SCHEDULER_BACKUP_SECONDS, SCHEDULER_BACKUP_KEEP
+SCHEDULER_MAIL_SECONDS, SCHEDULER_WEBHOOK_SECONDS, SCHEDULER_REMINDERS_SECONDS, SCHEDULER_BACKUP_SECONDS, SCHEDULER_BACKUP_KEEP
 (how many daily backups are kept) and SCHEDULER_ENABLED (whether gunicorn workers start one).
 """
 from __future__ import annotations
@@ -32,12 +32,14 @@ from .invitation import send_invitation_reminders
 from .outbox import deliver_due
 from .site import send_coverage_reminders
 from .throttle import prune_events
+from .webhook import deliver_due as deliver_webhooks_due
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
 MAIL, REMINDERS, BACKUP, SWEEP = "deliver-mail", "send-reminders", "backup", "sweep-documents"
-JOBS = (MAIL, REMINDERS, BACKUP, SWEEP)
+WEBHOOKS = "deliver-webhooks"
+JOBS = (MAIL, WEBHOOKS, REMINDERS, BACKUP, SWEEP)
 DEFAULTS = {
     "SCHEDULER_ENABLED": True,
     "SCHEDULER_TICK_SECONDS": 5,
@@ -48,9 +50,12 @@ DEFAULTS = {
     "SCHEDULER_BACKUP_SECONDS": 86400,
     "SCHEDULER_BACKUP_KEEP": 7,
     "SCHEDULER_SWEEP_SECONDS": 86400,
+    # Webhook deliveries (models/webhook.py) that are due leave within this long.
+    "SCHEDULER_WEBHOOK_SECONDS": 10,
 }
 INTERVAL_SETTINGS = {MAIL: "SCHEDULER_MAIL_SECONDS", REMINDERS: "SCHEDULER_REMINDERS_SECONDS",
-                     BACKUP: "SCHEDULER_BACKUP_SECONDS", SWEEP: "SCHEDULER_SWEEP_SECONDS"}
+                     BACKUP: "SCHEDULER_BACKUP_SECONDS", SWEEP: "SCHEDULER_SWEEP_SECONDS",
+                     WEBHOOKS: "SCHEDULER_WEBHOOK_SECONDS"}
 
 
 class SchedulerLease(db.Model):
@@ -148,6 +153,17 @@ def deliver_mail() -> dict[str, int]:
             return totals
 
 
+def deliver_webhooks() -> dict[str, int]:
+    """Send every webhook delivery that is due, batch after batch while batches get delivered."""
+    totals = {"delivered": 0, "deferred": 0, "failed": 0}
+    while True:
+        counts = deliver_webhooks_due()
+        for key, value in counts.items():
+            totals[key] += value
+        if counts["delivered"] == 0:
+            return totals
+
+
 def send_reminders() -> dict[str, int]:
     """Mail the reminders that are due (invitations, contact reviews, coverage) and prune old abuse-limit
     events; twice sends nothing new. Commits."""
@@ -215,6 +231,10 @@ class Scheduler:
             counts = deliver_mail()
             if any(counts.values()):
                 log.info("mail: sent %(sent)s, deferred %(deferred)s, failed for good %(failed)s", counts)
+        elif job == WEBHOOKS:
+            counts = deliver_webhooks()
+            if any(counts.values()):
+                log.info("webhooks: delivered %(delivered)s, deferred %(deferred)s, failed for good %(failed)s", counts)
         elif job == REMINDERS:
             log.info("reminders sent: %s", send_reminders())
         elif job == BACKUP:

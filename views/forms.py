@@ -12,6 +12,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional
 from models.document import ACCEPTED_EXTENSIONS, DOCUMENT_TYPE_LABELS
 from models.person import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from models.site import ADDITIONAL, ORIGINATING
+from models.webhook import EVENTS as WEBHOOK_EVENTS
 
 _password_hint = _l("At least %(n)d characters. A phrase of several words is easy to remember.", n=PASSWORD_MIN_LENGTH)
 
@@ -219,3 +220,11 @@ class DocumentForm(FlaskForm):
                      description=_l("PDF, PNG, JPEG, text, CSV, Word (.docx) or Excel (.xlsx), at most 10 MB."),
                      render_kw={"accept": ",".join(ACCEPTED_EXTENSIONS)})
     submit = SubmitField(_l("Upload"))
+
+
+class WebhookForm(FlaskForm):
+    """Add webhook endpoint (issue 16); the URL and the events are checked by models/webhook.py."""
+    url = StringField(_l("URL"), description=_l("https:// and a public address; each event is POSTed here, signed."))
+    events = SelectMultipleField(_l("Events"), choices=[SelectChoice(key, label) for key, label in WEBHOOK_EVENTS.items()],
+                                 validate_choice=False)
+    submit = SubmitField(_l("Add endpoint"))

@@ -288,6 +288,16 @@ TABLE: dict[tuple[str, str], Case] = {
         Case("/operator/api-keys/{key_a}/revoke", operator_only(200)),
     ("/operator/api-keys/<int:key_id>/revoke", "POST"):
         Case("/operator/api-keys/{key_a}/revoke", operator_only(Redirect("/operator/api-keys"))),
+    ("/operator/api-keys/<int:key_id>/webhooks/", "GET"): Case("/operator/api-keys/{key_a}/webhooks/", operator_only(200)),
+    ("/operator/api-keys/<int:key_id>/webhooks/", "POST"): Case("/operator/api-keys/{key_a}/webhooks/", operator_only(422)),
+    ("/operator/api-keys/<int:key_id>/webhooks/<int:endpoint_id>/delete", "GET"):
+        Case("/operator/api-keys/{key_a}/webhooks/{endpoint_a}/delete", operator_only(200)),
+    ("/operator/api-keys/<int:key_id>/webhooks/<int:endpoint_id>/delete", "POST"):
+        Case("/operator/api-keys/{key_a}/webhooks/{endpoint_a}/delete",
+             operator_only(Redirect("/operator/api-keys/{key_a}/webhooks/"))),
+    ("/operator/api-keys/<int:key_id>/webhooks/deliveries/<int:delivery_id>/resend", "POST"):
+        Case("/operator/api-keys/{key_a}/webhooks/deliveries/{delivery_a}/resend",
+             operator_only(Redirect("/operator/api-keys/{key_a}/webhooks/"))),
     # --- the JSON API: a Bearer key, never a session; without a key everyone gets 401 -------------
     ("/api/v1/sites/<site_number>/members/<email>", "GET"):
         Case("/api/v1/sites/1000/members/user@example.com", everyone(401)),
@@ -337,11 +347,22 @@ def build_world(world, app) -> dict:
         line_a = review_line(review, db.session.get(Membership, member_a).person_id).id
         from models.api import create_api_key
         key_a = create_api_key(find_person(EMAILS[OPERATOR]), "Download server")[0].id
+        # Stored as they are: the URL guard would resolve a public name, which a test machine may not reach.
+        from models.webhook import WebhookDelivery, WebhookEndpoint
+        endpoint = WebhookEndpoint(api_key_id=key_a, url="https://hooks.example.com/sitepass", events=["member.added"],
+                                   secret="whsec_test")
+        db.session.add(endpoint)
+        db.session.flush()
+        delivery = WebhookDelivery(event_id="00000000-0000-4000-8000-000000000000", endpoint_id=endpoint.id,
+                                   event_type="member.added", body="{}", status="failed", attempts=6)
+        db.session.add(delivery)
+        db.session.flush()
+        endpoint_a, delivery_a = endpoint.id, delivery.id
         db.session.commit()
     return {"site_a": site_a, "site_b": site_b, "customer_a": customer_a, "customer_b": customer_b,
             "member_a": member_a, "invitation_a": invitation_a, "profile_a": profile_a, "request_a": request_a,
             "contact_a": contact_a, "offer_a": offer_a, "document_a": document_a, "line_a": line_a,
-            "key_a": key_a, "token": secrets.token_urlsafe(32)}
+            "key_a": key_a, "endpoint_a": endpoint_a, "delivery_a": delivery_a, "token": secrets.token_urlsafe(32)}
 
 
 @pytest.fixture(scope="module")
@@ -435,7 +456,7 @@ def test_table_row_is_complete_and_reaches_its_rule(app, rule, method):
     assert set(case.expect) == set(PERSONAS), f"{method} {rule}: expected outcome for each of {PERSONAS}"
     ids = {"site_a": 1, "site_b": 2, "customer_a": 1, "customer_b": 2, "member_a": 3, "invitation_a": 4,
            "profile_a": 5, "request_a": 6, "contact_a": 7, "offer_a": 8, "document_a": 9, "line_a": 10,
-           "key_a": 11, "token": "abc"}
+           "key_a": 11, "endpoint_a": 12, "delivery_a": 13, "token": "abc"}
     adapter = app.url_map.bind("localhost")
     matched, _args = adapter.match(urlsplit(case.url.format(**ids)).path, method=method, return_rule=True)
     assert matched.rule == rule, f"{case.url} reaches {matched.rule}, not {rule}"
@@ -500,7 +521,8 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
     as_persona(OPERATOR)
     case = TABLE[rule, method]
     unknown = (dict.fromkeys(["site_a", "site_b", "customer_a", "customer_b", "member_a", "invitation_a",
-                              "profile_a", "request_a", "contact_a", "offer_a", "document_a", "key_a"], UNKNOWN_ID)
+                              "profile_a", "request_a", "contact_a", "offer_a", "document_a", "key_a",
+                              "endpoint_a", "delivery_a"], UNKNOWN_ID)
                | {"token": "x"})
     response = send(client, method, case.url.format(**unknown), case.form)
     assert response.status_code == 404

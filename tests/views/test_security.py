@@ -112,7 +112,7 @@ def test_every_post_route_refuses_a_request_without_its_csrf_token(app, client, 
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1, "key_id": 1, "site_number": "1000", "email": "x@example.com"}
+              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1, "key_id": 1, "endpoint_id": 1, "delivery_id": 1, "site_number": "1000", "email": "x@example.com"}
     form = dict(PLAUSIBLE_FORM)
     if token == "garbage":
         form["csrf_token"] = "IjNhZjQ1Ig.garbage.token"
@@ -138,7 +138,7 @@ def test_htmx_post_without_token_asks_for_a_reload(app, client, sign_in_as, pers
     site_id = sign_in_as(persona)
     rules = rules_with(app, "POST")
     values = {"site_id": site_id, "customer_id": 1, "token": "x" * 43, "membership_id": 1, "invitation_id": 1,
-              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1, "key_id": 1, "site_number": "1000", "email": "x@example.com"}
+              "profile_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "line_id": 1, "key_id": 1, "endpoint_id": 1, "delivery_id": 1, "site_number": "1000", "email": "x@example.com"}
     before = snapshot(app)
     refreshed = 0
     for rule in rules:
@@ -193,7 +193,7 @@ def test_no_get_changes_the_database(app, client, world, auth, smtp, persona):
               "settings.confirm_email_page": "x" * 43, "settings.confirm_notification_email_page": "x" * 43,
               "primacy.offer": "x" * 43}
     values = {"site_id": site_a, "customer_id": customer_a, "membership_id": target, "request_id": request_id,
-              "contact_id": 1, "offer_id": 1, "document_id": 1, "key_id": 1, "site_number": "1000", "email": "x@example.com"}
+              "contact_id": 1, "offer_id": 1, "document_id": 1, "key_id": 1, "endpoint_id": 1, "delivery_id": 1, "site_number": "1000", "email": "x@example.com"}
 
     before = snapshot(app)
     visited = 0
@@ -223,7 +223,7 @@ def test_every_page_sends_the_security_headers(app, client, sign_in_as, persona)
     with app.app_context():
         customer_id = db.session.get(Site, site_id).customer_id
         db.session.remove()
-    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43, "membership_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "key_id": 1, "site_number": "1000", "email": "x@example.com"}
+    values = {"site_id": site_id, "customer_id": customer_id, "token": "x" * 43, "membership_id": 1, "request_id": 1, "contact_id": 1, "offer_id": 1, "document_id": 1, "key_id": 1, "endpoint_id": 1, "delivery_id": 1, "site_number": "1000", "email": "x@example.com"}
     urls = [url_of(app, rule, "GET", values) for rule in rules_with(app, "GET")]
     urls += ["/no-such-page", "/static/css/sitepass.css"]
     for url in urls:
