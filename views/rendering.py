@@ -52,7 +52,7 @@ def register_template_globals(app) -> None:
         def sets_support():
             return may_manage_support(g.get("membership"))
 
-        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en"),
+        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en").replace("_", "-"),
                 "role_labels": ROLE_LABELS, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url

@@ -10,12 +10,12 @@ from models import RuleViolation, db
 from models import person as people
 
 from .access import start_session
+from .extensions import LANGUAGE_NAMES
 from .rendering import apply_rule_violation, render
 from .forms import ConfirmForm, EmailChangeForm, PasswordChangeForm, SettingsForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "id": "Bahasa Indonesia"}
 
 
 def _page(settings_form=None, password_form=None, email_form=None, status=200):
