@@ -17,6 +17,7 @@ from models.access_request import pending_count
 from models.contact import subdivisions_of
 from models.invitation import STATE_LABELS
 from models.membership import ROLE_LABELS, UPDATE, VIEW, holds, memberships_of
+from models.roles import ROLE_IN_SENTENCE
 from models.support import may_manage_support, pending_support_count
 from models.tool import CONTACT_UPDATES, DOCUMENTS, MANAGE_ACCESS, REPORTING
 
@@ -52,8 +53,9 @@ def register_template_globals(app) -> None:
         def sets_support():
             return may_manage_support(g.get("membership"))
 
-        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en").replace("_", "-"),
-                "role_labels": ROLE_LABELS, "invitation_states": STATE_LABELS, "site_nav": site_nav}
+        return {"my_memberships": my_memberships, "sets_support": sets_support,
+                "html_lang": str(get_locale() or "en").replace("_", "-"), "role_labels": ROLE_LABELS,
+                "role_in_sentence": ROLE_IN_SENTENCE, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["subdivisions_of"] = subdivisions_of
