@@ -141,7 +141,9 @@ def register_extensions(app: Flask) -> None:
     from models.base import configure_sqlite
     from models.document import install_file_cleanup
     from models.outbox import install_delivery_after_commit, mail
-    from views.extensions import babel, csrf, htmx, login_manager, migrate, select_locale
+    from flask_babel import Babel
+
+    from views.extensions import csrf, htmx, login_manager, migrate, select_locale, select_timezone
 
     db.init_app(app)
     with app.app_context():
@@ -152,7 +154,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     mail.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    # A Babel object per app: Flask-Babel caches loaded catalogs on it, and apps of one process (the
+    # tests') may read different translation directories.
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     htmx.init_app(app)
     install_delivery_after_commit()
     install_file_cleanup()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
+import flask_babel
+import pytz
 import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale, get_locale
@@ -15,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Connection, Mail, Message
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db, utcnow
+from .base import TIME_ZONES, db, utcnow
 
 log = logging.getLogger(__name__)
 mail = Mail()
@@ -92,6 +95,30 @@ def mail_language(person, on_behalf_of=None) -> str:
     return current_app.config["DEFAULT_LANGUAGE"]
 
 
+def mail_time_zone(person, on_behalf_of=None) -> str:
+    """The time zone a mail's times are written in: the recipient's choice, for an address without an
+    account the choice of the person it goes on behalf of (as mail_language), else the instance's."""
+    for who in (person,) if person is not None else (on_behalf_of,):
+        if getattr(who, "time_zone", None) in TIME_ZONES:
+            return who.time_zone
+    return current_app.config["TIMEZONE"]
+
+
+@contextmanager
+def force_time_zone(name: str):
+    """Like flask_babel.force_locale, for the time zone that its date formatters convert to."""
+    context = flask_babel._get_current_context()
+    if context is None:
+        yield
+        return
+    before = getattr(context, "babel_tzinfo", None)
+    context.babel_tzinfo = pytz.timezone(name)
+    try:
+        yield
+    finally:
+        context.babel_tzinfo = before
+
+
 def compose_mail(person, template: str, *, to: str | None = None, on_behalf_of=None, **context) -> OutboxMail:
     """Render a mail in the recipient's language into an outbox row, without queueing it.
 
@@ -103,7 +130,7 @@ def compose_mail(person, template: str, *, to: str | None = None, on_behalf_of=N
     recipient = to or person.mail_address
     language = mail_language(person, on_behalf_of)
     site = context.get("site")
-    with force_locale(language):
+    with force_locale(language), force_time_zone(mail_time_zone(person, on_behalf_of)):
         subject = str(SUBJECTS[template] % {"site_number": getattr(site, "site_number", "")})
         context.update(person=person, recipient=recipient, subject=subject)
         text = render_template(f"email/{template}.txt", **context)

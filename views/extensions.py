@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request, session
-from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-babel = Babel()
+from models.base import TIME_ZONES
+
 csrf = CSRFProtect()
 htmx = Htmx()
 login_manager = LoginManager()
@@ -41,3 +41,12 @@ def visitor_language() -> str | None:
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages)
+
+
+def select_timezone() -> str | None:
+    """The time zone this request shows times in: the signed-in person's choice, else None, which is the
+    instance's (TIMEZONE). Mail forces its recipient's (models.outbox.mail_time_zone)."""
+    if has_request_context() and current_user and current_user.is_authenticated \
+            and current_user.time_zone in TIME_ZONES:
+        return current_user.time_zone
+    return None
