@@ -49,11 +49,13 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po .
 catalogs: $(CATALOGS)
 
 # After changing a string a person reads: extract the template, merge it into every catalog, compile.
+# A keyword named without its arguments replaces Babel's default, so the plural ones say `:1,2`
+# (a bare `-k ngettext` extracts the singular only, and the plural is then never translated).
 # `update` keeps Babel's fuzzy matching on purpose: a changed English string gets the old translation
 # as a *fuzzy* suggestion, which saves the translator the retyping, is never compiled (English shows
 # until it is reviewed) and makes tests/unit/test_catalogs.py fail until a translator has confirmed it.
 translations: .stamp-install
-	$(PYBABEL) extract -F babel.cfg -k _ -k _l -k lazy_gettext -k ngettext -k lazy_ngettext \
+	$(PYBABEL) extract -F babel.cfg -k _ -k _l -k lazy_gettext -k ngettext:1,2 -k lazy_ngettext:1,2 \
 		--sort-by-file --project=Sitepass --copyright-holder=Sitepass -o translations/messages.pot .
 	$(PYBABEL) update -i translations/messages.pot -d translations
 	$(PYBABEL) compile -d translations --statistics
