@@ -12,7 +12,8 @@ from .access import start_session
 from .extensions import LANGUAGE_NAMES, SESSION_LANGUAGE, visitor_language
 from .parsing import safe_next
 from .rendering import apply_rule_violation, render
-from .forms import ConfirmAccountForm, ConfirmForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
+from .forms import (ConfirmAccountForm, ConfirmForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm,
+                    SignUpForm)
 
 bp = Blueprint("auth", __name__)
 
@@ -61,7 +62,7 @@ def sign_up():
     if form.validate_on_submit():
         try:
             people.sign_up(form.email.data, form.password.data, form.first_name.data, form.last_name.data,
-                           language=_browser_language())
+                           language=visitor_language())
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -73,10 +74,6 @@ def sign_up():
                     "then sign in with your password.", email=form.email.data), "success")
             return redirect(url_for("auth.sign_in"), 303)
     return render("auth/sign_up.html", status=422 if form.is_submitted() else 200, form=form)
-
-
-def _browser_language() -> str | None:
-    return visitor_language()
 
 
 @bp.post("/language")
