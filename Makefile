@@ -8,7 +8,7 @@ PORT ?= 5000
 # Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
-.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock
+.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock translations catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,32 @@ lock:
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra postgres -o requirements.lock pyproject.toml
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test -o requirements-test.lock pyproject.toml
 
-install: .stamp-install assets
+install: .stamp-install assets catalogs
 
-install-test: .stamp-install-test assets chromium
+install-test: .stamp-install-test assets catalogs chromium
+
+# Translations (Flask-Babel): translations/*/LC_MESSAGES/messages.po are the sources, kept in git; the
+# compiled .mo files are built here (by every install, so by `make run`, `make dev`, `make test`) and
+# never committed. Fuzzy entries are never compiled: a guessed translation is not shown to anybody.
+PYBABEL := $(BIN)/pybabel
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po .stamp-install
+	$(PYBABEL) compile -d translations -l $* --statistics
+
+catalogs: $(CATALOGS)
+
+# After changing a string a person reads: extract the template, merge it into every catalog, compile.
+# A keyword named without its arguments replaces Babel's default, so the plural ones say `:1,2`
+# (a bare `-k ngettext` extracts the singular only, and the plural is then never translated).
+# `update` keeps Babel's fuzzy matching on purpose: a changed English string gets the old translation
+# as a *fuzzy* suggestion, which saves the translator the retyping, is never compiled (English shows
+# until it is reviewed) and makes tests/unit/test_catalogs.py fail until a translator has confirmed it.
+translations: .stamp-install
+	$(PYBABEL) extract -F babel.cfg -k _ -k _l -k lazy_gettext -k ngettext:1,2 -k lazy_ngettext:1,2 \
+		--sort-by-file --project=Sitepass --copyright-holder=Sitepass -o translations/messages.pot .
+	$(PYBABEL) update -i translations/messages.pot -d translations
+	$(PYBABEL) compile -d translations --statistics
 
 # Front-end assets come from the npm registry, pinned by package-lock.json; never from a CDN.
 static/vendor/.stamp: package.json package-lock.json
@@ -78,7 +101,7 @@ test: install-test
 test-fast: install-test
 	$(BIN)/python -m pytest -m 'not e2e' $(XDIST) $(PYTEST_ARGS)
 
-bench: .stamp-install
+bench: .stamp-install catalogs
 	$(BIN)/python -m tests.bench
 
 clean:

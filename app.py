@@ -7,6 +7,7 @@ import secrets
 import sqlite3
 from datetime import timedelta
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -58,8 +59,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         # The CSRF token lives as long as the session, so a page left open does not fail on its next click.
         WTF_CSRF_TIME_LIMIT=None,
         # Babel's catalogs: English is the source language; add a catalog to add a language.
-        LANGUAGES=["en"],
-        BABEL_DEFAULT_LOCALE="en",
+        LANGUAGES=["en", "de", "fr", "id"],
+        # The language of a person who chose none and whose browser asks for none we have (and of
+        # their mail); the time zone of everyone who chose none. Both are checked at start-up.
+        DEFAULT_LANGUAGE="en",
+        TIMEZONE="UTC",
         PAGE_SIZE=25,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         # Uploaded account documents; None means instance/documents/, outside the served tree.
@@ -111,6 +115,14 @@ def derive_settings(app: Flask) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
     if isinstance(config["LANGUAGES"], str):
         config["LANGUAGES"] = [code.strip() for code in config["LANGUAGES"].split(",") if code.strip()]
+    if config["DEFAULT_LANGUAGE"] not in config["LANGUAGES"]:
+        raise ValueError(f"DEFAULT_LANGUAGE {config['DEFAULT_LANGUAGE']!r} is not one of LANGUAGES {config['LANGUAGES']}")
+    try:
+        ZoneInfo(config["TIMEZONE"])
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValueError(f"TIMEZONE {config['TIMEZONE']!r} is not a time zone name such as Europe/Berlin") from exc
+    config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LANGUAGE"]
+    config["BABEL_DEFAULT_TIMEZONE"] = config["TIMEZONE"]
 
 
 def _instance_secret_key(app: Flask) -> str:
@@ -132,7 +144,9 @@ def register_extensions(app: Flask) -> None:
     from models.base import configure_sqlite
     from models.document import install_file_cleanup
     from models.outbox import install_delivery_after_commit, mail
-    from views.extensions import babel, csrf, htmx, login_manager, migrate, select_locale
+    from flask_babel import Babel
+
+    from views.extensions import csrf, htmx, login_manager, migrate, select_locale, select_timezone
 
     db.init_app(app)
     with app.app_context():
@@ -143,7 +157,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     mail.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    # A Babel object per app: Flask-Babel caches loaded catalogs on it, and apps of one process (the
+    # tests') may read different translation directories.
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     htmx.init_app(app)
     install_delivery_after_commit()
     install_file_cleanup()

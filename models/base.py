@@ -5,6 +5,7 @@ import contextvars
 import logging
 from datetime import datetime, timezone
 
+import pytz
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_sqlalchemy import SQLAlchemy
@@ -32,6 +33,10 @@ db = SQLAlchemy(model_class=Base)
 def utcnow() -> datetime:
     """Return the current time as naive UTC, the only form stored (SQLite drops time zones)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# The time zones a person may choose: the IANA names in everyday use, as Babel (through pytz) knows them.
+TIME_ZONES = frozenset(pytz.common_timezones)
 
 
 # Whether transactions opened in this context will write. Requests with safe methods clear it so

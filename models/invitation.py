@@ -50,7 +50,7 @@ def invite(site, email: str, role: str, actor, justification: str = "",
     db.session.flush()
     record(actor, "invitation.sent", site=site, target=("invitation", invitation.id, email),
            after={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()})
-    queue_mail(None, "invitation", to=email, token=raw, site=site, role=role,
+    queue_mail(None, "invitation", to=email, on_behalf_of=actor, token=raw, site=site, role=role,
                inviter=getattr(actor, "display_name", None), expires_at=invitation.expires_at)
     return invitation, raw
 
@@ -196,7 +196,8 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
         raw, digest = new_token()
         invitation.reminder_token_hash = digest
         invitation.reminded_at = now
-        queue_mail(None, "invitation_reminder", to=invitation.email, token=raw, site=invitation.site,
+        queue_mail(None, "invitation_reminder", to=invitation.email, on_behalf_of=invitation.invited_by,
+                   token=raw, site=invitation.site,
                    expires_at=invitation.expires_at)
         record(None, "invitation.reminded", site=invitation.site_id,
                target=("invitation", invitation.id, invitation.email))

@@ -14,7 +14,8 @@ from .person import find_proven_person, normalize_email
 from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
 from .profile import chosen_levels
 from .review import settle_review
-from .tables import (PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER, Invitation, Membership,
+from .tables import ROLE_LABELS  # noqa: F401 (the views name the roles through this module)
+from .tables import (PRIMARY, ROLES, SECONDARY, USER, Invitation, Membership,
                      levels_of, like_pattern, lock_site, membership_of)
 from .tool import catalog
 
@@ -49,7 +50,7 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
         return invitation
     membership = create_membership(site.id, person.id, role, justification, actor.id, granted)
     record_access(actor, "membership.added", site, membership)
-    queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[role]))
+    queue_mail(person, "welcome", site=site, role=role)
     return membership
 
 

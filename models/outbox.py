@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
+import flask_babel
+import pytz
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_mail import Connection, Mail, Message
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db, utcnow
+from .base import TIME_ZONES, db, utcnow
 
 log = logging.getLogger(__name__)
 mail = Mail()
@@ -74,17 +77,60 @@ class OutboxMail(db.Model):
         return f"<OutboxMail {self.id} {self.template} to={self.recipient} {self.status}>"
 
 
-def compose_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
+def mail_language(person, on_behalf_of=None) -> str:
+    """The language a mail is written in (issue 14): the recipient's choice in My settings, else the
+    instance default (the browser's preference is unknown when mail is written, by the scheduler too).
+    For an address without an account (`person` None), the language of the person on whose behalf it
+    goes, such as the inviter (the operator for a new site): their choice, else the language they are
+    using right now (their page's, in their request), else the instance default."""
+    languages = current_app.config["LANGUAGES"]
+    if person is not None:
+        return person.language if person.language in languages else current_app.config["DEFAULT_LANGUAGE"]
+    chosen = getattr(on_behalf_of, "language", None)
+    if chosen in languages:
+        return chosen
+    current = get_locale()
+    if on_behalf_of is not None and current is not None and str(current) in languages:
+        return str(current)
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
+def mail_time_zone(person, on_behalf_of=None) -> str:
+    """The time zone a mail's times are written in: the recipient's choice, for an address without an
+    account the choice of the person it goes on behalf of (as mail_language), else the instance's."""
+    for who in (person,) if person is not None else (on_behalf_of,):
+        if getattr(who, "time_zone", None) in TIME_ZONES:
+            return who.time_zone
+    return current_app.config["TIMEZONE"]
+
+
+@contextmanager
+def force_time_zone(name: str):
+    """Like flask_babel.force_locale, for the time zone that its date formatters convert to."""
+    context = flask_babel._get_current_context()
+    if context is None:
+        yield
+        return
+    before = getattr(context, "babel_tzinfo", None)
+    context.babel_tzinfo = pytz.timezone(name)
+    try:
+        yield
+    finally:
+        context.babel_tzinfo = before
+
+
+def compose_mail(person, template: str, *, to: str | None = None, on_behalf_of=None, **context) -> OutboxMail:
     """Render a mail in the recipient's language into an outbox row, without queueing it.
 
-    `person` (or None for an address without account) decides language and, unless `to` is
-    given, the address: their notification email when set. A rule that must do the same work
-    whether or not it sends (so that timing does not tell) composes in both cases and queues in one.
+    `person` (or None for an address without account) decides language (mail_language, with
+    `on_behalf_of` for an address without account) and, unless `to` is given, the address: their
+    notification email when set. A rule that must do the same work whether or not it sends (so that
+    timing does not tell) composes in both cases and queues in one.
     """
     recipient = to or person.mail_address
-    language = getattr(person, "language", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    language = mail_language(person, on_behalf_of)
     site = context.get("site")
-    with force_locale(language):
+    with force_locale(language), force_time_zone(mail_time_zone(person, on_behalf_of)):
         subject = str(SUBJECTS[template] % {"site_number": getattr(site, "site_number", "")})
         context.update(person=person, recipient=recipient, subject=subject)
         text = render_template(f"email/{template}.txt", **context)
@@ -107,9 +153,9 @@ def wake_deliverer() -> None:
     db.session.info["outbox_app"] = current_app._get_current_object()
 
 
-def queue_mail(person, template: str, *, to: str | None = None, **context) -> OutboxMail:
+def queue_mail(person, template: str, *, to: str | None = None, on_behalf_of=None, **context) -> OutboxMail:
     """Render a mail in the recipient's language and add it to the outbox of this transaction."""
-    return queue(compose_mail(person, template, to=to, **context))
+    return queue(compose_mail(person, template, to=to, on_behalf_of=on_behalf_of, **context))
 
 
 def _sender_domain(fallback: str) -> str:

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .audit import current_address, record
-from .base import db, utcnow
+from .base import TIME_ZONES, db, utcnow
 from .email_address import EmailNotValidError, valid_email_address
 from .errors import RuleViolation
 from .outbox import compose_mail, queue, queue_mail, wake_deliverer
@@ -64,6 +64,8 @@ class Person(db.Model):
     last_name: Mapped[str] = mapped_column(sa.String(100), default="")
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     language: Mapped[str | None] = mapped_column(sa.String(16))
+    # An IANA name of TIME_ZONES; None: the instance's (TIMEZONE).
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
     notification_email: Mapped[str | None] = mapped_column(sa.String(254))
     notification_preferences: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     is_operator: Mapped[bool] = mapped_column(default=False)
@@ -495,8 +497,10 @@ NOTIFICATION_CHOICES = {
 
 
 def update_settings(person: Person, first_name: str, last_name: str, language: str | None,
-                    notification_email: str | None, preferences: dict[str, bool], languages: list[str]) -> str | None:
-    """Change a person's name, language and preferences (not the login email); ask for a new notification email.
+                    notification_email: str | None, preferences: dict[str, bool], languages: list[str],
+                    time_zone: str | None = None) -> str | None:
+    """Change a person's name, language, time zone and preferences (not the login email); ask for a new
+    notification email. An empty language or time zone means the browser's language and the instance's zone.
 
     A new notification email takes effect only when the link mailed to it is opened
     (confirm_notification_email): until then mail keeps going where it went. Clearing it, or
@@ -510,13 +514,16 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
         raise RuleViolation(_l("This field is required."), "last_name")
     if language and language not in languages:
         raise RuleViolation(_l("Choose a language."), "language")
+    if time_zone and time_zone not in TIME_ZONES:
+        raise RuleViolation(_l("Choose a time zone."), "time_zone")
     notification_email = (notification_email or "").strip()
     if notification_email:
         notification_email = normalize_email(notification_email, "notification_email")
     before = {"first_name": person.first_name, "last_name": person.last_name, "language": person.language,
-              "notification_email": person.notification_email, "preferences": dict(person.notification_preferences)}
+              "time_zone": person.time_zone, "notification_email": person.notification_email, "preferences": dict(person.notification_preferences)}
     person.first_name, person.last_name = first_name, last_name
     person.language = language or None
+    person.time_zone = time_zone or None
     person.notification_preferences = {key: bool(preferences.get(key)) for key in NOTIFICATION_CHOICES}
     requested = None
     if notification_email in ("", person.email):
@@ -527,6 +534,7 @@ def update_settings(person: Person, first_name: str, last_name: str, language: s
         request_notification_email(person, notification_email)
     record(person, "person.settings_changed", target=person, before=before,
            after={"first_name": first_name, "last_name": last_name, "language": person.language,
+                  "time_zone": person.time_zone,
                   "notification_email": person.notification_email,
                   "preferences": person.notification_preferences})
     return requested

@@ -9,3 +9,6 @@ SECONDARY = "secondary"
 USER = "user"
 ROLES = (PRIMARY, SECONDARY, USER)
 ROLE_LABELS = {PRIMARY: _l("Primary contact"), SECONDARY: _l("Secondary contact"), USER: _l("User")}
+# The role inside a sentence ("… as %(role)s."): messages of their own, never ROLE_LABELS lowercased,
+# since not every language lowercases a noun inside a sentence (German does not).
+ROLE_IN_SENTENCE = {PRIMARY: _l("primary contact"), SECONDARY: _l("secondary contact"), USER: _l("user")}

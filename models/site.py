@@ -15,7 +15,7 @@ from .grants import create_membership, record_access
 from .invitation import invite
 from .outbox import queue_mail
 from .person import find_proven_person, normalize_email
-from .tables import ORIGINATING, PRIMARY, ROLE_LABELS, SITE_KINDS, Customer, Site, membership_of, primary_of
+from .tables import ORIGINATING, PRIMARY, SITE_KINDS, Customer, Site, membership_of, primary_of
 from .tool import create_default_profiles
 
 # The names of the table layer this module's callers (views, tests) have always found here.
@@ -85,7 +85,7 @@ def grant_primary(site: Site, person, actor, justification: str = ""):
         membership.role = PRIMARY
         membership.privileges.clear()
     record_access(actor, "membership.primary_granted", site, membership, before=before)
-    queue_mail(person, "welcome", site=site, role_label=str(ROLE_LABELS[PRIMARY]))
+    queue_mail(person, "welcome", site=site, role=PRIMARY)
     return membership
 
 
@@ -119,13 +119,14 @@ def send_coverage_reminders(today: date | None = None) -> int:
         site.coverage_reminded_for, site.coverage_reminded_days = site.coverage_ends_on, due
         renewal = [c for c in contacts_of(site.id) if any(t.key == "renewal" for t in c.types)]
         context = dict(site=site, days_left=days_left, ends_on=site.coverage_ends_on)
+        primary = primary_of(site.id)
         if renewal:
             for contact in renewal:
-                queue_mail(None, "coverage_reminder", to=contact.email,
+                # A contact has no account to choose a language in: the primary's, who keeps the list.
+                queue_mail(None, "coverage_reminder", to=contact.email, on_behalf_of=getattr(primary, "person", None),
                            contact_name=f"{contact.first_name} {contact.last_name}", **context)
                 sent += 1
         else:
-            primary = primary_of(site.id)
             if primary is None:
                 continue
             queue_mail(primary.person, "coverage_reminder", contact_name=primary.person.display_name, **context)

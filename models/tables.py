@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db, utcnow
-from .roles import PRIMARY, ROLE_LABELS, ROLES, SECONDARY, USER  # noqa: F401 (the tables' role names)
+from .roles import PRIMARY, ROLE_IN_SENTENCE, ROLE_LABELS, ROLES, SECONDARY, USER  # noqa: F401 (the tables' role names)
 
 # --- customers and sites ------------------------------------------------------------------------
 

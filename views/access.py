@@ -16,7 +16,7 @@ from models import Person, Site, db
 from models.membership import PRIMARY, VIEW, Membership, holds, membership_of
 from models.support import may_manage_support
 
-from .extensions import login_manager
+from .extensions import SESSION_LANGUAGE, login_manager
 from .parsing import id_from, whole_number
 
 
@@ -143,8 +143,11 @@ def unauthorized():
 
 
 def start_session(person: Person) -> None:
-    """Begin a fresh session for a person who just proved who they are."""
+    """Begin a fresh session for a person who just proved who they are (keeping the language they picked)."""
+    language = session.get(SESSION_LANGUAGE)
     session.clear()
+    if language is not None:
+        session[SESSION_LANGUAGE] = language
     login_user(person)
     now = int(time.time())
     session["signed_in_at"] = now

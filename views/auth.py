@@ -1,7 +1,7 @@
 """Sign in and out, accounts, email verification, password reset and the first-run page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -9,9 +9,11 @@ from models import RuleViolation, db, get_setting
 from models import person as people
 
 from .access import start_session
+from .extensions import LANGUAGE_NAMES, SESSION_LANGUAGE, visitor_language
 from .parsing import safe_next
 from .rendering import apply_rule_violation, render
-from .forms import ConfirmAccountForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm, SignUpForm
+from .forms import (ConfirmAccountForm, ConfirmForm, FirstRunForm, ForgotPasswordForm, ResetPasswordForm, SignInForm,
+                    SignUpForm)
 
 bp = Blueprint("auth", __name__)
 
@@ -28,9 +30,15 @@ def sign_in():
         # One answer for unknown, locked and wrong: it must not tell whether an account exists.
         form.form_errors.append(_("Wrong email or password, or the account is locked for a while. "
                                   "Try again later or reset your password."))
-        return render("auth/sign_in.html", status=401, form=form)
+        return render("auth/sign_in.html", status=401, form=form, **_switcher())
     status = 422 if form.is_submitted() else 200
-    return render("auth/sign_in.html", status=status, form=form)
+    return render("auth/sign_in.html", status=status, form=form, **_switcher())
+
+
+def _switcher() -> dict:
+    """What the sign-in page's language switcher offers: each language named in itself."""
+    return {"language_form": ConfirmForm(formdata=None),
+            "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]}
 
 
 @bp.post("/sign-out")
@@ -54,7 +62,7 @@ def sign_up():
     if form.validate_on_submit():
         try:
             people.sign_up(form.email.data, form.password.data, form.first_name.data, form.last_name.data,
-                           language=_browser_language())
+                           language=visitor_language())
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)
@@ -68,10 +76,15 @@ def sign_up():
     return render("auth/sign_up.html", status=422 if form.is_submitted() else 200, form=form)
 
 
-def _browser_language() -> str | None:
-    from flask import current_app
-
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+@bp.post("/language")
+def choose_language():
+    """The sign-in page's language switcher: remembered in the session (an account's setting wins)."""
+    form = ConfirmForm()
+    language = request.form.get("language", "")
+    if not form.validate_on_submit() or language not in current_app.config["LANGUAGES"]:
+        abort(400)
+    session[SESSION_LANGUAGE] = language
+    return redirect(safe_next(request.args.get("next"), url_for("auth.sign_in")), 303)
 
 
 @bp.get("/verify-email/<token>")

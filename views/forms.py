@@ -173,6 +173,8 @@ class SettingsForm(FlaskForm):
     first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=100)])
     last_name = StringField(_l("Last name"), validators=[InputRequired(), Length(max=100)])
     language = SelectField(_l("Language"), choices=[], validate_choice=False, validators=[Optional()])
+    time_zone = SelectField(_l("Time zone"), choices=[], validate_choice=False, validators=[Optional()],
+                            description=_l("Every time is shown to you, and mailed to you, in this time zone."))
     notification_email = EmailField(_l("Notification email"), validators=[Optional(), Length(max=254)],
                                     description=_l("Where Sitepass sends your mail; empty means your login email. "
                                                    "It is not a contact email and does not change with one."))

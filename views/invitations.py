@@ -8,6 +8,7 @@ from flask_login import current_user
 from models import RuleViolation, db
 from models import invitation as invitations
 from models import person as people
+from models.roles import ROLE_IN_SENTENCE
 
 from .access import start_session
 from .rendering import apply_rule_violation, render
@@ -88,5 +89,5 @@ def accept(token):
     # A fresh session for whoever proved the mailbox; an unverified session of the same account ended.
     start_session(membership.person)
     flash(_("Welcome to %(site)s. You are now %(role)s.", site=membership.site.name,
-            role=membership.role_label.lower()), "success")
+            role=ROLE_IN_SENTENCE[membership.role]), "success")
     return redirect(url_for("sites.start", site_id=membership.site_id), 303)

@@ -3,9 +3,13 @@ tool, and where to go after sign-in. Garbled input reads as None (the caller's 4
 never as an exception that would become a 500."""
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
+import pytz
+
 from flask import request
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
@@ -109,3 +113,10 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
+
+
+def reader_time_to_utc(moment: datetime) -> datetime:
+    """A time a person typed, read in their time zone (as every time is shown to them), as the naive
+    UTC that is stored. A wall time that a clock change skips or repeats counts as standard time."""
+    zone = get_timezone()
+    return zone.localize(moment, is_dst=False).astimezone(pytz.utc).replace(tzinfo=None)

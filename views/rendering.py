@@ -7,9 +7,11 @@ swaps what it changes itself (out of band where it shows elsewhere), and the req
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 
 from flask import current_app, g, has_request_context, render_template, request, url_for
-from flask_babel import get_locale
+from babel import dates
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
 from models import RuleViolation
@@ -17,6 +19,7 @@ from models.access_request import pending_count
 from models.contact import address_form, postal_address
 from models.invitation import STATE_LABELS
 from models.membership import ROLE_LABELS, UPDATE, VIEW, holds, memberships_of
+from models.roles import ROLE_IN_SENTENCE
 from models.support import may_manage_support, pending_support_count
 from models.tool import CONTACT_UPDATES, DOCUMENTS, MANAGE_ACCESS, REPORTING
 
@@ -52,12 +55,53 @@ def register_template_globals(app) -> None:
         def sets_support():
             return may_manage_support(g.get("membership"))
 
-        return {"my_memberships": my_memberships, "sets_support": sets_support, "html_lang": str(get_locale() or "en"),
-                "role_labels": ROLE_LABELS, "invitation_states": STATE_LABELS, "site_nav": site_nav}
+        return {"my_memberships": my_memberships, "sets_support": sets_support,
+                "html_lang": str(get_locale() or "en").replace("_", "-"), "role_labels": ROLE_LABELS,
+                "role_in_sentence": ROLE_IN_SENTENCE, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["address_form"] = address_form
     app.jinja_env.globals["postal_address"] = postal_address
+    app.jinja_env.globals["time_zone_name"] = time_zone_name
+    app.jinja_env.filters["datetime"] = format_moment
+    app.jinja_env.filters["date"] = format_day
+
+
+# --- times as the reader sees them: the one place that formats them ---------------------------------
+
+def time_zone_name() -> str:
+    """The IANA name of the reader's time zone (the person's, a mail recipient's, else the instance's)."""
+    return str(get_timezone())
+
+
+def format_moment(value, seconds: bool = False, zone: bool = False) -> str:
+    """A stored time (naive UTC) in the reader's time zone and language: to the minute, or to the second
+    where it must stay exact (audit log, reports on a past moment); `zone` names the zone after it."""
+    if value is None:
+        return ""
+    locale, tz = get_locale(), get_timezone()
+    if seconds:
+        text = dates.format_datetime(value, "medium", tzinfo=tz, locale=locale)
+    else:
+        # The language's own way of joining a date and a time (CLDR), with the time to the minute.
+        pattern = dates.get_datetime_format("medium", locale=locale).replace("'", "")
+        text = pattern.replace("{1}", dates.format_date(_local(value, tz), "medium", locale=locale)) \
+            .replace("{0}", dates.format_time(value, "short", tzinfo=tz, locale=locale))
+    return f"{text} {tz}" if zone else text
+
+
+def format_day(value) -> str:
+    """A stored time's day (in the reader's time zone) or a date, in the reader's language."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = _local(value, get_timezone())
+    return dates.format_date(value, "medium", locale=get_locale())
+
+
+def _local(value: datetime, tz) -> datetime:
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(tz)
 
 
 def site_nav() -> dict | None:

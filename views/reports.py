@@ -14,6 +14,7 @@ from models.membership import ROLE_LABELS, VIEW
 from models.tool import MANAGE_ACCESS, REPORTING, catalog
 
 from .access import operator_required, site_view
+from .parsing import reader_time_to_utc
 from .rendering import render
 from .pages import paged
 
@@ -28,7 +29,11 @@ def _date(name: str, end: bool = False):
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError:
         abort(400)
-    return datetime.combine(day, time.max if end else time.min)
+    # A day of the reader's calendar (their time zone), as the times in the log are shown.
+    try:
+        return reader_time_to_utc(datetime.combine(day, time.max if end else time.min))
+    except OverflowError:
+        abort(400)
 
 
 def _filters():
@@ -96,14 +101,17 @@ def operator_audit_csv():
 
 
 def _moment():
+    """The past moment asked for, typed in the reader's time zone, as stored (naive UTC)."""
     raw = request.args.get("at", "").strip()
     if not raw:
         return None
     for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.strptime(raw, pattern)
+            return reader_time_to_utc(datetime.strptime(raw, pattern))
         except ValueError:
             continue
+        except OverflowError:
+            break
     abort(400)
 
 

@@ -8,14 +8,15 @@ from wtforms.fields.choices import SelectChoice
 
 from models import RuleViolation, db
 from models import person as people
+from models.base import TIME_ZONES
 
 from .access import start_session
+from .extensions import LANGUAGE_NAMES
 from .rendering import apply_rule_violation, render
 from .forms import ConfirmForm, EmailChangeForm, PasswordChangeForm, SettingsForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "id": "Bahasa Indonesia"}
 
 
 def _page(settings_form=None, password_form=None, email_form=None, status=200):
@@ -23,11 +24,15 @@ def _page(settings_form=None, password_form=None, email_form=None, status=200):
         prefs = current_user.notification_preferences or {}
         settings_form = SettingsForm(formdata=None, first_name=current_user.first_name,
                                      last_name=current_user.last_name, language=current_user.language or "",
+                                     time_zone=current_user.time_zone or "",
                                      notification_email=current_user.notification_email or "",
                                      access_requests=prefs.get("access_requests", True),
                                      privilege_changes=prefs.get("privilege_changes", True))
     settings_form.language.choices = [SelectChoice("", _("As my browser prefers"))] + \
         [SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
+    settings_form.time_zone.choices = [SelectChoice("", _("As this Sitepass's (%(zone)s)",
+                                                          zone=current_app.config["TIMEZONE"]))] + \
+        [SelectChoice(name, name) for name in sorted(TIME_ZONES)]
     return render("settings/index.html", status=status, settings_form=settings_form,
                   pending_notification_email=people.pending_notification_email(current_user),
                   password_form=password_form or PasswordChangeForm(formdata=None),
@@ -52,14 +57,14 @@ def index():
 @login_required
 def save():
     form = SettingsForm()
-    form.language.choices = []
+    form.language.choices = form.time_zone.choices = []
     if form.validate_on_submit():
         try:
             requested = people.update_settings(
                 current_user, form.first_name.data, form.last_name.data, form.language.data,
                 form.notification_email.data,
                 {"access_requests": form.access_requests.data, "privilege_changes": form.privilege_changes.data},
-                current_app.config["LANGUAGES"])
+                current_app.config["LANGUAGES"], form.time_zone.data)
         except RuleViolation as violation:
             db.session.rollback()
             apply_rule_violation(form, violation)

@@ -4,13 +4,13 @@ subdivision names of Google's address data (e.g. "Daerah Istimewa Yogyakarta"), 
 ISO 3166-2 codes stored so far (those are still understood when shown or edited).
 
 Revision ID: 0013
-Revises: 0010 (0011 and 0012 are taken by branches not merged yet: the lead sets this to "0012" on merge)
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

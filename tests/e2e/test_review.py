@@ -12,6 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.members_steps import member_row, open_site_page, sign_in_as_primary, site_with_primary
 from tests.e2e.steps import another_browser, sign_in
+from tests.helpers.times import shown_day
 
 PRIMARY_NAME = "Primary Tester"
 MIA_EMAIL = "mia@example.com"
@@ -20,7 +21,7 @@ STARTED = "The access review has started: confirm or revoke each member below."
 
 
 def today_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return shown_day(datetime.now(timezone.utc))
 
 
 def site_under_review(live_server, smtp, users=USERS) -> int:
@@ -58,7 +59,7 @@ def expect_progress(page: Page, decided: int, total: int, confirmed: int, revoke
 def expect_finished(page: Page, confirmed: int, revoked: int) -> None:
     """The progress section once the review is finished: the summary, and no progress bar."""
     day = today_utc()
-    summary = re.compile(rf"^The last review, started on {day}, finished on {day} \d\d:\d\d UTC: "
+    summary = re.compile(rf"^The last review, started on {day}, finished on {day}, \d{{1,2}}:\d\d\s[AP]M UTC: "
                          rf"{confirmed} confirmed, {revoked} revoked, 0 not decided\.$")
     expect(page.get_by_text(summary)).to_be_visible()
     expect(page.get_by_role("progressbar")).to_have_count(0)
@@ -86,7 +87,7 @@ def test_primary_and_secondary_review_every_member_until_the_review_finishes(liv
 
     page.get_by_role("button", name="Start access review").click()
     expect(status(page, "has started")).to_have_text(STARTED)
-    expect(page.get_by_text(re.compile(rf"^Review started by {PRIMARY_NAME} on {today_utc()} \d\d:\d\d UTC\.$"))
+    expect(page.get_by_text(re.compile(rf"^Review started by {PRIMARY_NAME} on {today_utc()}, \d{{1,2}}:\d\d\s[AP]M UTC\.$"))
            ).to_be_visible()
     expect_progress(page, 0, 4, 0, 0)
     expect(page.get_by_role("button", name="Start access review")).to_have_count(0)
@@ -149,7 +150,7 @@ def test_primary_and_secondary_review_every_member_until_the_review_finishes(liv
     expect(bert).to_have_count(0)
     expect(page.get_by_role("heading", name="Revoked in this review")).to_be_visible()
     expect(page.get_by_role("listitem").filter(has_text="bert@example.com")).to_have_text(
-        re.compile(rf"^Bert Tester \(bert@example\.com\) — revoked by {PRIMARY_NAME} on {today_utc()} \d\d:\d\d$"))
+        re.compile(rf"^Bert Tester \(bert@example\.com\) — revoked by {PRIMARY_NAME} on {today_utc()}, \d{{1,2}}:\d\d\s[AP]M$"))
     expect(cell(page, anna, "Last confirmed")).to_have_text(today_utc())
 
     # Mia, a secondary with Manage access = Update, sees the primary's decisions and carries on.

@@ -131,6 +131,9 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/sign-in", "POST"): Case("/sign-in", everyone(422)),
     # Anonymous: login_required; signed in: signed out and sent to Sign in.
     ("/sign-out", "POST"): Case("/sign-out", everyone(SIGN_IN)),
+    # The sign-in page's language switcher: anyone may choose (it only sets the session's language) and
+    # goes back to where the page was going.
+    ("/language", "POST"): Case("/language?next=/sign-up", everyone(Redirect("/sign-up")), form={"language": "de"}),
     ("/sign-up", "GET"): Case("/sign-up", signed_in(200, Redirect("/"))),
     ("/sign-up", "POST"): Case("/sign-up", signed_in(422, Redirect("/"))),
     ("/verify-email/<token>", "GET"): Case("/verify-email/{token}", everyone(410)),
@@ -533,7 +536,7 @@ def test_operator_route_with_unknown_id_gets_404(client, as_persona, rule, metho
 # Its own account and the ways to prove its address; every other route refuses it.
 # The JSON API reads no session at all (a key, not a cookie, says who asks): an unconfirmed account's
 # cookie is the same as none there, and the API answers 401 (tests/views/test_api.py).
-OPEN_TO_UNVERIFIED = ("/", "/sign-in", "/sign-out", "/sign-up", "/verify-email", "/forgot-password",
+OPEN_TO_UNVERIFIED = ("/", "/sign-in", "/sign-out", "/sign-up", "/language", "/verify-email", "/forgot-password",
                       "/reset-password", "/first-run", "/invitations/", "/settings/", "/api/")
 CLOSED_TO_UNVERIFIED = [(rule, method) for (rule, method) in TABLE
                         if not any(rule == prefix or (prefix != "/" and rule.startswith(prefix))

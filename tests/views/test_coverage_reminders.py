@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from babel.dates import format_date
 
 from models import Site, db
 from models import site as sites
@@ -53,7 +54,8 @@ def test_each_reminder_goes_once_at_90_60_and_30_days(app, covered_site, smtp):
     assert sorted(sent_on, reverse=True) == [90, 60, 30]
     reminders = [m for m in smtp.messages if "coverage" in m["Subject"].lower()]
     assert [m["To"] for m in reminders] == ["renewals@example.com"] * 3
-    assert "ends on %s" % ends.isoformat() in reminders[0].get_body(preferencelist=("plain",)).get_content()
+    # The date as the recipient's language writes it (English here), like every date of a mail.
+    assert "ends on %s" % format_date(ends, "medium", locale="en") in reminders[0].get_body(preferencelist=("plain",)).get_content()
 
 
 def test_running_twice_the_same_day_sends_nothing_new(app, covered_site, smtp):

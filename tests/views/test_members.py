@@ -23,6 +23,7 @@ from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import PASSWORD, World
 from tests.helpers.mail import body_text, link_in
 from tests.helpers.pages import page_text, parse, text
+from tests.helpers.times import shown_day
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -239,7 +240,7 @@ def test_user_list_shows_each_member_with_role_summary_status_and_granter(h):
         assert (row["name"], row["email"], row["role"], row["summary"], row["status"]) == \
             (name, email, role, summary, "Active"), row
     with h.app.app_context():
-        today = db.session.get(Membership, h.ids[DAVE]).granted_at.strftime("%Y-%m-%d")  # the world's day
+        today = shown_day(db.session.get(Membership, h.ids[DAVE]).granted_at)  # the world's day
         db.session.rollback()
     assert rows[h.ids[DAVE]]["granted"] == f"Pat Primary, {today}"
     assert rows[h.ids[ALICE]]["granted"] == f"—, {today}"

@@ -26,6 +26,7 @@ from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
 from tests.helpers.mail import body_text, html_text
 from tests.helpers.pages import page_text, page_tree, text
+from tests.helpers.times import shown_minute
 
 # Tool ids follow the default catalog: software=1 … support=8.
 TOOL = {key: position for position, (key, *_rest) in enumerate(DEFAULT_CATALOG, start=1)}
@@ -477,7 +478,7 @@ def test_requests_page_pending_first_then_decided_with_who_when_why(h):
     assert [r["status"] for r in rows] == ["Pending", "Pending", "Rejected"]
     assert rows[0]["requester"] == f"Erin Example {ERIN}" and rows[0]["kind"] == "Access to the site"
     assert rows[1]["kind"] == "Reporting: View"
-    decided_at = h.request_row(h.ids["frank"])["decided_at"].strftime("%Y-%m-%d %H:%M")
+    decided_at = shown_minute(h.request_row(h.ids["frank"])["decided_at"])
     assert rows[2]["decided"] == f"Mia Manager, {decided_at}: Other (Ask your own IT)"
     assert rows[0]["decided"] == "" and rows[1]["decided"] == ""
     assert "Grace" not in page_text(response)  # site B's request

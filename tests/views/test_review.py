@@ -26,6 +26,7 @@ from models.person import find_person
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
 from tests.helpers.world import World
 from tests.helpers.pages import page_text, page_tree, text
+from tests.helpers.times import DAY_PATTERN, MINUTE_PATTERN, shown_day
 
 SITE_A, SITE_B, SITE_C = "SA-1001", "SB-2002", "SC-3003"
 PRIMARY = "primary@example.com"       # primary of site A
@@ -420,7 +421,7 @@ def test_confirm_records_when_and_by_whom_and_redirects_with_a_flash(h):
     assert "Alice Archer is confirmed." in page_text(page)
     assert progress_of(page) == (1, 6, 1, 0, 5) and meter(page) == (1, 6)
     cells = rows(page)[h.line_row(ALICE)]
-    assert cells[3] == confirmed_at.strftime("%Y-%m-%d")
+    assert cells[3] == shown_day(confirmed_at)
     assert cells[4] == "Confirmed (Mia Manager)"
     assert 'name="decision"' not in row_markup(page, h.line_row(ALICE))  # decided: no more buttons
     assert h.progress() == dict(to_review=5, confirmed=1, revoked=0, total=6, decided=1, percent=17)
@@ -876,7 +877,7 @@ def test_the_primary_finishes_a_review_early(h):
     page = h.client.get(response.location)
     words = page_text(page)
     assert "The access review is finished." in words
-    assert re.search(r"The last review, started on \d{4}-\d\d-\d\d, finished on \d{4}-\d\d-\d\d \d\d:\d\d UTC: "
+    assert re.search(rf"The last review, started on {DAY_PATTERN}, finished on {MINUTE_PATTERN} UTC: "
                      r"1 confirmed, 1 revoked, 4 not decided\.", words), words
     assert "Start access review" in words and "Finish review" not in words and meter(page) is None
     assert f"Bob Baker ({BOB}) — revoked by Mia Manager" in words.split("Revoked in this review", 1)[1]
@@ -905,7 +906,7 @@ def test_the_last_decision_completes_the_review(h):
     # primary's button to start the next one and no Finish button.
     assert h.progress(site_b) == dict(to_review=0, confirmed=1, revoked=1, total=2, decided=2, percent=100)
     progress = oob_progress(last)
-    assert re.search(r"The last review, started on \d{4}-\d\d-\d\d, finished on \d{4}-\d\d-\d\d \d\d:\d\d UTC: "
+    assert re.search(rf"The last review, started on {DAY_PATTERN}, finished on {MINUTE_PATTERN} UTC: "
                      r"1 confirmed, 1 revoked, 0 not decided\.", progress), progress
     assert "Start access review" in progress and "Finish review" not in progress
     assert progress_of(last) is None and meter(last) is None

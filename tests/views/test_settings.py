@@ -69,8 +69,8 @@ class Helper(SessionHelper):
         with self.app.app_context():
             result = (
                 tuple(tuple(row) for row in db.session.execute(sa.select(
-                    Person.email, Person.first_name, Person.last_name, Person.language, Person.notification_email,
-                    Person.notification_preferences, Person.password_hash, Person.session_version)
+                    Person.email, Person.first_name, Person.last_name, Person.language, Person.time_zone,
+                    Person.notification_email, Person.notification_preferences, Person.password_hash, Person.session_version)
                     .order_by(Person.id))),
                 db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
                 db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)),
@@ -177,20 +177,21 @@ def test_my_settings_needs_sign_in(h):
 def test_saving_name_language_and_notification_email_is_audited(h):
     h.become(PAT)
     response = h.post("/settings/", settings_form(first_name=" Patricia ", last_name="Prime", language="de",
-                                                  notification_email="Pat.Alerts@example.com",
+                                                  time_zone="Europe/Berlin", notification_email="Pat.Alerts@example.com",
                                                   privilege_changes=None))
     assert response.status_code == 303 and response.location == "/settings/"
     person = h.person(PAT)
-    assert (person.first_name, person.last_name, person.language) == ("Patricia", "Prime", "de")
+    assert (person.first_name, person.last_name, person.language, person.time_zone) == \
+        ("Patricia", "Prime", "de", "Europe/Berlin")
     assert person.notification_email is None, "a new notification email waits for its link (issue 10)"
     assert person.notification_preferences == {"access_requests": True, "privilege_changes": False}
     assert person.email == PAT, "the login email does not change with the notification email"
     [event] = h.audit("person.settings_changed")
     assert event.actor_label == PAT and event.target_id == person.id
-    assert event.before == {"first_name": "Pat", "last_name": "Primary", "language": None,
+    assert event.before == {"first_name": "Pat", "last_name": "Primary", "language": None, "time_zone": None,
                             "notification_email": None, "preferences": {}}
     assert event.after == {"first_name": "Patricia", "last_name": "Prime", "language": "de",
-                           "notification_email": None,
+                           "time_zone": "Europe/Berlin", "notification_email": None,
                            "preferences": {"access_requests": True, "privilege_changes": False}}
     [requested] = h.audit("person.notification_email_requested")
     assert requested.after == {"notification_email": "pat.alerts@example.com"}
@@ -224,6 +225,10 @@ def test_the_browser_language_is_used_until_one_is_chosen(h):
     ({"last_name": ""}, "last_name", "This field is required."),
     ({"first_name": "x" * 101}, "first_name", "100"),
     ({"language": "xx"}, "language", "Choose a language."),
+    ({"time_zone": "Mars/Olympus"}, "time_zone", "Choose a time zone."),
+    ({"time_zone": "../../etc/passwd"}, "time_zone", "Choose a time zone."),
+    ({"time_zone": "Europe/Berlin" * 50}, "time_zone", "Choose a time zone."),
+    ({"time_zone": "localtime"}, "time_zone", "Choose a time zone."),
     ({"notification_email": "not-an-address"}, "notification_email", "valid email address"),
     ({"notification_email": "pat@localhost"}, "notification_email", "valid email address"),
 ])
