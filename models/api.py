@@ -8,9 +8,11 @@ limit counted in the database (models/throttle.py), so every worker process sees
 """
 from __future__ import annotations
 
+import binascii
 import math
 import re
-from datetime import datetime, timedelta
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -18,12 +20,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .audit import record
 from .base import db, utcnow
+from .contact import effective_contacts
 from .errors import RuleViolation
 from .person import Person, find_proven_person
-from .tables import Customer, Membership, Site
+from .report import access_at
+from .roles import PRIMARY, ROLES
+from .tables import ContactRecord, Customer, Membership, Privilege, Site, primary_of
 from .throttle import ThrottleEvent, take
 from .tokens import hash_token, new_token
-from .tool import SUPPORT, Tool
+from .tool import SUPPORT, Tool, catalog
 
 # Every key starts with this, so a leaked one is recognisable (secret scanners, logs).
 KEY_PREFIX = "sp_"
@@ -193,6 +198,9 @@ def level_key(name: str) -> str:
 
 
 def _level(tool: Tool, rank: int) -> dict:
+    if not 0 <= rank <= tool.top_rank:
+        # A rank the catalog no longer has (a level removed since the audit log recorded it).
+        return {"rank": rank, "key": f"rank_{rank}", "name": str(rank)}
     return {"rank": rank, "key": level_key(tool.level_name(rank)), "name": tool.level_name(rank)}
 
 
@@ -220,7 +228,7 @@ def describe_access(membership: Membership, tools: list[Tool]) -> dict:
 
 
 def _catalog() -> list[Tool]:
-    return list(db.session.scalars(sa.select(Tool).order_by(Tool.position, Tool.id)))
+    return catalog()
 
 
 def member_access(key: ApiKey, site_number: str, email: str) -> dict | None:
@@ -247,3 +255,169 @@ def sites_of(key: ApiKey, email: str) -> list[dict]:
     tools = _catalog()
     return [describe_access(membership, tools) for membership in memberships
             if site_in_scope(key, membership.site)]
+
+
+# --- the lists for sync jobs (issue 16) ---------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_PARAMETER_LENGTH = 200
+
+
+def _digits(text: str | None, most: int) -> int | None:
+    """A whole number in ASCII digits from 0 to `most`; None for anything else."""
+    if not text or len(text) > len(str(most)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= most else None
+
+
+def page_size(text: str | None) -> int:
+    """The `limit` of a list: 1 to MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent."""
+    if text is None:
+        return DEFAULT_PAGE_SIZE
+    size = _digits(text.strip(), MAX_PAGE_SIZE)
+    if not size:
+        raise RuleViolation(_l("limit must be a whole number from 1 to %(most)d.", most=MAX_PAGE_SIZE), "limit")
+    return size
+
+
+def encode_cursor(membership_id: int) -> str:
+    """The opaque cursor after a membership: its id, base64url-encoded (the order of the list is by id)."""
+    return urlsafe_b64encode(f"m{membership_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None) -> int:
+    """The membership id a cursor from encode_cursor names (0 when absent); any other value is refused."""
+    if text is None:
+        return 0
+    refused = RuleViolation(_l("cursor is not a cursor this API gave: start again without it."), "cursor")
+    if not text.isascii() or len(text) > 32:
+        raise refused
+    try:
+        plain = urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise refused from None
+    membership_id = _digits(plain[1:], 2**63 - 1) if plain.startswith("m") else None
+    if not membership_id:
+        raise refused
+    return membership_id
+
+
+def _tool_filter(tools: list[Tool], tool_key: str | None, level: str | None) -> tuple[Tool, int] | None:
+    """The tool and the lowest rank a member must hold on it: `min_level` is a level key of that tool
+    (its rank in digits is accepted too); a tool without `min_level` means any level above its lowest."""
+    if tool_key is None:
+        if level is not None:
+            raise RuleViolation(_l("min_level needs tool: name the tool the level belongs to."), "min_level")
+        return None
+    tool = next((tool for tool in tools if tool.key == tool_key.strip()), None)
+    if tool is None:
+        raise RuleViolation(_l("tool is not a tool key of the catalog."), "tool")
+    if level is None:
+        return tool, 1
+    level = level.strip()
+    for rank in range(tool.top_rank + 1):
+        if level in (level_key(tool.level_name(rank)), str(rank)):
+            return tool, rank
+    raise RuleViolation(_l("min_level is not a level key of this tool."), "min_level")
+
+
+def list_site_members(key: ApiKey, site_number: str, tool: str | None = None, min_level: str | None = None,
+                      role: str | None = None, cursor: str | None = None, limit: str | None = None) -> dict | None:
+    """One page of a site's members (proven accounts only, like the lookups), in the order of their
+    membership, filtered by role and by a lowest level on one tool; None when the site is unknown or
+    outside the key's scope. The parameters come as sent; a bad one raises RuleViolation naming it.
+
+    `next_cursor` continues after the last member of the page, and is None on the last page; members
+    added while a job pages through come at the end, so a sync job misses nobody who was there when it began.
+    """
+    size = page_size(limit)
+    after = decode_cursor(cursor)
+    if role is not None and role.strip() not in ROLES:
+        raise RuleViolation(_l("role must be primary, secondary or user."), "role")
+    tools = _catalog()
+    wanted = _tool_filter(tools, tool, min_level)
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    statement = (sa.select(Membership).join(Membership.person)
+                 .where(Membership.site_id == site.id, Membership.id > after, Person.email_verified_at.is_not(None)))
+    if role is not None:
+        statement = statement.where(Membership.role == role.strip())
+    if wanted is not None:
+        wanted_tool, rank = wanted
+        statement = statement.where(sa.or_(Membership.role == PRIMARY, sa.exists().where(
+            Privilege.membership_id == Membership.id, Privilege.tool_id == wanted_tool.id, Privilege.rank >= rank)))
+    rows = db.session.scalars(statement.order_by(Membership.id).limit(size + 1).options(
+        sa.orm.contains_eager(Membership.person), sa.orm.selectinload(Membership.privileges),
+        sa.orm.selectinload(Membership.granted_by))).all()
+    page = rows[:size]
+    return {"site_number": site.site_number,
+            "members": [describe_access(membership, tools) for membership in page],
+            "next_cursor": encode_cursor(page[-1].id) if len(rows) > size else None}
+
+
+def _contact(record: ContactRecord) -> dict:
+    return {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
+            "phone": record.phone, "address": record.address, "address_line2": record.address_line2,
+            "city": record.city, "subdivision": record.subdivision, "postal_code": record.postal_code,
+            "country": record.country, "is_primary_contact": False}
+
+
+def _primary_contact(person: Person) -> dict:
+    return {"first_name": person.first_name, "last_name": person.last_name, "email": person.email,
+            "phone": None, "address": None, "address_line2": None, "city": None, "subdivision": None,
+            "postal_code": None, "country": None, "is_primary_contact": True}
+
+
+def site_contacts(key: ApiKey, site_number: str) -> dict | None:
+    """The effective contact of each contact type (SPEC §6: its holders, or the primary contact acting
+    for a type nobody holds), as the Site contacts page shows them; None for an unknown site or one
+    outside the key's scope."""
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    types = []
+    for entry in effective_contacts(site):
+        holders = [_contact(record) for record in entry["holders"]]
+        if entry["primary_acts"] and entry["primary"] is not None:
+            holders = [_primary_contact(entry["primary"])]
+        types.append({"type": entry["type"].key, "type_name": entry["type"].name,
+                      "primary_acts": entry["primary_acts"], "contacts": holders})
+    primary = primary_of(site.id)
+    primary = primary.person if primary is not None else None
+    return {"site_number": site.site_number, "site_name": site.name,
+            "primary_contact": _primary_contact(primary) if primary is not None else None, "types": types}
+
+
+def parse_moment(text: str | None) -> datetime:
+    """A moment in ISO 8601 with its zone ("2026-03-01T00:00:00Z", "…+01:00"), as naive UTC like the
+    database; anything else (no zone, a date alone, garbage) is refused."""
+    refused = RuleViolation(_l("at must be a date and time in ISO 8601 with its zone, e.g. "
+                               "2026-03-01T00:00:00Z."), "at")
+    text = (text or "").strip()
+    if not text or len(text) > 64 or not text.isascii() or "T" not in text.upper():
+        raise refused
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise refused
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise refused from None
+
+
+def access_at_moment(key: ApiKey, site_number: str, at: str | None) -> dict | None:
+    """The access of every member of a site at a past moment, rebuilt from the audit log by the Reports
+    page's own function (models.report.access_at); None for an unknown site or one outside the scope."""
+    moment = parse_moment(at)
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    tools = _catalog()
+    members = [{"email": row["email"], "name": row["name"], "role": row["role"],
+                "tools": {tool.key: _level(tool, row["levels"][tool.key]) for tool in tools},
+                "contact_types": row["contact_types"], "granted_by": row["granted_by"] or None}
+               for row in access_at(site, moment, tools)]
+    return {"site_number": site.site_number, "at": _iso(moment), "members": members}
