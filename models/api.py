@@ -11,22 +11,24 @@ from __future__ import annotations
 import binascii
 import math
 import re
+import threading
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .audit import record
-from .base import db, utcnow
+from .base import db, utcnow, write_intent
 from .contact import effective_contacts
 from .errors import RuleViolation
 from .person import Person, find_proven_person
 from .report import access_at
 from .roles import PRIMARY, ROLES
 from .tables import ContactRecord, Customer, Membership, Privilege, Site, primary_of
-from .throttle import ThrottleEvent, take
+from .throttle import HORIZON, ThrottleEvent, count_events
 from .tokens import hash_token, new_token
 from .tool import SUPPORT, Tool, catalog
 
@@ -39,6 +41,11 @@ MAX_NAME_LENGTH = 200
 # Requests one key may make: 600 a minute, counted in the database across every process.
 THROTTLE_KIND = "api_request"
 REQUEST_LIMIT = (600, timedelta(minutes=1))
+# A process writes the requests it counted every COUNT_BATCH of them or when the oldest waited
+# COUNT_DELAY (take_request), and a key's last use at most every LAST_USED_EVERY.
+COUNT_BATCH = 20
+COUNT_DELAY = timedelta(seconds=1)
+LAST_USED_EVERY = timedelta(minutes=1)
 
 api_key_customer = sa.Table(
     "api_key_customer", db.metadata,
@@ -163,22 +170,89 @@ def authenticate(authorization: str | None) -> ApiKey | None:
     return key
 
 
+class _PendingRequests:
+    """The requests this process let through and has not written to the database yet: key id → their
+    moments (one per app, in app.extensions; a lock, for servers with threads)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.moments: dict[int, list[datetime]] = {}
+
+
+def _pending() -> _PendingRequests:
+    return current_app.extensions.setdefault("sitepass_api_pending", _PendingRequests())
+
+
 def take_request(key: ApiKey) -> int | None:
-    """Count one request of a key against its rate limit and note when it was used; when over the
-    limit return the seconds to wait (for Retry-After) and count nothing."""
+    """Count one request of a key against its rate limit; when over the limit return the seconds to
+    wait (for Retry-After) and count nothing.
+
+    Writing every request would take SQLite's write lock (and an fsync) per API GET. Instead the
+    request is counted against the events in the database plus those this process has let through
+    and not yet written, and this process writes them in one short transaction every COUNT_BATCH
+    requests, or when the oldest waits COUNT_DELAY, or when the key's last use is older than
+    LAST_USED_EVERY (so last_used_at is written at most once a minute). One process alone is exact;
+    with P processes a key gets at most REQUEST_LIMIT + (COUNT_BATCH - 1) × (P - 1) requests within
+    the window, and a process that dies forgets at most COUNT_BATCH - 1 of them.
+    """
     most, window = REQUEST_LIMIT
-    if take(THROTTLE_KIND, str(key.id), [REQUEST_LIMIT]):
-        key.last_used_at = utcnow()
-        return None
-    # The oldest request within the window leaves it first.
-    oldest = db.session.scalar(
+    now = utcnow()
+    pending = _pending()
+    with pending.lock:
+        waiting = [moment for moment in pending.moments.get(key.id, []) if moment > now - window]
+        if count_events(THROTTLE_KIND, str(key.id), window) + len(waiting) >= most:
+            return _retry_after(key.id, waiting, now)
+        waiting.append(now)
+        due = (len(waiting) >= COUNT_BATCH or waiting[0] <= now - COUNT_DELAY
+               or key.last_used_at is None or key.last_used_at <= now - LAST_USED_EVERY)
+        pending.moments[key.id] = [] if due else waiting
+    if due:
+        _write_requests(key.id, waiting, now)
+    return None
+
+
+def _retry_after(key_id: int, waiting: list[datetime], now: datetime) -> int:
+    """Seconds until the oldest request within the window leaves it, so that one more fits."""
+    most, window = REQUEST_LIMIT
+    written = db.session.scalars(
         sa.select(ThrottleEvent.created_at).where(
-            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key.id),
-            ThrottleEvent.created_at > utcnow() - window)
-        .order_by(ThrottleEvent.created_at.desc()).offset(most - 1).limit(1))
-    if oldest is None:
+            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
+            ThrottleEvent.created_at > now - window)
+        .order_by(ThrottleEvent.created_at.desc()).limit(most)).all()
+    newest = sorted([*written, *waiting], reverse=True)
+    if len(newest) < most:
         return 1
-    return max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    return max(1, math.ceil((newest[most - 1] + window - now).total_seconds()))
+
+
+def _write_requests(key_id: int, moments: list[datetime], now: datetime) -> None:
+    """Write a key's waiting requests and its last use in one write transaction of their own (the
+    API request itself only reads: views.security begins it without the write lock)."""
+    db.session.rollback()  # nothing was written: end the read transaction
+    token = write_intent.set(True)
+    try:
+        db.session.execute(sa.delete(ThrottleEvent).where(
+            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
+            ThrottleEvent.created_at < now - HORIZON))
+        db.session.execute(sa.insert(ThrottleEvent), [
+            {"kind": THROTTLE_KIND, "key": str(key_id), "created_at": moment} for moment in moments])
+        db.session.execute(sa.update(ApiKey).where(
+            ApiKey.id == key_id, sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY))
+            .values(last_used_at=now))
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+
+
+def flush_request_counts() -> None:
+    """Write every request this process has counted and not yet written (tests; a worker's exit)."""
+    pending = _pending()
+    with pending.lock:
+        waiting = {key_id: moments for key_id, moments in pending.moments.items() if moments}
+        pending.moments.clear()
+    now = utcnow()
+    for key_id, moments in waiting.items():
+        _write_requests(key_id, moments, now)
 
 
 def site_in_scope(key: ApiKey, site: Site) -> bool:

@@ -54,7 +54,6 @@ def key_required(view):
             return error(401, _("A valid API key is required: send the header “Authorization: Bearer <key>”."),
                          {"WWW-Authenticate": 'Bearer realm="sitepass"'})
         wait = api.take_request(key)
-        db.session.commit()
         if wait is not None:
             return error(429, _("Too many requests for this API key. Try again in %(seconds)d seconds.",
                                 seconds=wait), {"Retry-After": str(wait)})

@@ -193,6 +193,7 @@ def test_rate_limit_answers_429_with_retry_after(client, app, ids, monkeypatch):
     # The limit is per key, and counted in the database.
     assert api_get(client, "/api/v1/people/sec@example.com/sites", other).status_code == 200
     with app.app_context():
+        api.flush_request_counts()  # this process writes its counts in batches (take_request)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
                                  .where(api.ThrottleEvent.kind == api.THROTTLE_KIND)) == 4
 
@@ -487,3 +488,71 @@ def test_access_refuses_a_moment_without_zone_or_garbled(client, app, ids, at):
     if "%00" not in path:
         check_against_openapi(path, response)
         assert response.get_json()["parameter"] == "at"
+
+
+# --- the rate limit and last use, written in batches ------------------------------------------------
+
+def test_601_requests_in_a_minute_get_a_429_with_retry_after(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    statuses = [client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers).status_code
+                for _ in range(600)]
+    assert statuses == [200] * 600
+    refused = api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_api_requests_write_in_batches_and_last_use_once_a_minute(client, app, ids):
+    """Each API GET used to take SQLite's write lock (a rate-limit row and last_used_at); now a
+    process writes its counts every COUNT_BATCH requests (or after COUNT_DELAY) in one transaction."""
+    key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers)
+    with app.app_context():
+        first_use = db.session.get(api.ApiKey, key_id).last_used_at
+    assert first_use is not None
+    sa.event.listen(engine, "before_cursor_execute", note)
+    started = utcnow()
+    try:
+        for _ in range(100):
+            assert client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    seconds = (utcnow() - started).total_seconds()
+    writes = [statement for statement in statements if statement.startswith("BEGIN IMMEDIATE")]
+    assert 1 <= len(writes) <= 100 // api.COUNT_BATCH + seconds / api.COUNT_DELAY.total_seconds() + 1
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).last_used_at == first_use
+        api.flush_request_counts()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
+                                 .where(api.ThrottleEvent.key == str(key_id))) == 101
+
+
+def test_rate_limit_over_two_processes_stays_within_its_documented_bound(client, app, ids, database_uri, smtp,
+                                                                         monkeypatch):
+    """Two apps on one database stand for two worker processes: each writes its counts in batches,
+    so together they let through at most the limit plus COUNT_BATCH - 1 per other process."""
+    from tests.helpers.apps import make_test_app
+    monkeypatch.setattr(api, "REQUEST_LIMIT", (50, timedelta(minutes=1)))
+    key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    other_app = make_test_app(database_uri, smtp)
+    clients = [client, other_app.test_client()]
+    allowed = sum(clients[number % 2].get("/api/v1/people/sec@example.com/sites", headers=headers).status_code == 200
+                  for number in range(200))
+    assert 50 <= allowed <= 50 + (api.COUNT_BATCH - 1)
+    for each in (app, other_app):
+        with each.app_context():
+            api.flush_request_counts()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
+                                 .where(api.ThrottleEvent.key == str(key_id))) == allowed
+    with other_app.app_context():
+        db.engine.dispose()
