@@ -136,7 +136,10 @@ def revoke_api_key(actor, key: ApiKey) -> bool:
 
 
 def set_api_key_scope(actor, key: ApiKey, customer_ids=None) -> bool:
-    """Give a key every site (None) or only the chosen customers' sites; return whether it changed."""
+    """Give a key every site (None) or only the chosen customers' sites; return whether it changed.
+    A revoked key keeps the scope it had."""
+    if key.revoked_at is not None:
+        raise RuleViolation(_l("This key is revoked: its scope cannot change."), "scope")
     before = key.scope
     customers = None if customer_ids is None else _customers(customer_ids)
     if (customers is None and key.all_sites) or \

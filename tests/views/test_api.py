@@ -556,3 +556,69 @@ def test_rate_limit_over_two_processes_stays_within_its_documented_bound(client,
                                  .where(api.ThrottleEvent.key == str(key_id))) == allowed
     with other_app.app_context():
         db.engine.dispose()
+
+
+# --- the console: changing a key's scope -------------------------------------------------------------
+
+def test_console_changes_a_keys_scope_audited_with_before_and_after(operator, app, ids):
+    key_id, plain = make_key(app, ids)
+    listing = operator.get("/operator/api-keys").get_data(as_text=True)
+    assert f"/operator/api-keys/{key_id}/scope" in listing and "Change scope" in listing
+    page = operator.get(f"/operator/api-keys/{key_id}/scope")
+    assert page.status_code == 200 and "Beta Corp" in page.get_data(as_text=True)
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope",
+                               {"scope": "customers", "customers": [str(ids["beta"])]})
+    assert response.status_code == 303 and response.location == "/operator/api-keys"
+    assert api_get(operator, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 404
+    assert api_get(operator, "/api/v1/sites/2002/members/sec@example.com", plain).status_code == 200
+    assert operator.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "all"}).status_code == 303
+    assert api_get(operator, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 200
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "api_key.scope_changed")
+                                    .order_by(AuditEvent.id)).all()
+        assert [(event.before, event.after) for event in events] == [
+            ({"scope": []}, {"scope": ["Beta Corp"]}), ({"scope": ["Beta Corp"]}, {"scope": []})]
+        assert all(event.actor_id == ids["operator"] and event.site_id is None for event in events)
+
+
+@pytest.mark.parametrize("form, field", [
+    ({"scope": "customers"}, "customers"),
+    ({"scope": "customers", "customers": ["987654"]}, "customers"),
+    ({"scope": "customers", "customers": ["x\u202e"]}, "customers"),
+    ({"scope": "everything"}, "scope"),
+    ({}, "scope"),
+])
+def test_console_refuses_a_bad_scope_next_to_the_field_and_changes_nothing(operator, app, ids, form, field):
+    key_id, _plain = make_key(app, ids, customers=[ids["acme"]])
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope", form)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).scope == ["Acme Corp"]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "api_key.scope_changed")) == 0
+
+
+def test_scope_of_a_revoked_key_cannot_change(operator, app, ids):
+    key_id, _plain = make_key(app, ids)
+    assert operator.submit(f"/operator/api-keys/{key_id}/revoke").status_code == 303
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "customers",
+                                                                    "customers": [str(ids["acme"])]})
+    assert response.status_code == 422 and 'id="scope-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).all_sites
+
+
+def test_scope_form_is_for_operators_only_and_needs_csrf(client, app, ids, auth):
+    key_id, _plain = make_key(app, ids)
+    assert client.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "all"}).status_code in (302, 303, 401)
+    auth.sign_in("primary@example.com")
+    assert client.get(f"/operator/api-keys/{key_id}/scope").status_code == 403
+    assert client.submit(f"/operator/api-keys/{key_id}/scope",
+                         {"scope": "customers", "customers": [str(ids["acme"])]}).status_code == 403
+    auth.sign_in("operator@example.com")
+    assert client.post(f"/operator/api-keys/{key_id}/scope",
+                       data={"scope": "customers", "customers": [str(ids["acme"])]}).status_code == 400
+    assert client.get("/operator/api-keys/987654/scope").status_code == 404
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).all_sites
