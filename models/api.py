@@ -38,7 +38,8 @@ KEY_PREFIX = "sp_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 MAX_NAME_LENGTH = 200
 
-# Requests one key may make: 600 a minute, counted in the database across every process.
+# Requests one key may make: 600 a minute, counted in the database across every process (the
+# setting API_REQUESTS_PER_MINUTE, e.g. SITEPASS_API_REQUESTS_PER_MINUTE, changes the 600: `make bench`).
 THROTTLE_KIND = "api_request"
 REQUEST_LIMIT = (600, timedelta(minutes=1))
 # A process writes the requests it counted every COUNT_BATCH of them or when the oldest waited
@@ -198,7 +199,7 @@ def take_request(key: ApiKey) -> int | None:
     with P processes a key gets at most REQUEST_LIMIT + (COUNT_BATCH - 1) × (P - 1) requests within
     the window, and a process that dies forgets at most COUNT_BATCH - 1 of them.
     """
-    most, window = REQUEST_LIMIT
+    most, window = request_limit()
     now = utcnow()
     pending = _pending()
     with pending.lock:
@@ -214,9 +215,15 @@ def take_request(key: ApiKey) -> int | None:
     return None
 
 
+def request_limit() -> tuple[int, timedelta]:
+    """The requests a key may make within a window: REQUEST_LIMIT, or API_REQUESTS_PER_MINUTE when set."""
+    most, window = REQUEST_LIMIT
+    return int(current_app.config.get("API_REQUESTS_PER_MINUTE") or most), window
+
+
 def _retry_after(key_id: int, waiting: list[datetime], now: datetime) -> int:
     """Seconds until the oldest request within the window leaves it, so that one more fits."""
-    most, window = REQUEST_LIMIT
+    most, window = request_limit()
     written = db.session.scalars(
         sa.select(ThrottleEvent.created_at).where(
             ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
