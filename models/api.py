@@ -27,7 +27,7 @@ from .errors import RuleViolation
 from .person import Person, find_proven_person
 from .report import access_at
 from .roles import PRIMARY, ROLES
-from .tables import ContactRecord, Customer, Membership, Privilege, Site, primary_of
+from .tables import ContactRecord, Customer, Membership, Privilege, Site, primary_of, rank_held
 from .throttle import HORIZON, ThrottleEvent, count_events
 from .tokens import hash_token, new_token
 from .tool import SUPPORT, Tool, catalog
@@ -161,6 +161,9 @@ def api_keys() -> list[ApiKey]:
 
 # --- a request with a key ---------------------------------------------------------------------------
 
+_KEY_BY_HASH = sa.select(ApiKey).where(ApiKey.key_hash == sa.bindparam("key_hash"))
+
+
 def authenticate(authorization: str | None) -> ApiKey | None:
     """Return the usable key an `Authorization: Bearer <key>` header carries; None when the header is
     missing or malformed, or the key is unknown, revoked or expired (all refused alike)."""
@@ -168,7 +171,7 @@ def authenticate(authorization: str | None) -> ApiKey | None:
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == hash_token(presented)))
+    key = db.session.execute(_KEY_BY_HASH, {"key_hash": hash_token(presented)}).scalar()
     if key is None or not key.is_usable():
         return None
     return key
@@ -267,7 +270,12 @@ def flush_request_counts() -> None:
 
 def site_in_scope(key: ApiKey, site: Site) -> bool:
     """Tell whether a key reaches a site: every site, or the sites of its customers."""
-    return key.all_sites or any(customer.id == site.customer_id for customer in key.customers)
+    return customer_in_scope(key, site.customer_id)
+
+
+def customer_in_scope(key: ApiKey, customer_id: int) -> bool:
+    """Tell whether a key reaches the sites of a customer."""
+    return key.all_sites or any(customer.id == customer_id for customer in key.customers)
 
 
 def _site_by_number(key: ApiKey, site_number: str) -> Site | None:
@@ -292,39 +300,83 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z" if moment is not None else None
 
 
-def describe_access(membership: Membership, tools: list[Tool]) -> dict:
-    """What the API says about one membership: the site, role, each tool's level, the support level,
-    who granted it and when, and when an access review last confirmed it."""
-    site = membership.site
+def _access(values: dict, role: str, ranks: dict[int, int], tools) -> dict:
     support = next((tool for tool in tools if tool.key == SUPPORT), None)
     return {
-        "site_number": site.site_number,
-        "site_name": site.name,
-        "customer": site.customer.name,
-        "email": membership.person.email,
-        "role": membership.role,
-        "tools": {tool.key: _level(tool, membership.level(tool)) for tool in tools},
-        "support_level": _level(support, membership.level(support)) if support is not None else None,
-        "granted_by": membership.granted_by.email if membership.granted_by is not None else None,
-        "granted_at": _iso(membership.granted_at),
-        "last_confirmed_at": _iso(membership.last_confirmed_at),
+        "site_number": values["site_number"],
+        "site_name": values["site_name"],
+        "customer": values["customer"],
+        "email": values["email"],
+        "role": role,
+        "tools": {tool.key: _level(tool, rank_held(role, ranks, tool)) for tool in tools},
+        "support_level": _level(support, rank_held(role, ranks, support)) if support is not None else None,
+        "granted_by": values["granted_by"],
+        "granted_at": _iso(values["granted_at"]),
+        "last_confirmed_at": _iso(values["last_confirmed_at"]),
     }
 
 
-def _catalog() -> list[Tool]:
-    return catalog()
+def describe_access(membership: Membership, tools) -> dict:
+    """What the API says about one membership: the site, role, each tool's level, the support level,
+    who granted it and when, and when an access review last confirmed it."""
+    site = membership.site
+    values = {"site_number": site.site_number, "site_name": site.name, "customer": site.customer.name,
+              "email": membership.person.email,
+              "granted_by": membership.granted_by.email if membership.granted_by is not None else None,
+              "granted_at": membership.granted_at, "last_confirmed_at": membership.last_confirmed_at}
+    ranks = {privilege.tool_id: privilege.rank for privilege in membership.privileges}
+    return _access(values, membership.role, ranks, tools)
+
+
+class CatalogTool:
+    """A tool of the catalog as plain data, read once per process: the catalog changes only by a
+    migration (models.tool), and re-reading it took two queries per API request. It answers what
+    Membership.level, describe_access and models.report.access_at ask of a tool."""
+
+    __slots__ = ("id", "key", "name", "names", "top_rank")
+
+    def __init__(self, tool: Tool):
+        self.id, self.key, self.name = tool.id, tool.key, tool.name
+        self.names = [level.name for level in tool.levels]
+        self.top_rank = len(self.names) - 1
+
+    def level_name(self, rank: int) -> str:
+        return self.names[rank]
+
+
+def _catalog() -> list[CatalogTool]:
+    cached = current_app.extensions.get("sitepass_api_catalog")
+    if cached is None:
+        cached = current_app.extensions["sitepass_api_catalog"] = [CatalogTool(tool) for tool in catalog()]
+    return cached
+
+
+# The member lookup, the API's busiest request, in two plain queries built once: the membership with
+# its site, customer, person and grantor, then its privileges (the ORM's objects cost more than the
+# lookup itself). find_proven_person's rule (lower-case email, a proven account) is in the first.
+_GRANTOR = sa.orm.aliased(Person)
+_MEMBER_ROW = (
+    sa.select(Membership.id, Membership.role, Membership.granted_at, Membership.last_confirmed_at,
+              Site.site_number, Site.name.label("site_name"), Site.customer_id, Customer.name.label("customer"),
+              Person.email, _GRANTOR.email.label("granted_by"))
+    .select_from(Membership).join(Person, Person.id == Membership.person_id)
+    .join(Site, Site.id == Membership.site_id).join(Customer, Customer.id == Site.customer_id)
+    .outerjoin(_GRANTOR, _GRANTOR.id == Membership.granted_by_id)
+    .where(Site.site_number == sa.bindparam("site_number"), sa.func.lower(Person.email) == sa.bindparam("email"),
+           Person.email_verified_at.is_not(None)))
+_PRIVILEGES = sa.select(Privilege.tool_id, Privilege.rank).where(Privilege.membership_id == sa.bindparam("membership"))
 
 
 def member_access(key: ApiKey, site_number: str, email: str) -> dict | None:
     """The access of a person at a site; None when the site is unknown or outside the key's scope, or
     the person is no member of it, or their account's address is not proven."""
-    site = _site_by_number(key, site_number)
-    person = find_proven_person(email) if site is not None else None
-    if person is None:
+    connection = db.session.connection()
+    row = connection.execute(_MEMBER_ROW, {"site_number": (site_number or "").strip(),
+                                           "email": (email or "").strip().lower()}).first()
+    if row is None or not customer_in_scope(key, row.customer_id):
         return None
-    membership = db.session.scalar(sa.select(Membership).where(
-        Membership.site_id == site.id, Membership.person_id == person.id))
-    return describe_access(membership, _catalog()) if membership is not None else None
+    ranks = dict(connection.execute(_PRIVILEGES, {"membership": row.id}).all())
+    return _access(row._asdict(), row.role, ranks, _catalog())
 
 
 def sites_of(key: ApiKey, email: str) -> list[dict]:
