@@ -13,6 +13,7 @@ import math
 import re
 import threading
 from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -79,14 +80,19 @@ class ApiKey(db.Model):
         return f"<ApiKey {self.id} {self.prefix} {self.name}>"
 
     def is_usable(self, now: datetime | None = None) -> bool:
-        """Neither revoked nor past its expiry."""
-        now = now or utcnow()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        """Neither revoked nor past its expiry (usable)."""
+        return usable(self.revoked_at, self.expires_at, now)
 
     @property
     def scope(self) -> list[str]:
         """The customers' names, or [] for every site (for the audit log and the console)."""
         return [] if self.all_sites else [customer.name for customer in self.customers]
+
+
+def usable(revoked_at: datetime | None, expires_at: datetime | None, now: datetime | None = None) -> bool:
+    """Tell whether a key with these moments works now: neither revoked nor past its expiry."""
+    now = now or utcnow()
+    return revoked_at is None and (expires_at is None or expires_at > now)
 
 
 # --- the operators' commands ------------------------------------------------------------------------
@@ -161,20 +167,35 @@ def api_keys() -> list[ApiKey]:
 
 # --- a request with a key ---------------------------------------------------------------------------
 
-_KEY_BY_HASH = sa.select(ApiKey).where(ApiKey.key_hash == sa.bindparam("key_hash"))
+@dataclass(frozen=True)
+class CallerKey:
+    """The key of one API request, as plain values: what its checks need (scope, rate limit, last use)."""
+
+    id: int
+    all_sites: bool
+    customer_ids: frozenset[int]
+    last_used_at: datetime | None
 
 
-def authenticate(authorization: str | None) -> ApiKey | None:
+# Built once: every API request runs them (the ORM's object for a key cost more than the lookup).
+_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.all_sites, ApiKey.last_used_at, ApiKey.expires_at, ApiKey.revoked_at)
+                .where(ApiKey.key_hash == sa.bindparam("key_hash")))
+_KEY_CUSTOMERS = sa.select(api_key_customer.c.customer_id).where(api_key_customer.c.api_key_id == sa.bindparam("key"))
+
+
+def authenticate(authorization: str | None) -> CallerKey | None:
     """Return the usable key an `Authorization: Bearer <key>` header carries; None when the header is
     missing or malformed, or the key is unknown, revoked or expired (all refused alike)."""
     scheme, _space, presented = (authorization or "").strip().partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    key = db.session.execute(_KEY_BY_HASH, {"key_hash": hash_token(presented)}).scalar()
-    if key is None or not key.is_usable():
+    connection = db.session.connection()
+    row = connection.execute(_KEY_BY_HASH, {"key_hash": hash_token(presented)}).first()
+    if row is None or not usable(row.revoked_at, row.expires_at):
         return None
-    return key
+    customers = frozenset() if row.all_sites else frozenset(connection.execute(_KEY_CUSTOMERS, {"key": row.id}).scalars())
+    return CallerKey(row.id, row.all_sites, customers, row.last_used_at)
 
 
 class _PendingRequests:
@@ -190,7 +211,7 @@ def _pending() -> _PendingRequests:
     return current_app.extensions.setdefault("sitepass_api_pending", _PendingRequests())
 
 
-def take_request(key: ApiKey) -> int | None:
+def take_request(key: CallerKey) -> int | None:
     """Count one request of a key against its rate limit; when over the limit return the seconds to
     wait (for Retry-After) and count nothing.
 
@@ -268,17 +289,17 @@ def flush_request_counts() -> None:
         _write_requests(key_id, moments, now)
 
 
-def site_in_scope(key: ApiKey, site: Site) -> bool:
+def site_in_scope(key: CallerKey, site: Site) -> bool:
     """Tell whether a key reaches a site: every site, or the sites of its customers."""
     return customer_in_scope(key, site.customer_id)
 
 
-def customer_in_scope(key: ApiKey, customer_id: int) -> bool:
+def customer_in_scope(key: CallerKey, customer_id: int) -> bool:
     """Tell whether a key reaches the sites of a customer."""
-    return key.all_sites or any(customer.id == customer_id for customer in key.customers)
+    return key.all_sites or customer_id in key.customer_ids
 
 
-def _site_by_number(key: ApiKey, site_number: str) -> Site | None:
+def _site_by_number(key: CallerKey, site_number: str) -> Site | None:
     site = db.session.scalar(sa.select(Site).where(Site.site_number == (site_number or "").strip()))
     return site if site is not None and site_in_scope(key, site) else None
 
@@ -367,7 +388,7 @@ _MEMBER_ROW = (
 _PRIVILEGES = sa.select(Privilege.tool_id, Privilege.rank).where(Privilege.membership_id == sa.bindparam("membership"))
 
 
-def member_access(key: ApiKey, site_number: str, email: str) -> dict | None:
+def member_access(key: CallerKey, site_number: str, email: str) -> dict | None:
     """The access of a person at a site; None when the site is unknown or outside the key's scope, or
     the person is no member of it, or their account's address is not proven."""
     connection = db.session.connection()
@@ -379,7 +400,7 @@ def member_access(key: ApiKey, site_number: str, email: str) -> dict | None:
     return _access(row._asdict(), row.role, ranks, _catalog())
 
 
-def sites_of(key: ApiKey, email: str) -> list[dict]:
+def sites_of(key: CallerKey, email: str) -> list[dict]:
     """Every site within the key's scope the person belongs to, by site number; [] when none, and
     [] too when no proven account has this address (a key learns nothing of people outside its sites)."""
     person = find_proven_person(email)
@@ -459,7 +480,7 @@ def _tool_filter(tools: list[Tool], tool_key: str | None, level: str | None) -> 
     raise RuleViolation(_l("min_level is not a level key of this tool."), "min_level")
 
 
-def list_site_members(key: ApiKey, site_number: str, tool: str | None = None, min_level: str | None = None,
+def list_site_members(key: CallerKey, site_number: str, tool: str | None = None, min_level: str | None = None,
                       role: str | None = None, cursor: str | None = None, limit: str | None = None) -> dict | None:
     """One page of a site's members (proven accounts only, like the lookups), in the order of their
     membership, filtered by role and by a lowest level on one tool; None when the site is unknown or
@@ -507,7 +528,7 @@ def _primary_contact(person: Person) -> dict:
             "postal_code": None, "country": None, "is_primary_contact": True}
 
 
-def site_contacts(key: ApiKey, site_number: str) -> dict | None:
+def site_contacts(key: CallerKey, site_number: str) -> dict | None:
     """The effective contact of each contact type (SPEC §6: its holders, or the primary contact acting
     for a type nobody holds), as the Site contacts page shows them; None for an unknown site or one
     outside the key's scope."""
@@ -544,7 +565,7 @@ def parse_moment(text: str | None) -> datetime:
         raise refused from None
 
 
-def access_at_moment(key: ApiKey, site_number: str, at: str | None) -> dict | None:
+def access_at_moment(key: CallerKey, site_number: str, at: str | None) -> dict | None:
     """The access of every member of a site at a past moment, rebuilt from the audit log by the Reports
     page's own function (models.report.access_at); None for an unknown site or one outside the scope."""
     moment = parse_moment(at)
