@@ -8,22 +8,30 @@ limit counted in the database (models/throttle.py), so every worker process sees
 """
 from __future__ import annotations
 
+import binascii
 import math
 import re
-from datetime import datetime, timedelta
+import threading
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .audit import record
-from .base import db, utcnow
+from .base import db, utcnow, write_intent
+from .contact import effective_contacts
 from .errors import RuleViolation
 from .person import Person, find_proven_person
-from .tables import Customer, Membership, Site
-from .throttle import ThrottleEvent, take
+from .report import access_at
+from .roles import PRIMARY, ROLES
+from .tables import ContactRecord, Customer, Membership, Privilege, Site, primary_of, rank_held
+from .throttle import HORIZON, ThrottleEvent, count_events
 from .tokens import hash_token, new_token
-from .tool import SUPPORT, Tool
+from .tool import SUPPORT, Tool, catalog
 
 # Every key starts with this, so a leaked one is recognisable (secret scanners, logs).
 KEY_PREFIX = "sp_"
@@ -31,9 +39,15 @@ KEY_PREFIX = "sp_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 MAX_NAME_LENGTH = 200
 
-# Requests one key may make: 600 a minute, counted in the database across every process.
+# Requests one key may make: 600 a minute, counted in the database across every process (the
+# setting API_REQUESTS_PER_MINUTE, e.g. SITEPASS_API_REQUESTS_PER_MINUTE, changes the 600: `make bench`).
 THROTTLE_KIND = "api_request"
 REQUEST_LIMIT = (600, timedelta(minutes=1))
+# A process writes the requests it counted every COUNT_BATCH of them or when the oldest waited
+# COUNT_DELAY (take_request), and a key's last use at most every LAST_USED_EVERY.
+COUNT_BATCH = 20
+COUNT_DELAY = timedelta(seconds=1)
+LAST_USED_EVERY = timedelta(minutes=1)
 
 api_key_customer = sa.Table(
     "api_key_customer", db.metadata,
@@ -66,14 +80,19 @@ class ApiKey(db.Model):
         return f"<ApiKey {self.id} {self.prefix} {self.name}>"
 
     def is_usable(self, now: datetime | None = None) -> bool:
-        """Neither revoked nor past its expiry."""
-        now = now or utcnow()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        """Neither revoked nor past its expiry (usable)."""
+        return usable(self.revoked_at, self.expires_at, now)
 
     @property
     def scope(self) -> list[str]:
         """The customers' names, or [] for every site (for the audit log and the console)."""
         return [] if self.all_sites else [customer.name for customer in self.customers]
+
+
+def usable(revoked_at: datetime | None, expires_at: datetime | None, now: datetime | None = None) -> bool:
+    """Tell whether a key with these moments works now: neither revoked nor past its expiry."""
+    now = now or utcnow()
+    return revoked_at is None and (expires_at is None or expires_at > now)
 
 
 # --- the operators' commands ------------------------------------------------------------------------
@@ -124,7 +143,10 @@ def revoke_api_key(actor, key: ApiKey) -> bool:
 
 
 def set_api_key_scope(actor, key: ApiKey, customer_ids=None) -> bool:
-    """Give a key every site (None) or only the chosen customers' sites; return whether it changed."""
+    """Give a key every site (None) or only the chosen customers' sites; return whether it changed.
+    A revoked key keeps the scope it had."""
+    if key.revoked_at is not None:
+        raise RuleViolation(_l("This key is revoked: its scope cannot change."), "scope")
     before = key.scope
     customers = None if customer_ids is None else _customers(customer_ids)
     if (customers is None and key.all_sites) or \
@@ -145,43 +167,139 @@ def api_keys() -> list[ApiKey]:
 
 # --- a request with a key ---------------------------------------------------------------------------
 
-def authenticate(authorization: str | None) -> ApiKey | None:
+@dataclass(frozen=True)
+class CallerKey:
+    """The key of one API request, as plain values: what its checks need (scope, rate limit, last use)."""
+
+    id: int
+    all_sites: bool
+    customer_ids: frozenset[int]
+    last_used_at: datetime | None
+
+
+# Built once: every API request runs them (the ORM's object for a key cost more than the lookup).
+_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.all_sites, ApiKey.last_used_at, ApiKey.expires_at, ApiKey.revoked_at)
+                .where(ApiKey.key_hash == sa.bindparam("key_hash")))
+_KEY_CUSTOMERS = sa.select(api_key_customer.c.customer_id).where(api_key_customer.c.api_key_id == sa.bindparam("key"))
+
+
+def authenticate(authorization: str | None) -> CallerKey | None:
     """Return the usable key an `Authorization: Bearer <key>` header carries; None when the header is
     missing or malformed, or the key is unknown, revoked or expired (all refused alike)."""
     scheme, _space, presented = (authorization or "").strip().partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == hash_token(presented)))
-    if key is None or not key.is_usable():
+    connection = db.session.connection()
+    row = connection.execute(_KEY_BY_HASH, {"key_hash": hash_token(presented)}).first()
+    if row is None or not usable(row.revoked_at, row.expires_at):
         return None
-    return key
+    customers = frozenset() if row.all_sites else frozenset(connection.execute(_KEY_CUSTOMERS, {"key": row.id}).scalars())
+    return CallerKey(row.id, row.all_sites, customers, row.last_used_at)
 
 
-def take_request(key: ApiKey) -> int | None:
-    """Count one request of a key against its rate limit and note when it was used; when over the
-    limit return the seconds to wait (for Retry-After) and count nothing."""
+class _PendingRequests:
+    """The requests this process let through and has not written to the database yet: key id → their
+    moments (one per app, in app.extensions; a lock, for servers with threads)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.moments: dict[int, list[datetime]] = {}
+
+
+def _pending() -> _PendingRequests:
+    return current_app.extensions.setdefault("sitepass_api_pending", _PendingRequests())
+
+
+def take_request(key: CallerKey) -> int | None:
+    """Count one request of a key against its rate limit; when over the limit return the seconds to
+    wait (for Retry-After) and count nothing.
+
+    Writing every request would take SQLite's write lock (and an fsync) per API GET. Instead the
+    request is counted against the events in the database plus those this process has let through
+    and not yet written, and this process writes them in one short transaction every COUNT_BATCH
+    requests, or when the oldest waits COUNT_DELAY, or when the key's last use is older than
+    LAST_USED_EVERY (so last_used_at is written at most once a minute). One process alone is exact;
+    with P processes a key gets at most REQUEST_LIMIT + (COUNT_BATCH - 1) × (P - 1) requests within
+    the window, and a process that dies forgets at most COUNT_BATCH - 1 of them.
+    """
+    most, window = request_limit()
+    now = utcnow()
+    pending = _pending()
+    with pending.lock:
+        waiting = [moment for moment in pending.moments.get(key.id, []) if moment > now - window]
+        if count_events(THROTTLE_KIND, str(key.id), window) + len(waiting) >= most:
+            return _retry_after(key.id, waiting, now)
+        waiting.append(now)
+        due = (len(waiting) >= COUNT_BATCH or waiting[0] <= now - COUNT_DELAY
+               or key.last_used_at is None or key.last_used_at <= now - LAST_USED_EVERY)
+        pending.moments[key.id] = [] if due else waiting
+    if due:
+        _write_requests(key.id, waiting, now)
+    return None
+
+
+def request_limit() -> tuple[int, timedelta]:
+    """The requests a key may make within a window: REQUEST_LIMIT, or API_REQUESTS_PER_MINUTE when set."""
     most, window = REQUEST_LIMIT
-    if take(THROTTLE_KIND, str(key.id), [REQUEST_LIMIT]):
-        key.last_used_at = utcnow()
-        return None
-    # The oldest request within the window leaves it first.
-    oldest = db.session.scalar(
+    return int(current_app.config.get("API_REQUESTS_PER_MINUTE") or most), window
+
+
+def _retry_after(key_id: int, waiting: list[datetime], now: datetime) -> int:
+    """Seconds until the oldest request within the window leaves it, so that one more fits."""
+    most, window = request_limit()
+    written = db.session.scalars(
         sa.select(ThrottleEvent.created_at).where(
-            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key.id),
-            ThrottleEvent.created_at > utcnow() - window)
-        .order_by(ThrottleEvent.created_at.desc()).offset(most - 1).limit(1))
-    if oldest is None:
+            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
+            ThrottleEvent.created_at > now - window)
+        .order_by(ThrottleEvent.created_at.desc()).limit(most)).all()
+    newest = sorted([*written, *waiting], reverse=True)
+    if len(newest) < most:
         return 1
-    return max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    return max(1, math.ceil((newest[most - 1] + window - now).total_seconds()))
 
 
-def site_in_scope(key: ApiKey, site: Site) -> bool:
+def _write_requests(key_id: int, moments: list[datetime], now: datetime) -> None:
+    """Write a key's waiting requests and its last use in one write transaction of their own (the
+    API request itself only reads: views.security begins it without the write lock)."""
+    db.session.rollback()  # nothing was written: end the read transaction
+    token = write_intent.set(True)
+    try:
+        db.session.execute(sa.delete(ThrottleEvent).where(
+            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
+            ThrottleEvent.created_at < now - HORIZON))
+        db.session.execute(sa.insert(ThrottleEvent), [
+            {"kind": THROTTLE_KIND, "key": str(key_id), "created_at": moment} for moment in moments])
+        db.session.execute(sa.update(ApiKey).where(
+            ApiKey.id == key_id, sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY))
+            .values(last_used_at=now))
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+
+
+def flush_request_counts() -> None:
+    """Write every request this process has counted and not yet written (tests; a worker's exit)."""
+    pending = _pending()
+    with pending.lock:
+        waiting = {key_id: moments for key_id, moments in pending.moments.items() if moments}
+        pending.moments.clear()
+    now = utcnow()
+    for key_id, moments in waiting.items():
+        _write_requests(key_id, moments, now)
+
+
+def site_in_scope(key: CallerKey, site: Site) -> bool:
     """Tell whether a key reaches a site: every site, or the sites of its customers."""
-    return key.all_sites or any(customer.id == site.customer_id for customer in key.customers)
+    return customer_in_scope(key, site.customer_id)
 
 
-def _site_by_number(key: ApiKey, site_number: str) -> Site | None:
+def customer_in_scope(key: CallerKey, customer_id: int) -> bool:
+    """Tell whether a key reaches the sites of a customer."""
+    return key.all_sites or customer_id in key.customer_ids
+
+
+def _site_by_number(key: CallerKey, site_number: str) -> Site | None:
     site = db.session.scalar(sa.select(Site).where(Site.site_number == (site_number or "").strip()))
     return site if site is not None and site_in_scope(key, site) else None
 
@@ -193,6 +311,9 @@ def level_key(name: str) -> str:
 
 
 def _level(tool: Tool, rank: int) -> dict:
+    if not 0 <= rank <= tool.top_rank:
+        # A rank the catalog no longer has (a level removed since the audit log recorded it).
+        return {"rank": rank, "key": f"rank_{rank}", "name": str(rank)}
     return {"rank": rank, "key": level_key(tool.level_name(rank)), "name": tool.level_name(rank)}
 
 
@@ -200,42 +321,86 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z" if moment is not None else None
 
 
-def describe_access(membership: Membership, tools: list[Tool]) -> dict:
-    """What the API says about one membership: the site, role, each tool's level, the support level,
-    who granted it and when, and when an access review last confirmed it."""
-    site = membership.site
+def _access(values: dict, role: str, ranks: dict[int, int], tools) -> dict:
     support = next((tool for tool in tools if tool.key == SUPPORT), None)
     return {
-        "site_number": site.site_number,
-        "site_name": site.name,
-        "customer": site.customer.name,
-        "email": membership.person.email,
-        "role": membership.role,
-        "tools": {tool.key: _level(tool, membership.level(tool)) for tool in tools},
-        "support_level": _level(support, membership.level(support)) if support is not None else None,
-        "granted_by": membership.granted_by.email if membership.granted_by is not None else None,
-        "granted_at": _iso(membership.granted_at),
-        "last_confirmed_at": _iso(membership.last_confirmed_at),
+        "site_number": values["site_number"],
+        "site_name": values["site_name"],
+        "customer": values["customer"],
+        "email": values["email"],
+        "role": role,
+        "tools": {tool.key: _level(tool, rank_held(role, ranks, tool)) for tool in tools},
+        "support_level": _level(support, rank_held(role, ranks, support)) if support is not None else None,
+        "granted_by": values["granted_by"],
+        "granted_at": _iso(values["granted_at"]),
+        "last_confirmed_at": _iso(values["last_confirmed_at"]),
     }
 
 
-def _catalog() -> list[Tool]:
-    return list(db.session.scalars(sa.select(Tool).order_by(Tool.position, Tool.id)))
+def describe_access(membership: Membership, tools) -> dict:
+    """What the API says about one membership: the site, role, each tool's level, the support level,
+    who granted it and when, and when an access review last confirmed it."""
+    site = membership.site
+    values = {"site_number": site.site_number, "site_name": site.name, "customer": site.customer.name,
+              "email": membership.person.email,
+              "granted_by": membership.granted_by.email if membership.granted_by is not None else None,
+              "granted_at": membership.granted_at, "last_confirmed_at": membership.last_confirmed_at}
+    ranks = {privilege.tool_id: privilege.rank for privilege in membership.privileges}
+    return _access(values, membership.role, ranks, tools)
 
 
-def member_access(key: ApiKey, site_number: str, email: str) -> dict | None:
+class CatalogTool:
+    """A tool of the catalog as plain data, read once per process: the catalog changes only by a
+    migration (models.tool), and re-reading it took two queries per API request. It answers what
+    Membership.level, describe_access and models.report.access_at ask of a tool."""
+
+    __slots__ = ("id", "key", "name", "names", "top_rank")
+
+    def __init__(self, tool: Tool):
+        self.id, self.key, self.name = tool.id, tool.key, tool.name
+        self.names = [level.name for level in tool.levels]
+        self.top_rank = len(self.names) - 1
+
+    def level_name(self, rank: int) -> str:
+        return self.names[rank]
+
+
+def _catalog() -> list[CatalogTool]:
+    cached = current_app.extensions.get("sitepass_api_catalog")
+    if cached is None:
+        cached = current_app.extensions["sitepass_api_catalog"] = [CatalogTool(tool) for tool in catalog()]
+    return cached
+
+
+# The member lookup, the API's busiest request, in two plain queries built once: the membership with
+# its site, customer, person and grantor, then its privileges (the ORM's objects cost more than the
+# lookup itself). find_proven_person's rule (lower-case email, a proven account) is in the first.
+_GRANTOR = sa.orm.aliased(Person)
+_MEMBER_ROW = (
+    sa.select(Membership.id, Membership.role, Membership.granted_at, Membership.last_confirmed_at,
+              Site.site_number, Site.name.label("site_name"), Site.customer_id, Customer.name.label("customer"),
+              Person.email, _GRANTOR.email.label("granted_by"))
+    .select_from(Membership).join(Person, Person.id == Membership.person_id)
+    .join(Site, Site.id == Membership.site_id).join(Customer, Customer.id == Site.customer_id)
+    .outerjoin(_GRANTOR, _GRANTOR.id == Membership.granted_by_id)
+    .where(Site.site_number == sa.bindparam("site_number"), sa.func.lower(Person.email) == sa.bindparam("email"),
+           Person.email_verified_at.is_not(None)))
+_PRIVILEGES = sa.select(Privilege.tool_id, Privilege.rank).where(Privilege.membership_id == sa.bindparam("membership"))
+
+
+def member_access(key: CallerKey, site_number: str, email: str) -> dict | None:
     """The access of a person at a site; None when the site is unknown or outside the key's scope, or
     the person is no member of it, or their account's address is not proven."""
-    site = _site_by_number(key, site_number)
-    person = find_proven_person(email) if site is not None else None
-    if person is None:
+    connection = db.session.connection()
+    row = connection.execute(_MEMBER_ROW, {"site_number": (site_number or "").strip(),
+                                           "email": (email or "").strip().lower()}).first()
+    if row is None or not customer_in_scope(key, row.customer_id):
         return None
-    membership = db.session.scalar(sa.select(Membership).where(
-        Membership.site_id == site.id, Membership.person_id == person.id))
-    return describe_access(membership, _catalog()) if membership is not None else None
+    ranks = dict(connection.execute(_PRIVILEGES, {"membership": row.id}).all())
+    return _access(row._asdict(), row.role, ranks, _catalog())
 
 
-def sites_of(key: ApiKey, email: str) -> list[dict]:
+def sites_of(key: CallerKey, email: str) -> list[dict]:
     """Every site within the key's scope the person belongs to, by site number; [] when none, and
     [] too when no proven account has this address (a key learns nothing of people outside its sites)."""
     person = find_proven_person(email)
@@ -247,3 +412,169 @@ def sites_of(key: ApiKey, email: str) -> list[dict]:
     tools = _catalog()
     return [describe_access(membership, tools) for membership in memberships
             if site_in_scope(key, membership.site)]
+
+
+# --- the lists for sync jobs (issue 16) ---------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_PARAMETER_LENGTH = 200
+
+
+def _digits(text: str | None, most: int) -> int | None:
+    """A whole number in ASCII digits from 0 to `most`; None for anything else."""
+    if not text or len(text) > len(str(most)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= most else None
+
+
+def page_size(text: str | None) -> int:
+    """The `limit` of a list: 1 to MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent."""
+    if text is None:
+        return DEFAULT_PAGE_SIZE
+    size = _digits(text.strip(), MAX_PAGE_SIZE)
+    if not size:
+        raise RuleViolation(_l("limit must be a whole number from 1 to %(most)d.", most=MAX_PAGE_SIZE), "limit")
+    return size
+
+
+def encode_cursor(membership_id: int) -> str:
+    """The opaque cursor after a membership: its id, base64url-encoded (the order of the list is by id)."""
+    return urlsafe_b64encode(f"m{membership_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None) -> int:
+    """The membership id a cursor from encode_cursor names (0 when absent); any other value is refused."""
+    if text is None:
+        return 0
+    refused = RuleViolation(_l("cursor is not a cursor this API gave: start again without it."), "cursor")
+    if not text.isascii() or len(text) > 32:
+        raise refused
+    try:
+        plain = urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise refused from None
+    membership_id = _digits(plain[1:], 2**63 - 1) if plain.startswith("m") else None
+    if not membership_id:
+        raise refused
+    return membership_id
+
+
+def _tool_filter(tools: list[Tool], tool_key: str | None, level: str | None) -> tuple[Tool, int] | None:
+    """The tool and the lowest rank a member must hold on it: `min_level` is a level key of that tool
+    (its rank in digits is accepted too); a tool without `min_level` means any level above its lowest."""
+    if tool_key is None:
+        if level is not None:
+            raise RuleViolation(_l("min_level needs tool: name the tool the level belongs to."), "min_level")
+        return None
+    tool = next((tool for tool in tools if tool.key == tool_key.strip()), None)
+    if tool is None:
+        raise RuleViolation(_l("tool is not a tool key of the catalog."), "tool")
+    if level is None:
+        return tool, 1
+    level = level.strip()
+    for rank in range(tool.top_rank + 1):
+        if level in (level_key(tool.level_name(rank)), str(rank)):
+            return tool, rank
+    raise RuleViolation(_l("min_level is not a level key of this tool."), "min_level")
+
+
+def list_site_members(key: CallerKey, site_number: str, tool: str | None = None, min_level: str | None = None,
+                      role: str | None = None, cursor: str | None = None, limit: str | None = None) -> dict | None:
+    """One page of a site's members (proven accounts only, like the lookups), in the order of their
+    membership, filtered by role and by a lowest level on one tool; None when the site is unknown or
+    outside the key's scope. The parameters come as sent; a bad one raises RuleViolation naming it.
+
+    `next_cursor` continues after the last member of the page, and is None on the last page; members
+    added while a job pages through come at the end, so a sync job misses nobody who was there when it began.
+    """
+    size = page_size(limit)
+    after = decode_cursor(cursor)
+    if role is not None and role.strip() not in ROLES:
+        raise RuleViolation(_l("role must be primary, secondary or user."), "role")
+    tools = _catalog()
+    wanted = _tool_filter(tools, tool, min_level)
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    statement = (sa.select(Membership).join(Membership.person)
+                 .where(Membership.site_id == site.id, Membership.id > after, Person.email_verified_at.is_not(None)))
+    if role is not None:
+        statement = statement.where(Membership.role == role.strip())
+    if wanted is not None:
+        wanted_tool, rank = wanted
+        statement = statement.where(sa.or_(Membership.role == PRIMARY, sa.exists().where(
+            Privilege.membership_id == Membership.id, Privilege.tool_id == wanted_tool.id, Privilege.rank >= rank)))
+    rows = db.session.scalars(statement.order_by(Membership.id).limit(size + 1).options(
+        sa.orm.contains_eager(Membership.person), sa.orm.selectinload(Membership.privileges),
+        sa.orm.selectinload(Membership.granted_by))).all()
+    page = rows[:size]
+    return {"site_number": site.site_number,
+            "members": [describe_access(membership, tools) for membership in page],
+            "next_cursor": encode_cursor(page[-1].id) if len(rows) > size else None}
+
+
+def _contact(record: ContactRecord) -> dict:
+    return {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
+            "phone": record.phone, "address": record.address, "address_line2": record.address_line2,
+            "city": record.city, "subdivision": record.subdivision, "postal_code": record.postal_code,
+            "country": record.country, "is_primary_contact": False}
+
+
+def _primary_contact(person: Person) -> dict:
+    return {"first_name": person.first_name, "last_name": person.last_name, "email": person.email,
+            "phone": None, "address": None, "address_line2": None, "city": None, "subdivision": None,
+            "postal_code": None, "country": None, "is_primary_contact": True}
+
+
+def site_contacts(key: CallerKey, site_number: str) -> dict | None:
+    """The effective contact of each contact type (SPEC §6: its holders, or the primary contact acting
+    for a type nobody holds), as the Site contacts page shows them; None for an unknown site or one
+    outside the key's scope."""
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    types = []
+    for entry in effective_contacts(site):
+        holders = [_contact(record) for record in entry["holders"]]
+        if entry["primary_acts"] and entry["primary"] is not None:
+            holders = [_primary_contact(entry["primary"])]
+        types.append({"type": entry["type"].key, "type_name": entry["type"].name,
+                      "primary_acts": entry["primary_acts"], "contacts": holders})
+    primary = primary_of(site.id)
+    primary = primary.person if primary is not None else None
+    return {"site_number": site.site_number, "site_name": site.name,
+            "primary_contact": _primary_contact(primary) if primary is not None else None, "types": types}
+
+
+def parse_moment(text: str | None) -> datetime:
+    """A moment in ISO 8601 with its zone ("2026-03-01T00:00:00Z", "…+01:00"), as naive UTC like the
+    database; anything else (no zone, a date alone, garbage) is refused."""
+    refused = RuleViolation(_l("at must be a date and time in ISO 8601 with its zone, e.g. "
+                               "2026-03-01T00:00:00Z."), "at")
+    text = (text or "").strip()
+    if not text or len(text) > 64 or not text.isascii() or "T" not in text.upper():
+        raise refused
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise refused
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise refused from None
+
+
+def access_at_moment(key: CallerKey, site_number: str, at: str | None) -> dict | None:
+    """The access of every member of a site at a past moment, rebuilt from the audit log by the Reports
+    page's own function (models.report.access_at); None for an unknown site or one outside the scope."""
+    moment = parse_moment(at)
+    site = _site_by_number(key, site_number)
+    if site is None:
+        return None
+    tools = _catalog()
+    members = [{"email": row["email"], "name": row["name"], "role": row["role"],
+                "tools": {tool.key: _level(tool, row["levels"][tool.key]) for tool in tools},
+                "contact_types": row["contact_types"], "granted_by": row["granted_by"] or None}
+               for row in access_at(site, moment, tools)]
+    return {"site_number": site.site_number, "at": _iso(moment), "members": members}

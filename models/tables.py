@@ -123,13 +123,16 @@ class Membership(db.Model):
         return str(ROLE_LABELS[self.role])
 
     def level(self, tool) -> int:
-        """Return the rank this member holds on a tool; the primary holds the top of every tool."""
+        """Return the rank this member holds on a tool (rank_held)."""
         if self.role == PRIMARY:
             return tool.top_rank
-        for privilege in self.privileges:
-            if privilege.tool_id == tool.id:
-                return privilege.rank
-        return 0
+        return rank_held(self.role, {privilege.tool_id: privilege.rank for privilege in self.privileges}, tool)
+
+
+def rank_held(role: str, ranks: dict[int, int], tool) -> int:
+    """Return the rank a member of this role holds on a tool, given their privileges (tool id → rank):
+    the primary holds the top of every tool, everyone else what they were given, else the lowest."""
+    return tool.top_rank if role == PRIMARY else ranks.get(tool.id, 0)
 
 
 class Privilege(db.Model):

@@ -9,12 +9,19 @@ fragment once more from a single client. Prints requests/s, p50/p99 latency and 
 time per request (read from /proc for the gunicorn workers; steadier than latency when other
 processes share the machine) per size and endpoint, and the 100k/1k ratios.
 
+Also the API's member lookup (GET /api/v1/sites/<n>/members/<email>, issue 16) with an API key
+inserted straight into the database, and a yardstick: a bare Flask + SQLAlchemy app
+(tests/bench_yardstick.py) that answers one membership row as JSON from the same database file,
+under gunicorn with the same settings. The lookup is reported as a ratio to the yardstick.
+
 Goals (issue 3, "Scale"): the 100,000-member figures within 2x of the 1,000-member ones, and the
 search fragment under 50 ms at p99. Issue 14: the User list in German (Accept-Language: de) within
 10 % of the English one, judged on the server's CPU time per request (the steady figure; req/s and
-latencies are printed beside it). Not collected by pytest (no test_ prefix).
+latencies are printed beside it). Issue 16: the member lookup at >= 0.5x the yardstick's
+requests/s and p99 < 20 ms. Not collected by pytest (no test_ prefix).
 
 Options: --sizes 1000,100000  --duration SECONDS (per endpoint)  --warmup SECONDS  --concurrency N
+         --endpoints list,search,save,search1,api,yardstick (default: all)
          --keep (leave the temporary directories for inspection)
 """
 from __future__ import annotations
@@ -43,6 +50,10 @@ SEARCH_TERMS = ("mar", "smith", "ngu", "sofia", "kowal", "eu.demo", "oconnor", "
 GOAL_RATIO = 2.0
 GOAL_SEARCH_P99_MS = 50.0
 GOAL_LANGUAGE_RATIO = 1.10
+GOAL_API_RATIO = 0.5
+GOAL_API_P99_MS = 20.0
+# The API key the bench inserts (only its hash is stored, as the app does); the bench's own.
+BENCH_API_KEY = "sp_bench-api-key-not-for-production-0123456789"
 
 
 def free_port() -> int:
@@ -69,6 +80,8 @@ def server_env(db_path: Path, port: int) -> dict[str, str]:
         "SITEPASS_SECRET_KEY": SECRET_KEY,
         "SITEPASS_BASE_URL": f"http://127.0.0.1:{port}",
         "SITEPASS_MAIL_DELIVER_AFTER_COMMIT": "false",
+        # The bench measures the lookup, not the refusal of the 601st request in a minute.
+        "SITEPASS_API_REQUESTS_PER_MINUTE": str(10**9),
     })
     return env
 
@@ -81,11 +94,11 @@ def flask_cli(env, *args: str) -> str:
     return result.stdout
 
 
-def start_gunicorn(env, port: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(env, port: int, log_path: Path, app_spec: str = "app:create_app()") -> subprocess.Popen:
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", "-", "app:create_app()"],
+         "--access-logfile", "-", app_spec],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -209,6 +222,14 @@ def run_load(spec: dict) -> dict:
                 method, path = "GET", f"/sites/{spec['site_id']}/members"
                 # The demo primary chose no language: the browser's decides.
                 headers["Accept-Language"] = "de-DE,de;q=0.9" if spec["endpoint"] == "list_de" else "en"
+            elif spec["endpoint"] in ("api", "yardstick"):
+                email = urllib.parse.quote(spec["emails"][(index + n * concurrency) % len(spec["emails"])])
+                if spec["endpoint"] == "api":
+                    method, path = "GET", f"/api/v1/sites/{spec['site_number']}/members/{email}"
+                    headers = {"Authorization": f"Bearer {BENCH_API_KEY}"}
+                else:
+                    method, path = "GET", f"/yardstick/{spec['site_number']}/{email}"
+                    headers = {}
             elif spec["endpoint"] == "search":
                 term = spec["terms"][(index + n * concurrency) % len(spec["terms"])]
                 method, path = "GET", f"/sites/{spec['site_id']}/members?q={urllib.parse.quote(term)}"
@@ -277,9 +298,43 @@ def facts(db_path: Path, concurrency: int) -> dict:
             "SELECT m.id FROM membership m WHERE m.site_id = ? AND m.role = 'user' AND NOT EXISTS "
             "(SELECT 1 FROM privilege p WHERE p.membership_id = m.id AND p.tool_id = ?) ORDER BY m.id LIMIT ?",
             (site_id, tool_id, concurrency))]
+        # Members the API lookup and the yardstick ask for, spread over the site.
+        emails = [row[0] for row in conn.execute(
+            "SELECT p.email FROM membership m JOIN person p ON p.id = m.person_id WHERE m.site_id = ? "
+            "AND p.email_verified_at IS NOT NULL ORDER BY m.id", (site_id,))][::97][:100]
     if len(targets) < concurrency:
         raise SystemExit("not enough users without Reporting to edit")
-    return {"site_id": site_id, "tool_id": tool_id, "targets": targets}
+    return {"site_id": site_id, "tool_id": tool_id, "targets": targets, "site_number": "DEMO-1", "emails": emails}
+
+
+def insert_api_key(db_path: Path) -> None:
+    """Give the bench an API key for every site, inserted as the app stores one (its SHA-256 only)."""
+    sys.path.insert(0, str(ROOT))
+    from models.tokens import hash_token
+
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("INSERT INTO api_key (name, prefix, key_hash, all_sites, created_at) "
+                     "VALUES ('bench', ?, ?, 1, CURRENT_TIMESTAMP)", (BENCH_API_KEY[:11], hash_token(BENCH_API_KEY)))
+
+
+def measure(server: subprocess.Popen, spec: dict, endpoint: str, size: int) -> dict:
+    """Run the load of one endpoint against a server; print and return its figures."""
+    pids = worker_pids(server)
+    load_before, cpu_before = os.getloadavg()[0], cpu_seconds(pids)
+    outcome = load(spec)
+    # The server's own CPU per request (warm-up included): steadier than latency on a busy machine.
+    cpu_per_request = (cpu_seconds(pids) - cpu_before) / max(1, outcome["total"]) * 1000
+    if outcome["error_count"]:
+        raise SystemExit(f"{endpoint} at {size}: {outcome['error_count']} failed requests, e.g. "
+                         f"{outcome['errors']}")
+    latencies = outcome["latencies"]
+    r = {"rps": outcome["count"] / outcome["duration"], "count": outcome["count"],
+         "p50": percentile(latencies, 0.50) * 1000, "p99": percentile(latencies, 0.99) * 1000,
+         "cpu": cpu_per_request, "load": load_before}
+    print(f"   {endpoint:<9}{r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
+          f"server CPU {r['cpu']:6.1f} ms/req  ({r['count']} requests; load average before {load_before:.1f})",
+          flush=True)
+    return r
 
 
 def bench_size(size: int, args, email: str, password: str) -> dict:
@@ -293,45 +348,45 @@ def bench_size(size: int, args, email: str, password: str) -> dict:
     output = flask_cli(env, "seed-demo", "--members", str(size))
     print(f"   seed-demo: {time.perf_counter() - began:.1f} s ({output.strip().splitlines()[-1][:110]}…)", flush=True)
     known = facts(db_path, args.concurrency)
-    server = start_gunicorn(env, port, workdir / "gunicorn.log")
+    insert_api_key(db_path)
     results = {}
+    server = None
     try:
-        cookie, csrf = sign_in(port, email, password, known["site_id"])
-        for endpoint in ENDPOINTS:
+        app_endpoints = [endpoint for endpoint in args.endpoints if endpoint != "yardstick"]
+        if app_endpoints:
+            server = start_gunicorn(env, port, workdir / "gunicorn.log")
+            cookie, csrf = sign_in(port, email, password, known["site_id"])
+        for endpoint in app_endpoints:
             # "search1": the same search fragment from one client alone, the latency a person typing sees.
             concurrency = 1 if endpoint == "search1" else args.concurrency
             spec = {"port": port, "endpoint": endpoint.rstrip("1"), "cookie": cookie, "csrf": csrf,
                     "terms": SEARCH_TERMS, "concurrency": concurrency, "warmup": args.warmup,
                     "duration": args.duration / 2 if endpoint == "search1" else args.duration, **known}
-            pids = worker_pids(server)
-            load_before, cpu_before = os.getloadavg()[0], cpu_seconds(pids)
-            outcome = load(spec)
-            # The server's own CPU per request (warm-up included): steadier than latency on a busy machine.
-            cpu_per_request = (cpu_seconds(pids) - cpu_before) / max(1, outcome["total"]) * 1000
-            if outcome["error_count"]:
-                raise SystemExit(f"{endpoint} at {size}: {outcome['error_count']} failed requests, e.g. "
-                                 f"{outcome['errors']}")
-            latencies = outcome["latencies"]
-            results[endpoint] = {"rps": outcome["count"] / outcome["duration"], "count": outcome["count"],
-                                 "p50": percentile(latencies, 0.50) * 1000, "p99": percentile(latencies, 0.99) * 1000,
-                                 "cpu": cpu_per_request, "load": load_before}
-            r = results[endpoint]
-            print(f"   {endpoint:<8}{r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
-                  f"server CPU {r['cpu']:6.1f} ms/req  ({r['count']} requests; load average before {load_before:.1f})",
-                  flush=True)
+            results[endpoint] = measure(server, spec, endpoint, size)
+        if "yardstick" in args.endpoints:
+            # The same database file, gunicorn settings and load, served by the bare app.
+            if server is not None:
+                stop(server)
+            server = start_gunicorn(env, port, workdir / "yardstick.log", "tests.bench_yardstick:create_app()")
+            spec = {"port": port, "endpoint": "yardstick", "cookie": "", "csrf": "", "terms": SEARCH_TERMS,
+                    "concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration, **known}
+            results["yardstick"] = measure(server, spec, "yardstick", size)
     finally:
-        stop(server)
+        if server is not None:
+            stop(server)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
 
 
-ENDPOINTS = ("list", "list_de", "search", "save", "search1")
+ENDPOINTS = ("list", "list_de", "search", "save", "search1", "api", "yardstick")
 LABELS = {"list": "User list page   GET /sites/<id>/members",
           "list_de": "User list page in German (Accept-Language)",
           "search": "Search fragment  GET …/members?q= (HX)",
           "save": "Inline save      POST …/members/<mid> (HX)",
-          "search1": "Search fragment, one client alone"}
+          "search1": "Search fragment, one client alone",
+          "api": "API member lookup GET /api/v1/…/members/<e>",
+          "yardstick": "Yardstick: bare Flask+SQLAlchemy row"}
 
 
 def report(all_results: dict[int, dict], args) -> bool:
@@ -343,7 +398,7 @@ def report(all_results: dict[int, dict], args) -> bool:
     print(header)
     print("-" * len(header))
     for size in sizes:
-        for endpoint in ENDPOINTS:
+        for endpoint in args.endpoints:
             r = all_results[size][endpoint]
             print(f"{size:>8,}  {LABELS[endpoint]:<42} {r['rps']:8.1f} {r['p50']:8.1f} {r['p99']:8.1f} "
                   f"{r['cpu']:11.1f} {r['load']:5.1f}")
@@ -352,7 +407,7 @@ def report(all_results: dict[int, dict], args) -> bool:
         print(f"\nratio {large // 1000}k/{small // 1000}k (goal: within {GOAL_RATIO:g}x; for req/s the ratio is "
               f"{small // 1000}k/{large // 1000}k so that higher is worse everywhere)")
         print(f"{'':>8}  {'endpoint':<42} {'req/s':>8} {'p50':>8} {'p99':>8} {'CPU/req':>11}")
-        for endpoint in ENDPOINTS:
+        for endpoint in args.endpoints:
             a, b = all_results[small][endpoint], all_results[large][endpoint]
             ratios = (a["rps"] / b["rps"], b["p50"] / a["p50"], b["p99"] / a["p99"], b["cpu"] / max(a["cpu"], 1e-9))
             missed = any(r > GOAL_RATIO for r in ratios[:3])
@@ -365,6 +420,8 @@ def report(all_results: dict[int, dict], args) -> bool:
               f"for the CPU, so latencies and req/s are inflated; CPU ms/req is the steadier figure")
     print()
     for size in sizes:
+        if not {"list", "list_de"} <= set(all_results[size]):
+            continue
         en, de = all_results[size]["list"], all_results[size]["list_de"]
         cpu = de["cpu"] / max(en["cpu"], 1e-9)
         met = cpu <= GOAL_LANGUAGE_RATIO
@@ -375,11 +432,28 @@ def report(all_results: dict[int, dict], args) -> bool:
               f"(de {de['cpu']:.1f} ms/req, en {en['cpu']:.1f} ms/req)")
     for size in sizes:
         for endpoint, how in (("search", f"{args.concurrency} concurrent clients"), ("search1", "one client")):
+            if endpoint not in args.endpoints:
+                continue
             p99 = all_results[size][endpoint]["p99"]
             met = p99 < GOAL_SEARCH_P99_MS
             ok &= met
             print(f"search fragment p99 at {size:,} members, {how}: {p99:.1f} ms (goal < {GOAL_SEARCH_P99_MS:g} ms): "
                   f"{'ok' if met else 'MISSED'}")
+    for size in sizes:
+        api, yardstick = all_results[size].get("api"), all_results[size].get("yardstick")
+        if api is None:
+            continue
+        met = api["p99"] < GOAL_API_P99_MS
+        print(f"API member lookup p99 at {size:,} members: {api['p99']:.1f} ms (goal < {GOAL_API_P99_MS:g} ms): "
+              f"{'ok' if met else 'MISSED'}")
+        ok &= met
+        if yardstick is not None:
+            ratio = api["rps"] / yardstick["rps"]
+            met = ratio >= GOAL_API_RATIO
+            ok &= met
+            print(f"API member lookup at {size:,} members: {ratio:.2f}x the yardstick's req/s "
+                  f"({api['rps']:.0f} / {yardstick['rps']:.0f}; CPU {api['cpu']:.1f} / {yardstick['cpu']:.1f} ms/req; "
+                  f"goal >= {GOAL_API_RATIO:g}x): {'ok' if met else 'MISSED'}")
     return ok
 
 
@@ -389,12 +463,14 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=WORKERS)
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
         json.dump(run_load(json.loads(args.load)), sys.stdout)
         return 0
+    args.endpoints = [name for name in args.endpoints.split(",") if name in ENDPOINTS]
     email, password = demo_credentials()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     all_results = {size: bench_size(size, args, email, password) for size in sizes}

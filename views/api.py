@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Blueprint, Response, g, jsonify, request
 from flask_babel import gettext as _
 
-from models import db
+from models import RuleViolation, db
 from models import api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -27,6 +27,13 @@ def error(status: int, message: str, headers: dict | None = None) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     response.headers.update(headers or {})
+    return response
+
+
+def bad_parameter(violation: RuleViolation) -> Response:
+    """400 for a query parameter the API cannot use, naming it."""
+    response = jsonify({"error": str(violation.message), "parameter": violation.field})
+    response.status_code = 400
     return response
 
 
@@ -47,7 +54,6 @@ def key_required(view):
             return error(401, _("A valid API key is required: send the header “Authorization: Bearer <key>”."),
                          {"WWW-Authenticate": 'Bearer realm="sitepass"'})
         wait = api.take_request(key)
-        db.session.commit()
         if wait is not None:
             return error(429, _("Too many requests for this API key. Try again in %(seconds)d seconds.",
                                 seconds=wait), {"Retry-After": str(wait)})
@@ -74,6 +80,37 @@ def member(site_number, email):
 @key_required
 def person_sites(email):
     return jsonify({"email": email.strip().lower(), "sites": api.sites_of(g.api_key, email)})
+
+
+@bp.get("/sites/<site_number>/members")
+@key_required
+def members(site_number):
+    """A page of a site's members for sync jobs: ?tool=&min_level=&role=&cursor=&limit=."""
+    args = request.args
+    try:
+        page = api.list_site_members(g.api_key, site_number, tool=args.get("tool"), min_level=args.get("min_level"),
+                                     role=args.get("role"), cursor=args.get("cursor"), limit=args.get("limit"))
+    except RuleViolation as violation:
+        return bad_parameter(violation)
+    return jsonify(page) if page is not None else not_found()
+
+
+@bp.get("/sites/<site_number>/contacts")
+@key_required
+def contacts(site_number):
+    found = api.site_contacts(g.api_key, site_number)
+    return jsonify(found) if found is not None else not_found()
+
+
+@bp.get("/sites/<site_number>/access")
+@key_required
+def access(site_number):
+    """Every member's access at a past moment (?at=ISO 8601 with zone), from the audit log."""
+    try:
+        found = api.access_at_moment(g.api_key, site_number, request.args.get("at"))
+    except RuleViolation as violation:
+        return bad_parameter(violation)
+    return jsonify(found) if found is not None else not_found()
 
 
 @functools.cache

@@ -119,6 +119,16 @@ class ApiKeyForm(FlaskForm):
     submit = SubmitField(_l("Create API key"))
 
 
+class ApiKeyScopeForm(FlaskForm):
+    """Change an API key's scope. The customers' choices are set by the view from the database."""
+    scope = RadioField(_l("Scope"), default=ALL_SITES, validators=[InputRequired()],
+                       choices=[SelectChoice(ALL_SITES, _l("All sites")),
+                                SelectChoice(CHOSEN_CUSTOMERS, _l("The sites of the chosen customers"))])
+    customers = SelectMultipleField(_l("Customers"), coerce=int, choices=[],
+                                    description=_l("Used when the scope is the chosen customers."))
+    submit = SubmitField(_l("Save scope"))
+
+
 class AddMemberForm(FlaskForm):
     email = EmailField(_l("Login email"), validators=[InputRequired(), Length(max=254)])
     business_justification = TextAreaField(_l("Business justification"), validators=[InputRequired(), Length(max=2000)],

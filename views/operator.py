@@ -17,7 +17,7 @@ from models.membership import primary_of
 from .access import operator_required
 from .parsing import id_from
 from .rendering import apply_rule_violation, render
-from .forms import CHOSEN_CUSTOMERS, ApiKeyForm, CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
+from .forms import ALL_SITES, CHOSEN_CUSTOMERS, ApiKeyForm, ApiKeyScopeForm, CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
 from .pages import paged
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -183,6 +183,11 @@ def _api_key_form(blank: bool = False) -> ApiKeyForm:
     return form
 
 
+def _customer_choices() -> list[SelectChoice]:
+    return [SelectChoice(customer.id, customer.name) for customer in db.session.scalars(
+        sa.select(Customer).order_by(sa.func.lower(Customer.name), Customer.id))]
+
+
 def _api_keys_page(form=None, created=None, plain_key=None, status=200):
     return render("operator/api_keys.html", status=status, keys=api_keys.api_keys(),
                   form=form or _api_key_form(blank=True), created=created, plain_key=plain_key)
@@ -228,3 +233,38 @@ def revoke_api_key(key_id):
         db.session.commit()
         flash(_("API key %(name)s is revoked.", name=key.name), "success")
     return redirect(url_for("operator.list_api_keys"), 303)
+
+
+def _scope_page(key, form=None, status=200):
+    if form is None:
+        form = ApiKeyScopeForm(formdata=None, scope=ALL_SITES if key.all_sites else CHOSEN_CUSTOMERS,
+                               customers=[customer.id for customer in key.customers])
+    form.customers.choices = _customer_choices()
+    return render("operator/api_key_scope.html", status=status, key=key, form=form)
+
+
+@bp.get("/api-keys/<int:key_id>/scope")
+@operator_required
+def api_key_scope(key_id):
+    return _scope_page(db.get_or_404(api_keys.ApiKey, key_id))
+
+
+@bp.post("/api-keys/<int:key_id>/scope")
+@operator_required
+def change_api_key_scope(key_id):
+    key = db.get_or_404(api_keys.ApiKey, key_id)
+    form = ApiKeyScopeForm()
+    form.customers.choices = _customer_choices()
+    if form.validate_on_submit():
+        customer_ids = form.customers.data if form.scope.data == CHOSEN_CUSTOMERS else None
+        try:
+            changed = api_keys.set_api_key_scope(current_user, key, customer_ids)
+        except RuleViolation as violation:
+            db.session.rollback()
+            apply_rule_violation(form, violation)
+        else:
+            db.session.commit()
+            if changed:
+                flash(_("The scope of API key %(name)s is saved.", name=key.name), "success")
+            return redirect(url_for("operator.list_api_keys"), 303)
+    return _scope_page(key, form, 422)

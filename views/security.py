@@ -83,8 +83,9 @@ def register_security(app) -> None:
     @app.before_request
     def before_request():
         # Readers use a plain BEGIN; anything that may write takes the write lock up front. An API
-        # GET writes too (its key's rate-limit count and last use).
-        write_intent.set(request.method not in SAFE_METHODS or is_api_request())
+        # GET reads too: the few writes of its key's rate-limit count take their own transaction
+        # (models.api.take_request).
+        write_intent.set(request.method not in SAFE_METHODS)
         if "_user_id" not in session:
             return None
         now = int(time.time())

@@ -193,6 +193,7 @@ def test_rate_limit_answers_429_with_retry_after(client, app, ids, monkeypatch):
     # The limit is per key, and counted in the database.
     assert api_get(client, "/api/v1/people/sec@example.com/sites", other).status_code == 200
     with app.app_context():
+        api.flush_request_counts()  # this process writes its counts in batches (take_request)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
                                  .where(api.ThrottleEvent.kind == api.THROTTLE_KIND)) == 4
 
@@ -339,3 +340,285 @@ def test_odd_input_with_a_key_answers_json_never_500(client, app, ids, path):
     assert response.mimetype == "application/json" and "Set-Cookie" not in response.headers
     if response.status_code != 400:
         check_against_openapi(path, response)
+
+
+# --- the lists for sync jobs: members (cursor), contacts, access at a moment -------------------------
+
+@pytest.fixture
+def crowd(app, ids, world):
+    """Site A gets 7 more users: even ones with Software = Downloads only (1), odd ones with 3."""
+    for number in range(7):
+        world.member(ids["site_a"], f"user{number}@example.com", role="user",
+                     levels={"software": 1 if number % 2 == 0 else 3})
+    return ids
+
+
+def _all_pages(client, plain, query, limit):
+    emails, cursor, pages = [], None, 0
+    while True:
+        path = f"/api/v1/sites/1001/members?limit={limit}{query}" + (f"&cursor={cursor}" if cursor else "")
+        response = api_get(client, path, plain)
+        assert response.status_code == 200
+        body = response.get_json()
+        assert len(body["members"]) <= limit
+        emails += [member["email"] for member in body["members"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return emails, pages
+
+
+def test_member_list_pages_with_a_cursor_to_the_end(client, app, crowd):
+    _key_id, plain = make_key(app, crowd)
+    emails, pages = _all_pages(client, plain, "", 3)
+    # Nine proven members (the unproven one is left out, as in the lookups), each once, in 3 pages.
+    assert len(emails) == len(set(emails)) == 9 and pages == 3
+    assert "unproven@example.com" not in emails and emails[0] == "primary@example.com"
+    whole = api_get(client, "/api/v1/sites/1001/members", plain).get_json()
+    assert [member["email"] for member in whole["members"]] == emails and whole["next_cursor"] is None
+    assert whole["members"][1]["tools"]["software"]["key"] == "downloads_and_media"
+
+
+def test_member_list_filters_by_tool_level_and_role(client, app, crowd):
+    _key_id, plain = make_key(app, crowd)
+    top = "downloads_media_quotes_product_catalogs_and_license_renewals"
+    emails, _pages = _all_pages(client, plain, f"&tool=software&min_level={top}", 2)
+    # The primary holds the top of every tool.
+    assert sorted(emails) == ["primary@example.com", "user1@example.com", "user3@example.com", "user5@example.com"]
+    emails, _pages = _all_pages(client, plain, "&tool=software&min_level=downloads_only&role=user", 100)
+    assert len(emails) == 7
+    emails, _pages = _all_pages(client, plain, "&tool=software&min_level=1&role=user", 100)
+    assert len(emails) == 7
+    # A tool alone: any level above its lowest.
+    emails, _pages = _all_pages(client, plain, "&tool=manage_access", 100)
+    assert sorted(emails) == ["primary@example.com", "sec@example.com"]
+    emails, _pages = _all_pages(client, plain, "&role=secondary", 100)
+    assert emails == ["sec@example.com"]
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("tool=nothing", "tool"), ("tool=software&min_level=admin", "min_level"), ("min_level=view", "min_level"),
+    ("tool=software&min_level=9", "min_level"), ("role=owner", "role"), ("role=", "role"),
+    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=-1", "limit"), ("limit=1e2", "limit"), ("limit=", "limit"),
+    ("limit=%C2%B2", "limit"), ("cursor=", "cursor"), ("cursor=%25", "cursor"), ("cursor=bTA", "cursor"),
+    ("cursor=!!!!", "cursor"), ("cursor=" + "QUFB" * 50, "cursor"), ("cursor=%F0%9F%98%80", "cursor"),
+    ("cursor=bS0x", "cursor"), ("cursor=bTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "cursor"), ("cursor=_w", "cursor"),
+])
+def test_member_list_refuses_a_bad_parameter_with_400_naming_it(client, app, ids, query, parameter):
+    _key_id, plain = make_key(app, ids)
+    response = api_get(client, f"/api/v1/sites/1001/members?{query}", plain)
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == parameter and response.get_json()["error"]
+
+
+def test_lists_outside_the_scope_answer_like_an_unknown_site(client, app, ids):
+    _key_id, plain = make_key(app, ids, customers=[ids["acme"]])
+    for tail in ("members", "contacts", "access?at=2026-03-01T00:00:00Z"):
+        outside = api_get(client, f"/api/v1/sites/2002/{tail}", plain)
+        unknown = api_get(client, f"/api/v1/sites/9999/{tail}", plain)
+        assert outside.status_code == unknown.status_code == 404
+        assert outside.get_data() == unknown.get_data() and dict(outside.headers) == dict(unknown.headers)
+        assert api_get(client, f"/api/v1/sites/1001/{tail}", plain).status_code == 200
+
+
+def test_contacts_give_the_holders_or_the_primary_acting_for_each_type(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    with app.app_context():
+        from models import ContactRecord, ContactType
+        renewal = db.session.scalar(sa.select(ContactType).where(ContactType.key == "renewal"))
+        db.session.add(ContactRecord(site_id=ids["site_a"], first_name="Rita", last_name="Renew", phone="+4930123456",
+                                     email="renewals@example.com", address="Hauptstr. 1", city="Berlin",
+                                     subdivision="DE-BE", postal_code="10115", country="DE", types=[renewal]))
+        db.session.commit()
+    body = api_get(client, "/api/v1/sites/1001/contacts", plain).get_json()
+    by_type = {entry["type"]: entry for entry in body["types"]}
+    assert set(by_type) == {"technical", "administrative", "renewal", "media", "billing"}
+    assert by_type["renewal"]["primary_acts"] is False
+    assert [(c["email"], c["phone"], c["is_primary_contact"]) for c in by_type["renewal"]["contacts"]] == \
+        [("renewals@example.com", "+4930123456", False)]
+    assert by_type["billing"]["primary_acts"] is True
+    assert [(c["email"], c["is_primary_contact"]) for c in by_type["billing"]["contacts"]] == \
+        [("primary@example.com", True)]
+    assert body["primary_contact"]["email"] == "primary@example.com"
+
+
+def test_access_at_a_past_moment_comes_from_the_audit_log(client, app, ids, world):
+    from models import membership as memberships
+    from models.tool import tool_by_key
+    from tests.views.test_reports import _shift_history
+    _key_id, plain = make_key(app, ids)
+    world.person("kim@example.com")
+    with app.app_context():
+        site = db.session.get(Site, ids["site_a"])
+        primary = find_person("primary@example.com")
+        software = tool_by_key("software").id
+        memberships.add_member(site, primary, "kim@example.com", "user", "downloads", {software: 1})
+        db.session.commit()
+    # Everything so far happened two hours ago; Kim gets the top Software level now.
+    _shift_history(app, 0, timedelta(hours=2))
+    with app.app_context():
+        site = db.session.get(Site, ids["site_a"])
+        kim = db.session.scalar(sa.select(Membership).where(Membership.person_id == find_person("kim@example.com").id))
+        memberships.update_member(site, find_person("primary@example.com"), kim, "user", {software: 3})
+        db.session.commit()
+    hour_ago = utcnow() - timedelta(hours=1)
+    at = hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = api_get(client, f"/api/v1/sites/1001/access?at={at}", plain).get_json()
+    members = {member["email"]: member for member in body["members"]}
+    assert members["kim@example.com"]["tools"]["software"]["key"] == "downloads_only"
+    assert members["kim@example.com"]["granted_by"] == "primary@example.com"
+    assert members["primary@example.com"]["role"] == "primary"
+    assert body["at"] == at
+    # The same moment written in another zone.
+    in_paris = (hour_ago + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") + "%2B01:00"
+    assert api_get(client, f"/api/v1/sites/1001/access?at={in_paris}", plain).get_json() == body
+    now = api_get(client, "/api/v1/sites/1001/access?at=" + (utcnow() + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S") + "Z", plain)
+    assert {m["email"]: m for m in now.get_json()["members"]}["kim@example.com"]["tools"]["software"]["rank"] == 3
+    three_hours_ago = (utcnow() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert api_get(client, f"/api/v1/sites/1001/access?at={three_hours_ago}", plain).get_json()["members"] == []
+
+
+@pytest.mark.parametrize("at", [None, "", "2026-03-01", "2026-03-01T00:00:00", "yesterday", "2026-13-01T00:00:00Z",
+                                "0001-01-01T00:00:00%2B23:59", "%00", "２０２６-03-01T00:00:00Z", "2026-03-01T00:00:00Z" * 5])
+def test_access_refuses_a_moment_without_zone_or_garbled(client, app, ids, at):
+    _key_id, plain = make_key(app, ids)
+    path = "/api/v1/sites/1001/access" + ("" if at is None else f"?at={at}")
+    response = client.get(path, headers={"Authorization": f"Bearer {plain}"})
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    if "%00" not in path:
+        check_against_openapi(path, response)
+        assert response.get_json()["parameter"] == "at"
+
+
+# --- the rate limit and last use, written in batches ------------------------------------------------
+
+def test_601_requests_in_a_minute_get_a_429_with_retry_after(client, app, ids):
+    _key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    statuses = [client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers).status_code
+                for _ in range(600)]
+    assert statuses == [200] * 600
+    refused = api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_api_requests_write_in_batches_and_last_use_once_a_minute(client, app, ids):
+    """Each API GET used to take SQLite's write lock (a rate-limit row and last_used_at); now a
+    process writes its counts every COUNT_BATCH requests (or after COUNT_DELAY) in one transaction."""
+    key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers)
+    with app.app_context():
+        first_use = db.session.get(api.ApiKey, key_id).last_used_at
+    assert first_use is not None
+    sa.event.listen(engine, "before_cursor_execute", note)
+    started = utcnow()
+    try:
+        for _ in range(100):
+            assert client.get("/api/v1/sites/1001/members/sec@example.com", headers=headers).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    seconds = (utcnow() - started).total_seconds()
+    writes = [statement for statement in statements if statement.startswith("BEGIN IMMEDIATE")]
+    assert 1 <= len(writes) <= 100 // api.COUNT_BATCH + seconds / api.COUNT_DELAY.total_seconds() + 1
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).last_used_at == first_use
+        api.flush_request_counts()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
+                                 .where(api.ThrottleEvent.key == str(key_id))) == 101
+
+
+def test_rate_limit_over_two_processes_stays_within_its_documented_bound(client, app, ids, database_uri, smtp,
+                                                                         monkeypatch):
+    """Two apps on one database stand for two worker processes: each writes its counts in batches,
+    so together they let through at most the limit plus COUNT_BATCH - 1 per other process."""
+    from tests.helpers.apps import make_test_app
+    monkeypatch.setattr(api, "REQUEST_LIMIT", (50, timedelta(minutes=1)))
+    key_id, plain = make_key(app, ids)
+    headers = {"Authorization": f"Bearer {plain}"}
+    other_app = make_test_app(database_uri, smtp)
+    clients = [client, other_app.test_client()]
+    allowed = sum(clients[number % 2].get("/api/v1/people/sec@example.com/sites", headers=headers).status_code == 200
+                  for number in range(200))
+    assert 50 <= allowed <= 50 + (api.COUNT_BATCH - 1)
+    for each in (app, other_app):
+        with each.app_context():
+            api.flush_request_counts()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(api.ThrottleEvent)
+                                 .where(api.ThrottleEvent.key == str(key_id))) == allowed
+    with other_app.app_context():
+        db.engine.dispose()
+
+
+# --- the console: changing a key's scope -------------------------------------------------------------
+
+def test_console_changes_a_keys_scope_audited_with_before_and_after(operator, app, ids):
+    key_id, plain = make_key(app, ids)
+    listing = operator.get("/operator/api-keys").get_data(as_text=True)
+    assert f"/operator/api-keys/{key_id}/scope" in listing and "Change scope" in listing
+    page = operator.get(f"/operator/api-keys/{key_id}/scope")
+    assert page.status_code == 200 and "Beta Corp" in page.get_data(as_text=True)
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope",
+                               {"scope": "customers", "customers": [str(ids["beta"])]})
+    assert response.status_code == 303 and response.location == "/operator/api-keys"
+    assert api_get(operator, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 404
+    assert api_get(operator, "/api/v1/sites/2002/members/sec@example.com", plain).status_code == 200
+    assert operator.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "all"}).status_code == 303
+    assert api_get(operator, "/api/v1/sites/1001/members/sec@example.com", plain).status_code == 200
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "api_key.scope_changed")
+                                    .order_by(AuditEvent.id)).all()
+        assert [(event.before, event.after) for event in events] == [
+            ({"scope": []}, {"scope": ["Beta Corp"]}), ({"scope": ["Beta Corp"]}, {"scope": []})]
+        assert all(event.actor_id == ids["operator"] and event.site_id is None for event in events)
+
+
+@pytest.mark.parametrize("form, field", [
+    ({"scope": "customers"}, "customers"),
+    ({"scope": "customers", "customers": ["987654"]}, "customers"),
+    ({"scope": "customers", "customers": ["x\u202e"]}, "customers"),
+    ({"scope": "everything"}, "scope"),
+    ({}, "scope"),
+])
+def test_console_refuses_a_bad_scope_next_to_the_field_and_changes_nothing(operator, app, ids, form, field):
+    key_id, _plain = make_key(app, ids, customers=[ids["acme"]])
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope", form)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).scope == ["Acme Corp"]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "api_key.scope_changed")) == 0
+
+
+def test_scope_of_a_revoked_key_cannot_change(operator, app, ids):
+    key_id, _plain = make_key(app, ids)
+    assert operator.submit(f"/operator/api-keys/{key_id}/revoke").status_code == 303
+    response = operator.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "customers",
+                                                                    "customers": [str(ids["acme"])]})
+    assert response.status_code == 422 and 'id="scope-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).all_sites
+
+
+def test_scope_form_is_for_operators_only_and_needs_csrf(client, app, ids, auth):
+    key_id, _plain = make_key(app, ids)
+    assert client.submit(f"/operator/api-keys/{key_id}/scope", {"scope": "all"}).status_code in (302, 303, 401)
+    auth.sign_in("primary@example.com")
+    assert client.get(f"/operator/api-keys/{key_id}/scope").status_code == 403
+    assert client.submit(f"/operator/api-keys/{key_id}/scope",
+                         {"scope": "customers", "customers": [str(ids["acme"])]}).status_code == 403
+    auth.sign_in("operator@example.com")
+    assert client.post(f"/operator/api-keys/{key_id}/scope",
+                       data={"scope": "customers", "customers": [str(ids["acme"])]}).status_code == 400
+    assert client.get("/operator/api-keys/987654/scope").status_code == 404
+    with app.app_context():
+        assert db.session.get(api.ApiKey, key_id).all_sites

@@ -301,10 +301,18 @@ TABLE: dict[tuple[str, str], Case] = {
     ("/operator/api-keys/<int:key_id>/webhooks/deliveries/<int:delivery_id>/resend", "POST"):
         Case("/operator/api-keys/{key_a}/webhooks/deliveries/{delivery_a}/resend",
              operator_only(Redirect("/operator/api-keys/{key_a}/webhooks/"))),
+    ("/operator/api-keys/<int:key_id>/scope", "GET"):
+        Case("/operator/api-keys/{key_a}/scope", operator_only(200)),
+    ("/operator/api-keys/<int:key_id>/scope", "POST"):
+        Case("/operator/api-keys/{key_a}/scope", operator_only(422)),
     # --- the JSON API: a Bearer key, never a session; without a key everyone gets 401 -------------
     ("/api/v1/sites/<site_number>/members/<email>", "GET"):
         Case("/api/v1/sites/1000/members/user@example.com", everyone(401)),
     ("/api/v1/people/<email>/sites", "GET"): Case("/api/v1/people/user@example.com/sites", everyone(401)),
+    ("/api/v1/sites/<site_number>/members", "GET"): Case("/api/v1/sites/1000/members", everyone(401)),
+    ("/api/v1/sites/<site_number>/contacts", "GET"): Case("/api/v1/sites/1000/contacts", everyone(401)),
+    ("/api/v1/sites/<site_number>/access", "GET"):
+        Case("/api/v1/sites/1000/access?at=2026-03-01T00:00:00Z", everyone(401)),
     ("/api/v1/openapi.json", "GET"): Case("/api/v1/openapi.json", everyone(200)),
 }
 

@@ -104,6 +104,7 @@ FIELDS: dict[tuple[str, str], dict[str, str]] = {
     ("/operator/sites/<int:site_id>/primary", "POST"): {"membership_id": "{member_a}", "email": "",
                                                         "justification": "Primary left"},
     ("/operator/settings", "POST"): {"signup_open": "y"},
+    ("/operator/api-keys/<int:key_id>/scope", "POST"): {"scope": "customers", "customers": "{customer_a}"},
     ("/operator/api-keys", "POST"): {"name": "Fuzz app", "scope": "customers", "customers": "{customer_a}",
                                      "expires_on": "2031-01-01"},
 }
