@@ -21,6 +21,13 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
+    from models.api import flush_request_counts
+
     scheduler = getattr(worker, "sitepass_scheduler", None)
     if scheduler is not None:
         scheduler.stop(timeout=10)
+    # The API's rate-limit counts are written in batches: a stopping worker writes what it still holds.
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "app_context"):
+        with app.app_context():
+            flush_request_counts()
