@@ -43,6 +43,8 @@ static/vendor/.stamp: package.json package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	# axe-core: only the e2e accessibility check (tests/e2e/test_layout.py) injects it; no page includes it.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 	touch $@
 
 assets: static/vendor/.stamp
