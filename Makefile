@@ -8,7 +8,7 @@ PORT ?= 5000
 # Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
-.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock
+.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ test: install-test
 # Everything but the browser tests, e.g. against PostgreSQL in .ci/run.
 test-fast: install-test
 	$(BIN)/python -m pytest -m 'not e2e' $(XDIST) $(PYTEST_ARGS)
+
+# PNGs of the main pages of a demo site (seed-demo) at 1280 and 390 wide, by the e2e browser, into
+# docs/screenshots/ (shown in the README); a scratch database, nothing of instance/ is touched.
+screenshots: install-test
+	$(BIN)/python scripts/screenshots.py
 
 bench: .stamp-install
 	$(BIN)/python -m tests.bench
