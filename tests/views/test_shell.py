@@ -86,3 +86,17 @@ def test_operator_site_page_has_the_sidebar_with_documents_audit_log_and_reports
     assert f'href="/operator/sites/{site_id}" aria-current="page"' in sidebar
     # The open invitation shows as a badge.
     assert '<span class="badge badge-invited">Invited</span>' in html
+
+
+def test_top_bar_switches_between_several_sites_with_their_numbers(client, world, auth):
+    world.operator()
+    berlin = world.site("pat@example.com", number="1001", name="Acme Berlin")
+    paris = world.site("other@example.com", number="2002", name="Acme Paris")
+    world.member(paris, "pat@example.com")
+    auth.sign_in("pat@example.com")
+    html = client.get(f"/sites/{paris}/").get_data(as_text=True)
+    top_bar = re.search(r'<nav aria-label="Main".*?</nav>', html, re.S).group(0)
+    assert re.search(r'<summary><span class="site-number">2002</span> Acme Paris</summary>', top_bar)
+    assert f'href="/sites/{berlin}/"><span class="site-number">1001</span> Acme Berlin</a>' in top_bar
+    assert f'href="/sites/{paris}/" aria-current="true"><span class="site-number">2002</span> Acme Paris</a>' in top_bar
+    assert "Operator console" not in top_bar and "My settings" in top_bar and "Sign out" in top_bar
