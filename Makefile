@@ -8,7 +8,7 @@ PORT ?= 5000
 # Sync workers: on a 2-core machine they measured faster than threaded ones (read by gunicorn.conf.py).
 WORKERS ?= 3
 
-.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock translations catalogs
+.PHONY: run dev test test-fast bench assets migrate install install-test chromium clean lock translations catalogs screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,8 @@ static/vendor/.stamp: package.json package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	# axe-core: only the e2e accessibility check (tests/e2e/test_layout.py) injects it; no page includes it.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 	touch $@
 
 assets: static/vendor/.stamp
@@ -100,6 +102,11 @@ test: install-test
 # Everything but the browser tests, e.g. against PostgreSQL in .ci/run.
 test-fast: install-test
 	$(BIN)/python -m pytest -m 'not e2e' $(XDIST) $(PYTEST_ARGS)
+
+# PNGs of the main pages of a demo site (seed-demo) at 1280 and 390 wide, by the e2e browser, into
+# docs/screenshots/ (shown in the README); a scratch database, nothing of instance/ is touched.
+screenshots: install-test
+	$(BIN)/python scripts/screenshots.py
 
 bench: .stamp-install catalogs
 	$(BIN)/python -m tests.bench

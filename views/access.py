@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import time
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from htmx_flask import make_response as htmx_response
@@ -31,7 +31,17 @@ def operator_required(view):
             abort(403)
         return view(*args, **kwargs)
 
+    wrapped.may_open = lambda _membership: current_user.is_operator
     return wrapped
+
+
+def may_open(endpoint: str, membership: Membership | None) -> bool:
+    """Whether the signed-in person may open the page of `endpoint` on the site being shown, asked of
+    the very guard that the page's view runs (site_view, operator_required): the site navigation shows
+    a link only when this is True, so a link is shown exactly when following it is let through."""
+    view = current_app.view_functions.get(endpoint)
+    guard = getattr(view, "may_open", None)
+    return guard is not None and guard(membership)
 
 
 # --- the site in the URL ------------------------------------------------------------------------
@@ -50,14 +60,17 @@ def _site_access(site_id: int) -> tuple[Site, Membership | None]:
     return site, membership
 
 
-def require_level(membership: Membership | None, tool_key: str, rank: int) -> None:
-    """Refuse (403) one who does not hold `rank` on the tool; operators (no membership) may view
-    (rank 1) everything of every site, and change nothing through member pages."""
+def level_suffices(membership: Membership | None, tool_key: str, rank: int) -> bool:
+    """Whether one holds `rank` on the tool; operators (no membership) may view (rank 1) everything of
+    every site, and change nothing through member pages."""
     if membership is None:
-        if rank > VIEW:
-            abort(403)
-        return
-    if not holds(membership, tool_key, rank):
+        return rank <= VIEW
+    return holds(membership, tool_key, rank)
+
+
+def require_level(membership: Membership | None, tool_key: str, rank: int) -> None:
+    """Refuse (403) one who does not hold `rank` on the tool (level_suffices)."""
+    if not level_suffices(membership, tool_key, rank):
         abort(403)
 
 
@@ -83,22 +96,29 @@ def site_view(tool: str | None = None, level: int = VIEW, *, allow=None, member_
     one or one the person is a stranger to), the level on `tool` checked (403 below it; no tool: any
     member or operator), then `allow(membership)` (403 when False); `member_only` answers 404 to an
     operator who is not a member. The view is called as view(site, membership, **other URL values),
-    and the site navigation is told which site and membership it shows."""
+    and the site navigation is told which site and membership it shows. The same check, as
+    `view.may_open(membership)`, decides whether the navigation links to the page (may_open)."""
+
+    def refusal(membership: Membership | None) -> int | None:
+        if member_only and membership is None:
+            return 404
+        if tool is not None and not level_suffices(membership, tool, level):
+            return 403
+        if allow is not None and not allow(membership):
+            return 403
+        return None
 
     def decorate(view):
         @functools.wraps(view)
         @login_required
         def wrapped(site_id, **kwargs):
             site, membership = _site_access(site_id)
-            if member_only and membership is None:
-                abort(404)
-            if tool is not None:
-                require_level(membership, tool, level)
-            if allow is not None and not allow(membership):
-                abort(403)
+            if (code := refusal(membership)) is not None:
+                abort(code)
             show_site_navigation(site, membership)
             return view(site, membership, **kwargs)
 
+        wrapped.may_open = lambda membership: refusal(membership) is None
         return wrapped
 
     return decorate

@@ -12,9 +12,9 @@ from datetime import datetime, time, timedelta
 from models import Customer, Invitation, Membership, RuleViolation, Site, db, get_setting, set_setting
 from models import api as api_keys
 from models import site as sites
-from models.membership import primary_of
+from models.membership import membership_of, primary_of
 
-from .access import operator_required
+from .access import operator_required, show_site_navigation
 from .parsing import id_from
 from .rendering import apply_rule_violation, render
 from .forms import ALL_SITES, CHOSEN_CUSTOMERS, ApiKeyForm, ApiKeyScopeForm, CoverageForm, CustomerForm, InstanceSettingsForm, RecoveryForm, SiteForm
@@ -105,6 +105,7 @@ def site(site_id):
 
 
 def _site(site, coverage_form=None, recovery_form=None, status=200):
+    show_site_navigation(site, membership_of(current_user, site.id))  # the site's sidebar, as operators see it
     invitations = db.session.scalars(sa.select(Invitation).where(Invitation.site_id == site.id)
                                      .order_by(Invitation.created_at.desc()).limit(20)).all()
     coverage_form = coverage_form or CoverageForm(formdata=None, coverage_ends_on=site.coverage_ends_on)

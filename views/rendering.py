@@ -12,16 +12,18 @@ from datetime import datetime, timezone
 from flask import current_app, g, has_request_context, render_template, request, url_for
 from babel import dates
 from flask_babel import get_locale, get_timezone
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import RuleViolation
 from models.access_request import pending_count
 from models.contact import address_form, postal_address
 from models.invitation import STATE_LABELS
-from models.membership import ROLE_LABELS, UPDATE, VIEW, holds, memberships_of
+from models.membership import ROLE_LABELS, memberships_of
 from models.roles import ROLE_IN_SENTENCE
 from models.support import may_manage_support, pending_support_count
-from models.tool import CONTACT_UPDATES, DOCUMENTS, MANAGE_ACCESS, REPORTING
+
+from .access import may_open
 
 
 def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
@@ -104,23 +106,37 @@ def _local(value: datetime, tz) -> datetime:
     return aware.astimezone(tz)
 
 
+# The site sidebar, grouped by what people do there: (group heading or None, ((endpoint, page name), …)).
+SITE_PAGES = (
+    (_l("People"), (("members.index", _l("User list")), ("members.new", _l("Add new user")),
+                    ("requests.index", _l("Requests")), ("profiles.index", _l("Access profiles")),
+                    ("review.index", _l("Access review")))),
+    (_l("Contacts"), (("contacts.index", _l("Site contacts")), ("contacts.manage", _l("Contact updates")))),
+    (_l("Records"), (("reports.audit", _l("Audit log")), ("reports.access", _l("Reports")),
+                     ("documents.index", _l("Documents")))),
+    (None, (("support.index", _l("Support access")), ("my_access.show", _l("My access")))),
+    (_l("Operator"), (("operator.site", _l("Recovery, invitations and coverage")),)),
+)
+
+
 def site_nav() -> dict | None:
-    """What the site navigation offers the signed-in person on the site in the URL (told by
-    access.show_site_navigation)."""
+    """What the site sidebar offers the signed-in person on the site being shown (told by
+    access.show_site_navigation): the pages whose own guard lets them in (access.may_open), grouped,
+    the current one marked, and the counts that call for action (pending requests and support requests)."""
     if not has_request_context() or "site" not in g:
         return None
-    membership = g.membership
-    operator = current_user.is_operator
-    manage_update = holds(membership, MANAGE_ACCESS, UPDATE)
-    return {"site": g.site, "member": membership is not None,
-            "manage_view": operator or holds(membership, MANAGE_ACCESS, VIEW),
-            "manage_update": manage_update, "pending": pending_count(g.site.id) if manage_update else 0,
-            "contacts_view": operator or holds(membership, CONTACT_UPDATES, VIEW),
-            "reporting": operator or holds(membership, REPORTING, VIEW),
-            "documents": operator or holds(membership, DOCUMENTS, VIEW),
-            "support": (support := operator or may_manage_support(membership)),
-            "support_pending": pending_support_count(g.site.id) if support else 0,
-            "review": operator or holds(membership, MANAGE_ACCESS, VIEW)}
+    site, membership = g.site, g.membership
+    groups = []
+    for heading, pages in SITE_PAGES:
+        links = [{"endpoint": endpoint, "name": name, "url": url_for(endpoint, site_id=site.id),
+                  "current": request.endpoint == endpoint}
+                 for endpoint, name in pages if may_open(endpoint, membership)]
+        if links:
+            groups.append({"heading": heading, "links": links})
+    shown = {link["endpoint"] for group in groups for link in group["links"]}
+    return {"site": site, "groups": groups, "start_current": request.endpoint == "sites.start",
+            "pending": pending_count(site.id) if "requests.index" in shown else 0,
+            "support_pending": pending_support_count(site.id) if "support.index" in shown else 0}
 
 
 def external_url(endpoint: str, **values) -> str:

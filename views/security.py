@@ -18,6 +18,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
+    # Pico CSS draws the chevrons of selects and dropdowns and the checkmarks as data: SVG images.
+    "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
