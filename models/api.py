@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import binascii
 import math
-import re
 import threading
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
@@ -304,17 +303,11 @@ def _site_by_number(key: CallerKey, site_number: str) -> Site | None:
     return site if site is not None and site_in_scope(key, site) else None
 
 
-def level_key(name: str) -> str:
-    """The key of a tool level for the API: its catalog name in lower case, words joined by "_"
-    ("Downloads and media" → "downloads_and_media"); the catalog has no separate key for levels."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def _level(tool: Tool, rank: int) -> dict:
     if not 0 <= rank <= tool.top_rank:
         # A rank the catalog no longer has (a level removed since the audit log recorded it).
         return {"rank": rank, "key": f"rank_{rank}", "name": str(rank)}
-    return {"rank": rank, "key": level_key(tool.level_name(rank)), "name": tool.level_name(rank)}
+    return {"rank": rank, "key": tool.level_key(rank), "name": tool.level_name(rank)}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -354,15 +347,19 @@ class CatalogTool:
     migration (models.tool), and re-reading it took two queries per API request. It answers what
     Membership.level, describe_access and models.report.access_at ask of a tool."""
 
-    __slots__ = ("id", "key", "name", "names", "top_rank")
+    __slots__ = ("id", "key", "name", "names", "keys", "top_rank")
 
     def __init__(self, tool: Tool):
         self.id, self.key, self.name = tool.id, tool.key, tool.name
         self.names = [level.name for level in tool.levels]
+        self.keys = [level.key for level in tool.levels]
         self.top_rank = len(self.names) - 1
 
     def level_name(self, rank: int) -> str:
         return self.names[rank]
+
+    def level_key(self, rank: int) -> str:
+        return self.keys[rank]
 
 
 def _catalog() -> list[CatalogTool]:
@@ -475,7 +472,7 @@ def _tool_filter(tools: list[Tool], tool_key: str | None, level: str | None) -> 
         return tool, 1
     level = level.strip()
     for rank in range(tool.top_rank + 1):
-        if level in (level_key(tool.level_name(rank)), str(rank)):
+        if level in (tool.level_key(rank), str(rank)):
             return tool, rank
     raise RuleViolation(_l("min_level is not a level key of this tool."), "min_level")
 

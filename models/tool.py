@@ -62,6 +62,10 @@ class Tool(db.Model):
     def level_name(self, rank: int) -> str:
         return self.levels[rank].name
 
+    def level_key(self, rank: int) -> str:
+        """The stable key of one of this tool's levels (what the API names it by)."""
+        return self.levels[rank].key
+
     def open_to(self, role: str) -> bool:
         """Tell whether a member of this role may hold more than this tool's lowest level: the tools
         reserved to secondary contacts stay at their lowest for everyone else (check_levels refuses more)."""
@@ -74,10 +78,12 @@ class ToolLevel(db.Model):
     tool_id: Mapped[int] = mapped_column(sa.ForeignKey("tool.id", ondelete="CASCADE"), primary_key=True)
     rank: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The level's stable name for the API (migration 0014): the display name may change, the key not.
+    key: Mapped[str] = mapped_column(sa.String(64))
 
     tool: Mapped[Tool] = relationship(back_populates="levels")
 
-    __table_args__ = (sa.CheckConstraint("rank >= 0", name="rank_not_negative"),)
+    __table_args__ = (sa.CheckConstraint("rank >= 0", name="rank_not_negative"), sa.UniqueConstraint("tool_id", "key"))
 
     def __repr__(self) -> str:
         return f"<ToolLevel {self.tool_id}:{self.rank} {self.name}>"

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from models import AuditEvent, Membership, Site, db, utcnow
 from models import api
 from models.person import find_person
+from models.tool import Tool
 from views.api import openapi_document
 
 DOCUMENT = openapi_document()
@@ -622,3 +623,24 @@ def test_scope_form_is_for_operators_only_and_needs_csrf(client, app, ids, auth)
     assert client.get("/operator/api-keys/987654/scope").status_code == 404
     with app.app_context():
         assert db.session.get(api.ApiKey, key_id).all_sites
+
+
+def test_a_renamed_level_keeps_its_key(client, app, ids):
+    """A level's display name is catalog data; the API names it by its key (migration 0014), which a
+    rename leaves alone: the vendor's tools read and filter by what they read before."""
+    _key_id, plain = make_key(app, ids)
+    with app.app_context():
+        software = db.session.scalar(sa.select(Tool).where(Tool.key == "software"))
+        software.levels[2].name = "Herunterladen und Medien"
+        db.session.commit()
+    found = api_get(client, "/api/v1/sites/1001/members/sec@example.com", plain).get_json()
+    assert found["tools"]["software"] == {"rank": 2, "key": "downloads_and_media", "name": "Herunterladen und Medien"}
+    emails, _pages = _all_pages(client, plain, "&tool=software&min_level=downloads_and_media", 100)
+    assert "sec@example.com" in emails
+
+
+def test_every_level_of_the_catalog_has_a_key_unique_within_its_tool(app):
+    with app.app_context():
+        for tool in db.session.scalars(sa.select(Tool)):
+            keys = [level.key for level in tool.levels]
+            assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in keys) and len(set(keys)) == len(keys), tool.key
