@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from .audit import record
 from .base import db, utcnow
-from .email_address import EmailNotValidError, valid_email_address
+from .email_address import EmailNotValidError, email_problem, valid_email_address
 from .errors import RuleViolation
 from .outbox import queue_mail
 from .policy import count_secondaries, holds, may_change_rights_types
@@ -325,7 +325,7 @@ def clean_contact(fields: dict) -> dict:
     try:
         clean["email"] = valid_email_address(clean["email"])
     except EmailNotValidError as exc:
-        raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=str(exc)), "email") from None
+        raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=email_problem(exc)), "email") from None
     return clean
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email_validator
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 
 # An allowed special-use suffix is checked in place of this one, which email-validator accepts as any
 # other domain (RFC 6761 reserves it for documentation and asks applications not to treat it as special).
@@ -49,4 +50,26 @@ def valid_email_address(raw: str) -> str:
     return normalized[: -len(_STAND_IN)] + suffix
 
 
-__all__ = ["EmailNotValidError", "allowed_special_use_domains", "valid_email_address"]
+# email-validator explains in English only: its reasons, by the words that start them, as messages of
+# the catalogs (the first that matches; the last one is for every reason not listed).
+_REASONS = (
+    (("An email address must have an @-sign",), _l("An email address must have an @-sign.")),
+    (("There must be something before the @-sign",), _l("There must be something before the @-sign.")),
+    (("There must be something after the @-sign",), _l("There must be something after the @-sign.")),
+    (("The email address is too long",), _l("The email address is too long.")),
+    (("The email address contains invalid characters before", "Quoting the part before", "The part before"),
+     _l("The part before the @-sign has characters an email address cannot have.")),
+    (("after the @-sign", "A bracketed IP address", "hyphen", "The domain name", "The part after"),
+     _l("The part after the @-sign is not a valid domain name.")),
+    (("period",), _l("An email address cannot start or end with a period, nor have two in a row.")),
+    (("",), _l("It is not written as an email address is.")),
+)
+
+
+def email_problem(error: EmailNotValidError):
+    """What is wrong with an address email-validator refused, in the reader's language."""
+    text = str(error)
+    return next(message for starts, message in _REASONS if any(start in text for start in starts))
+
+
+__all__ = ["EmailNotValidError", "allowed_special_use_domains", "email_problem", "valid_email_address"]

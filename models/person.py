@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .audit import current_address, record
 from .base import TIME_ZONES, db, utcnow
-from .email_address import EmailNotValidError, valid_email_address
+from .email_address import EmailNotValidError, email_problem, valid_email_address
 from .errors import RuleViolation
 from .outbox import compose_mail, queue, queue_mail, wake_deliverer
 from .throttle import count_events, note_event, take
@@ -148,7 +148,7 @@ def normalize_email(raw: str, field: str = "email") -> str:
     try:
         normalized = valid_email_address(raw)
     except EmailNotValidError as exc:
-        raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=str(exc)), field) from None
+        raise RuleViolation(_l("Enter a valid email address (%(reason)s)", reason=email_problem(exc)), field) from None
     return normalized.lower()
 
 

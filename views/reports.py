@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import datetime, time
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, abort, request, send_file
 from flask_babel import gettext as _
 
 from models import db
@@ -54,8 +54,9 @@ def _csv(rows, header, filename):
     for row in rows:
         # A leading = + - @ would make a spreadsheet run the cell as a formula.
         writer.writerow([("'" + str(v)) if str(v)[:1] in ("=", "+", "-", "@") else v for v in row])
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    # send_file writes the name for every browser (RFC 6266 filename*), also a translated one with accents.
+    return send_file(io.BytesIO(buffer.getvalue().encode("utf-8")), mimetype="text/csv", as_attachment=True,
+                     download_name=filename)
 
 
 def _event_rows(statement):
@@ -64,7 +65,9 @@ def _event_rows(statement):
                event.before, event.after, event.remote_addr or ""]
 
 
-EVENT_HEADER = ["time (UTC)", "actor", "action", "target", "before", "after", "remote address"]
+def _event_header() -> list[str]:
+    # The times of the file stay in UTC and to the second: a file is read by programs too.
+    return [_("Time (UTC)"), _("Actor"), _("Action"), _("Target"), _("Before"), _("After"), _("Remote address")]
 
 
 @bp.get("/sites/<int:site_id>/audit")
@@ -80,8 +83,8 @@ def audit(site, _membership):
 @bp.get("/sites/<int:site_id>/audit.csv")
 @site_view(MANAGE_ACCESS, VIEW)
 def audit_csv(site, _membership):
-    return _csv(_event_rows(reports.list_events(site.id, **_filters())), EVENT_HEADER,
-                f"audit-{site.site_number}.csv")
+    return _csv(_event_rows(reports.list_events(site.id, **_filters())), _event_header(),
+                _("audit-log-%(site)s.csv", site=site.site_number))
 
 
 @bp.get("/operator/audit")
@@ -97,7 +100,7 @@ def operator_audit():
 @bp.get("/operator/audit.csv")
 @operator_required
 def operator_audit_csv():
-    return _csv(_event_rows(reports.list_events(None, **_filters())), EVENT_HEADER, "audit-all-sites.csv")
+    return _csv(_event_rows(reports.list_events(None, **_filters())), _event_header(), _("audit-log-all-sites.csv"))
 
 
 def _moment():
@@ -139,5 +142,5 @@ def access_csv(site, _membership):
             for r in _access_rows(site, tools, moment))
     header = [_("Name"), _("Email"), _("Role")] + [tool.name for tool in tools] + \
         [_("Contact types"), _("Granted by"), _("Business justification")]
-    stamp = moment.strftime("%Y%m%d-%H%M%S") if moment else "now"
-    return _csv(rows, header, f"access-{site.site_number}-{stamp}.csv")
+    stamp = moment.strftime("%Y%m%d-%H%M%S") if moment else _("now")
+    return _csv(rows, header, _("access-%(site)s-%(moment)s.csv", site=site.site_number, moment=stamp))

@@ -6,12 +6,18 @@ import io
 import pathlib
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
 
 from models import AuditEvent, Membership, Person, db
 from models.base import utcnow
+from tests.helpers.apps import make_test_app
+from tests.helpers.catalogs import compile_catalogs, translation
+from tests.helpers.client import Auth, Client
+from tests.helpers.databases import close_database
+from tests.helpers.world import World
 
 MOMENTS_APART = timedelta(hours=1)
 
@@ -172,8 +178,8 @@ def test_audit_log_filters_and_export(client, auth, world, app):
     assert fragment.get_data(as_text=True).lstrip().startswith('<div id="events"')
     assert "invitation.sent" in fragment.get_data(as_text=True)
     rows = _rows(client.get(f"/sites/{site_id}/audit.csv?actor=primary@"))
-    assert {row["action"] for row in rows} >= {"membership.added", "invitation.sent"}
-    assert all(row["actor"] == "primary@example.com" for row in rows)
+    assert {row["Action"] for row in rows} >= {"membership.added", "invitation.sent"}
+    assert all(row["Actor"] == "primary@example.com" for row in rows)
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
     assert _rows(client.get(f"/sites/{site_id}/audit.csv?since={tomorrow}")) == []
     assert client.get(f"/sites/{site_id}/audit?since=yesterday").status_code == 400
@@ -185,7 +191,7 @@ def test_operators_see_every_sites_log(client, auth, world):
     world.site("b@example.com", number="2222")
     auth.sign_in("operator@example.com")
     rows = _rows(client.get("/operator/audit.csv?action=site.created"))
-    assert {row["target"] for row in rows} == {"1111", "2222"}
+    assert {row["Target"] for row in rows} == {"1111", "2222"}
 
 
 def test_no_code_path_changes_or_deletes_an_audit_event():
@@ -200,3 +206,28 @@ def test_no_code_path_changes_or_deletes_an_audit_event():
             if re.search(pattern, source):
                 offenders.append(f"{path.name}: {pattern}")
     assert offenders == []
+
+
+def test_csv_files_are_named_and_headed_in_the_readers_language(database_uri, smtp, tmp_path):
+    """Issue 14: a German reader gets German column names and a German file name (RFC 6266 filename*
+    where it has letters beyond ASCII); the times inside stay UTC to the second."""
+    app = make_test_app(database_uri, smtp, BABEL_TRANSLATION_DIRECTORIES=compile_catalogs(tmp_path / "catalogs"))
+    try:
+        app.test_client_class = Client
+        site_id = World(app).site("primary@example.com", number="4711")
+        client = app.test_client()
+        Auth(client).sign_in("primary@example.com")
+        german = {"Accept-Language": "de"}
+        audit = client.get(f"/sites/{site_id}/audit.csv", headers=german)
+        header = next(csv.reader(io.StringIO(audit.get_data(as_text=True))))
+        assert header[:3] == [translation("de", "Time (UTC)"), translation("de", "Actor"), translation("de", "Action")]
+        assert header[0] != "Time (UTC)"
+        assert quote(translation("de", "audit-log-%(site)s.csv", site="4711")) in audit.headers["Content-Disposition"]
+        access = client.get(f"/sites/{site_id}/reports.csv", headers=german)
+        assert translation("de", "Email") in next(csv.reader(io.StringIO(access.get_data(as_text=True))))
+        expected = translation("de", "access-%(site)s-%(moment)s.csv", site="4711", moment=translation("de", "now"))
+        assert quote(expected) in access.headers["Content-Disposition"]
+        english = client.get(f"/sites/{site_id}/audit.csv", headers={"Accept-Language": "en"})
+        assert 'filename=audit-log-4711.csv' in english.headers["Content-Disposition"]
+    finally:
+        close_database(app)
