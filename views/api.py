@@ -17,6 +17,7 @@ from models import RuleViolation, db
 from models import api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The routes take no "//" as one "/": Werkzeug would answer it with an HTML redirect, not the API's JSON 404.
 
 # The OpenAPI 3.1 document of this blueprint, written once beside it and served as is.
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -69,20 +70,20 @@ def never_cached(response):
     return response
 
 
-@bp.get("/sites/<site_number>/members/<email>")
+@bp.get("/sites/<site_number>/members/<email>", merge_slashes=False)
 @key_required
 def member(site_number, email):
     access = api.member_access(g.api_key, site_number, email)
     return jsonify(access) if access is not None else not_found()
 
 
-@bp.get("/people/<email>/sites")
+@bp.get("/people/<email>/sites", merge_slashes=False)
 @key_required
 def person_sites(email):
     return jsonify({"email": email.strip().lower(), "sites": api.sites_of(g.api_key, email)})
 
 
-@bp.get("/sites/<site_number>/members")
+@bp.get("/sites/<site_number>/members", merge_slashes=False)
 @key_required
 def members(site_number):
     """A page of a site's members for sync jobs: ?tool=&min_level=&role=&cursor=&limit=."""
@@ -95,14 +96,14 @@ def members(site_number):
     return jsonify(page) if page is not None else not_found()
 
 
-@bp.get("/sites/<site_number>/contacts")
+@bp.get("/sites/<site_number>/contacts", merge_slashes=False)
 @key_required
 def contacts(site_number):
     found = api.site_contacts(g.api_key, site_number)
     return jsonify(found) if found is not None else not_found()
 
 
-@bp.get("/sites/<site_number>/access")
+@bp.get("/sites/<site_number>/access", merge_slashes=False)
 @key_required
 def access(site_number):
     """Every member's access at a past moment (?at=ISO 8601 with zone), from the audit log."""

@@ -53,6 +53,8 @@ def _path(route: str, kind: str, name: str, value: str, *, encode: bool) -> str:
 @example(target=("member", "path", "email"), value="..%2F..%2Fapi%2Fv1%2Fopenapi.json", encode=False)
 @example(target=("access", "query", "at"), value="9999-12-31T23:59:59-23:59", encode=True)
 @example(target=("members", "query", "limit"), value="9" * 400, encode=True)
+@example(target=("member", "path", "site_number"), value="0/", encode=False)  # "//": no HTML redirect
+@example(target=("person", "path", "email"), value="?", encode=True)
 def test_every_api_parameter_with_hostile_values_answers_json_never_500(api_client, target, value, encode):
     client, plain = api_client
     path = _path(*target, value, encode=encode)
@@ -68,7 +70,8 @@ def test_every_api_parameter_with_hostile_values_answers_json_never_500(api_clie
     assert isinstance(body, dict)
     if response.status_code in (200, 401, 404, 429) or (response.status_code == 400 and "parameter" in body):
         if response.request.path.startswith("/api/v1/") and response.status_code != 404:
-            check_against_openapi(response.request.path, response)
+            # The URL as sent (still percent-encoded): a decoded "?" in a path value is no query.
+            check_against_openapi(path, response)
 
 
 @pytest.fixture

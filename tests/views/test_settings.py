@@ -16,6 +16,7 @@ from models import AccountToken, AuditEvent, OutboxMail, Person, Site, db
 from models.base import utcnow
 from tests.helpers.mail import body_text, link_in
 from tests.helpers.module_world import SessionHelper, module_world_fixtures
+from tests.helpers.catalogs import translation
 from tests.helpers.pages import field_error, form_token, parse, text
 from tests.helpers.state import let_time_pass
 from tests.helpers.world import PASSWORD, World
@@ -197,8 +198,9 @@ def test_saving_name_language_and_notification_email_is_audited(h):
     assert requested.after == {"notification_email": "pat.alerts@example.com"}
     page = h.client.get("/settings/").get_data(as_text=True)
     assert '<html lang="de">' in page, "the chosen language is used from the next page on"
-    assert "Settings saved." in text(page)
-    assert "A link was sent to pat.alerts@example.com" in text(page)
+    assert translation("de", "Settings saved.") in text(page)
+    assert translation("de", "A link was sent to %(email)s: mail goes there once it is opened. Until then it goes "
+                             "to %(current)s.", email="pat.alerts@example.com", current=PAT) in text(page)
     assert 'value="Patricia"' in page
     assert re.search(r'<input id="privilege_changes"', page), "an unchecked preference shows unchecked"
     link = link_of(h.outbox("notification_email")[0], "/settings/notification-email/")
