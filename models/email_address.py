@@ -53,6 +53,8 @@ def valid_email_address(raw: str) -> str:
 # email-validator explains in English only: its reasons, by the words that start them, as messages of
 # the catalogs (the first that matches; the last one is for every reason not listed).
 _REASONS = (
+    (("special-use or reserved name",),
+     _l("The part after the @-sign is a special-use or reserved name that cannot be used with email.")),
     (("An email address must have an @-sign",), _l("An email address must have an @-sign.")),
     (("There must be something before the @-sign",), _l("There must be something before the @-sign.")),
     (("There must be something after the @-sign",), _l("There must be something after the @-sign.")),

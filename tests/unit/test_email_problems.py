@@ -27,6 +27,7 @@ CASES = [
     ("ann@b@example.com", "The part after the @-sign is not a valid domain name."),
     ("ann@\x00.com", "The part after the @-sign is not a valid domain name."),
     ("ann@xn--zz.com", "The part after the @-sign is not a valid domain name."),
+    ("ann@corp.local", "The part after the @-sign is a special-use or reserved name that cannot be used with email."),
 ]
 
 
