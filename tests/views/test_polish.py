@@ -74,3 +74,59 @@ def test_api_key_status_shows_as_a_badge(client, world, auth):
     key_id = re.search(r'/operator/api-keys/(\d+)/revoke', listing).group(1)
     assert client.submit(f"/operator/api-keys/{key_id}/revoke").status_code == 303
     assert badge("revoked", "Revoked") in html_of(client.get("/operator/api-keys"))
+
+
+def empty_state(html: str) -> str:
+    found = re.search(r'<div class="empty-state">(.*?)</div>', html, re.S)
+    assert found, "no empty state"
+    return re.sub(r"\s+", " ", found.group(1))
+
+
+def test_empty_requests_say_where_people_ask_and_link_to_add_new_user_or_clear_the_filters(client, world, auth):
+    site_id = world.site(PRIMARY)
+    auth.sign_in(PRIMARY)
+    empty = empty_state(html_of(client.get(f"/sites/{site_id}/requests")))
+    assert "No requests wait for a decision. Members ask for access from My access" in empty
+    assert f'href="/sites/{site_id}/members/new">Add new user</a>' in empty
+    filtered = empty_state(html_of(client.htmx_get(f"/sites/{site_id}/requests?status=approved")))
+    assert "No requests match these filters." in filtered
+    assert f'href="/sites/{site_id}/requests">Clear the filters</a>' in filtered
+
+
+def test_empty_documents_offer_the_upload_only_to_who_may_upload(client, world, auth):
+    site_id = world.site(PRIMARY)
+    world.member(site_id, USER, levels={"documents": 1})
+    auth.sign_in(PRIMARY)
+    empty = empty_state(html_of(client.get(f"/sites/{site_id}/documents")))
+    assert "No documents yet." in empty and 'href="#upload">Upload a document</a>' in empty
+    auth.sign_out()
+    auth.sign_in(USER)
+    html = html_of(client.get(f"/sites/{site_id}/documents"))
+    assert "the primary contact uploads" in empty_state(html) and "<a " not in empty_state(html)
+    assert 'id="upload"' not in html
+
+
+def test_empty_audit_log_under_filters_links_to_clear_them(client, world, auth):
+    site_id = world.site(PRIMARY)
+    auth.sign_in(PRIMARY)
+    empty = empty_state(html_of(client.get(f"/sites/{site_id}/audit?actor=nobody-at-all")))
+    assert "No events match these filters." in empty
+    assert f'href="/sites/{site_id}/audit">Clear the filters</a>' in empty
+
+
+def test_empty_operator_lists_point_to_their_create_forms(client, world, auth):
+    world.operator(OPERATOR)
+    auth.sign_in(OPERATOR)
+    console = html_of(client.get("/operator/"))
+    assert 'href="#new-customer">New customer</a>' in empty_state(console) and 'id="new-customer"' in console
+    keys = html_of(client.get("/operator/api-keys"))
+    assert 'href="#create-api-key">Create API key</a>' in empty_state(keys) and 'id="create-api-key"' in keys
+
+
+def test_unreviewed_site_tells_a_manager_who_starts_the_review(client, world, auth):
+    site_id = world.site(PRIMARY)
+    world.member(site_id, "second@example.com", role="secondary", levels={"manage_access": 2})
+    auth.sign_in("second@example.com")
+    html = html_of(client.get(f"/sites/{site_id}/review"))
+    assert "This site has not been reviewed yet. The primary contact starts an access review." in html
+    assert "Start access review" not in html
