@@ -211,3 +211,20 @@ def test_top_bar_stays_on_one_line_on_a_phone_with_an_account_menu(browser, shel
         expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
     finally:
         page.context.close()
+
+
+def test_secondary_columns_drop_out_on_a_phone_and_the_request_page_keeps_them(browser, shell):
+    page = signed_in_page(browser, shell, "primary")
+    try:
+        page.goto(f"{shell.url}/sites/{shell.site_id}/requests")
+        table = page.get_by_role("table")
+        for name in ("Requester", "Status", "Sent", "Decided by, when, why"):
+            expect(table.get_by_role("columnheader", name=name)).to_be_visible()
+        page.set_viewport_size(SIZES["390x844"])
+        for name in ("Sent", "Decided by, when, why"):
+            expect(table.get_by_role("columnheader", name=name)).to_be_hidden()
+        expect(table.get_by_role("columnheader", name="Status")).to_be_visible()
+        table.get_by_role("link").first.click()
+        expect(page.get_by_text("Sent", exact=True)).to_be_visible()
+    finally:
+        page.context.close()

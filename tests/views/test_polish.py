@@ -130,3 +130,38 @@ def test_unreviewed_site_tells_a_manager_who_starts_the_review(client, world, au
     html = html_of(client.get(f"/sites/{site_id}/review"))
     assert "This site has not been reviewed yet. The primary contact starts an access review." in html
     assert "Start access review" not in html
+
+
+def secondary_headers(html: str) -> list[str]:
+    return re.findall(r'<th scope="col" class="secondary-column">(.*?)</th>', html)
+
+
+def test_wide_tables_mark_their_secondary_columns_and_the_detail_pages_keep_the_data(app, client, world, auth):
+    site_id = world.site(PRIMARY)
+    world.member(site_id, USER)
+    request_id = ask_for_more(app, site_id)
+    auth.sign_in(PRIMARY)
+    assert secondary_headers(html_of(client.get(f"/sites/{site_id}/requests"))) == ["Sent", "Decided by, when, why"]
+    request_page = html_of(client.get(f"/sites/{site_id}/requests/{request_id}"))
+    assert "<dt>Sent</dt>" in request_page  # the request's own page shows when it was sent
+    assert secondary_headers(html_of(client.get(f"/sites/{site_id}/documents"))) == ["Size", "Uploaded by"]
+    assert secondary_headers(html_of(client.get(f"/sites/{site_id}/audit"))) == ["From"]
+    auth.sign_out()
+    world.operator(OPERATOR)
+    auth.sign_in(OPERATOR)
+    assert client.submit("/operator/api-keys", {"name": "License system", "scope": "all"}).status_code == 201
+    listing = html_of(client.get("/operator/api-keys"))
+    assert secondary_headers(listing) == ["Prefix", "Created by", "Last used", "Expires"]
+    key_id = re.search(r'/operator/api-keys/(\d+)/scope', listing).group(1)
+    scope_page = html_of(client.get(f"/operator/api-keys/{key_id}/scope"))
+    for term in ("Created by", "Last used", "Expires"):
+        assert f"<dt>{term}</dt>" in scope_page
+    assert "operator@example.com" in scope_page
+
+
+def test_site_contacts_stack_name_email_and_phone_in_one_cell(client, world, auth):
+    site_id = world.site(PRIMARY)
+    auth.sign_in(PRIMARY)
+    html = html_of(client.get(f"/sites/{site_id}/contacts"))
+    assert re.findall(r'<th scope="col">(.*?)</th>', html) == ["Contact type", "Who"]
+    assert "<br><small>primary@example.com</small></td>" in html
