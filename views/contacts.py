@@ -24,7 +24,8 @@ def index(site, membership):
         else []
     from models.membership import primary_of
     return render("contacts/index.html", None, site=site, primary=primary_of(site.id),
-                  effective=contacts.effective_contacts(site), warnings=warnings)
+                  effective=contacts.effective_contacts(site), warnings=warnings,
+                  can_update=holds(membership, CONTACT_UPDATES, UPDATE))
 
 
 def _manage_context(site, membership, **extra):

@@ -189,3 +189,42 @@ def test_operator_reaches_documents_audit_log_and_reports_from_the_sites_operato
         expect(page.get_by_label("Document type")).to_be_visible()  # operators upload (SPEC §8)
     finally:
         page.context.close()
+
+
+def test_top_bar_stays_on_one_line_on_a_phone_with_an_account_menu(browser, shell):
+    page = signed_in_page(browser, shell, "primary")
+    try:
+        page.goto(f"{shell.url}/sites/{shell.site_id}/")
+        top_bar = page.get_by_role("navigation", name="Main")
+        wide_height = top_bar.bounding_box()["height"]
+        expect(top_bar.get_by_role("link", name="DEMO-1 Demo Corp DEMO-1")).to_be_visible()
+        page.set_viewport_size(SIZES["390x844"])
+        # One line: no taller than at 1280 px (three lines, as before, were about three times as tall).
+        assert top_bar.bounding_box()["height"] <= wide_height + 1
+        expect(top_bar.get_by_role("button", name="Sign out")).to_be_hidden()
+        expect(top_bar.get_by_role("link", name="DEMO-1", exact=True)).to_be_visible()  # the number, not the name
+        top_bar.get_by_text("Account", exact=True).click()
+        top_bar.get_by_role("link", name="My settings").click()
+        expect(page.get_by_role("heading", name="My settings", level=1)).to_be_visible()
+        top_bar.get_by_text("Account", exact=True).click()
+        top_bar.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
+    finally:
+        page.context.close()
+
+
+def test_secondary_columns_drop_out_on_a_phone_and_the_request_page_keeps_them(browser, shell):
+    page = signed_in_page(browser, shell, "primary")
+    try:
+        page.goto(f"{shell.url}/sites/{shell.site_id}/requests")
+        table = page.get_by_role("table")
+        for name in ("Requester", "Status", "Sent", "Decided by, when, why"):
+            expect(table.get_by_role("columnheader", name=name)).to_be_visible()
+        page.set_viewport_size(SIZES["390x844"])
+        for name in ("Sent", "Decided by, when, why"):
+            expect(table.get_by_role("columnheader", name=name)).to_be_hidden()
+        expect(table.get_by_role("columnheader", name="Status")).to_be_visible()
+        table.get_by_role("link").first.click()
+        expect(page.get_by_text("Sent", exact=True)).to_be_visible()
+    finally:
+        page.context.close()

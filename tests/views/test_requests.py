@@ -503,7 +503,7 @@ def test_filter_by_status_and_type_as_fragment_and_as_page(h, query, expected):
     assert "HX-Request" in fragment.headers.get("Vary", "")
     assert [r["id"] for r in request_rows(fragment)] == [ids[name] for name in expected]
     if not expected:
-        assert "No requests." in page_text(fragment)
+        assert "No requests match these filters." in page_text(fragment)
     page = h.client.get(h.url("requests"), query_string=query)
     assert page.status_code == 200
     assert_full_page(page)

@@ -96,7 +96,24 @@ def test_top_bar_switches_between_several_sites_with_their_numbers(client, world
     auth.sign_in("pat@example.com")
     html = client.get(f"/sites/{paris}/").get_data(as_text=True)
     top_bar = re.search(r'<nav aria-label="Main".*?</nav>', html, re.S).group(0)
-    assert re.search(r'<summary><span class="site-number">2002</span> Acme Paris</summary>', top_bar)
+    # The current site's number and name (the name, in its own span, drops out on a phone).
+    assert re.search(r'<summary><span class="site-number">2002</span><span class="site-name"> Acme Paris</span></summary>',
+                     top_bar)
     assert f'href="/sites/{berlin}/"><span class="site-number">1001</span> Acme Berlin</a>' in top_bar
     assert f'href="/sites/{paris}/" aria-current="true"><span class="site-number">2002</span> Acme Paris</a>' in top_bar
     assert "Operator console" not in top_bar and "My settings" in top_bar and "Sign out" in top_bar
+
+
+def test_top_bar_folds_the_account_links_into_an_account_menu_for_the_phone(client, world, auth):
+    world.operator()
+    site_id = world.site("pat@example.com", number="1001", name="Acme Berlin")
+    auth.sign_in("operator@example.com")
+    html = client.get(f"/operator/sites/{site_id}").get_data(as_text=True)
+    top_bar = re.search(r'<nav aria-label="Main".*?</nav>', html, re.S).group(0)
+    wide = re.findall(r'<li class="wide-only">\s*(?:<a [^>]*>([^<]+)</a>|<form.*?<button[^>]*>([^<]+)</button>)', top_bar, re.S)
+    assert ["".join(item) for item in wide] == ["Operator console", "My settings", "Sign out"]
+    menu = re.search(r'<li class="narrow-only">\s*<details class="dropdown account-menu">\s*<summary>Account</summary>'
+                     r'(.*?)</details>', top_bar, re.S)
+    assert menu, "no Account menu"
+    for name in ("Operator console", "My settings", "Sign out"):
+        assert f">{name}</" in menu.group(1)
