@@ -227,8 +227,11 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
     query = query.strip()
     role_filter = [Membership.role == role] if role in ROLES else []
     statement = sa.select(Membership).where(Membership.site_id == site_id, *role_filter)
+    count_column = None
     if not query:
-        total = db.session.scalar(statement.with_only_columns(sa.func.count(Membership.id)))
+        # Counted in the same statement as the page's rows (an uncorrelated subquery, evaluated once).
+        total = None
+        count_column = statement.with_only_columns(sa.func.count(Membership.id)).scalar_subquery()
     else:
         hits = _search_hits(query)
         total, from_index = None, None
@@ -250,11 +253,17 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
         "role": (Membership.role, Membership.sort_name, Membership.id),
         "granted": (Membership.granted_at.desc(), Membership.id.desc()),
     }[sort if sort in MEMBER_SORTS else "name"]
-    rows = db.session.scalars(
+    # One statement for the page's rows and all they show (person, privileges, grantor): no query per row.
+    if count_column is not None:
+        statement = statement.add_columns(count_column.label("total"))
+    found = db.session.execute(
         statement.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-        .options(sa.orm.joinedload(Membership.person), sa.orm.selectinload(Membership.privileges),
-                 sa.orm.selectinload(Membership.granted_by))).all()
-    return list(rows), total or 0
+        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges),
+                 sa.orm.joinedload(Membership.granted_by))).unique().all()
+    rows = [found_row[0] for found_row in found]
+    if count_column is not None:
+        total = found[0][1] if found else db.session.scalar(count_column.element)
+    return rows, total or 0
 
 
 def _capped_count(statement) -> int:
@@ -269,7 +278,7 @@ def list_invitations(site_id: int, query: str = "", role: str = "", status: str 
     now = utcnow()
     statement = (sa.select(Invitation).where(Invitation.site_id == site_id, Invitation.accepted_at.is_(None),
                                              Invitation.revoked_at.is_(None))
-                 .options(sa.orm.selectinload(Invitation.invited_by)).order_by(Invitation.created_at.desc()))
+                 .options(sa.orm.joinedload(Invitation.invited_by)).order_by(Invitation.created_at.desc()))
     if role in ROLES:
         statement = statement.where(Invitation.role == role)
     if status == INVITED:

@@ -161,11 +161,12 @@ def membership_of(person, site_id: int) -> Membership | None:
 
 
 def memberships_of(person) -> list[Membership]:
-    """Return all memberships of a person with their sites, by site name."""
+    """Return all memberships of a person with their sites and privileges, by site name (one statement)."""
     return list(db.session.scalars(
         sa.select(Membership).join(Membership.site).where(Membership.person_id == person.id)
-        .options(sa.orm.contains_eager(Membership.site)).order_by(Site.name, Site.id)
-    ))
+        .options(sa.orm.contains_eager(Membership.site), sa.orm.joinedload(Membership.privileges))
+        .order_by(Site.name, Site.id)
+    ).unique())
 
 
 def primary_of(site_id: int) -> Membership | None:

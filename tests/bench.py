@@ -464,8 +464,8 @@ def report(all_results: dict[int, dict], args) -> bool:
             ok &= not missed
             print(f"{'':>8}  {LABELS[endpoint]:<42} {ratios[0]:7.2f}x {ratios[1]:7.2f}x {ratios[2]:7.2f}x "
                   f"{ratios[3]:10.2f}x  {'MISSED' if missed else 'ok'}")
-    print(f"\nratio to the yardstick (req/s of Sitepass / req/s of its bare Flask + SQLAlchemy counterpart, same "
-          f"run, same gunicorn settings and load), and one request in-process")
+    print("\nratio to the yardstick (req/s of Sitepass / req/s of its bare Flask + SQLAlchemy counterpart, same "
+          "run, same gunicorn settings and load), and one request in-process")
     print(f"{'size':>8}  {'endpoint':<42} {'ratio':>7} {'goal':>6} {'p99 ms':>8} {'SQL':>5} {'CPU ms':>7}")
     for size in sizes:
         inproc = all_results[size].get("in_process", {})

@@ -16,14 +16,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import RuleViolation
-from models.access_request import pending_count
+from models.access_request import pending_counts
 from models.contact import address_form, postal_address
 from models.invitation import STATE_LABELS
-from models.membership import ROLE_LABELS, memberships_of
+from models.membership import ROLE_LABELS
 from models.roles import ROLE_IN_SENTENCE
-from models.support import may_manage_support, pending_support_count
+from models.support import may_manage_support
 
-from .access import may_open
+from .access import may_open, my_memberships as memberships_of_reader
 
 
 def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
@@ -51,7 +51,7 @@ def register_template_globals(app) -> None:
     def navigation():
         def my_memberships():
             signed_in = has_request_context() and current_user.is_authenticated
-            return memberships_of(current_user) if signed_in else []
+            return memberships_of_reader() if signed_in else []
 
         # Functions, not values: only the full page's navigation calls them, never an htmx fragment.
         def sets_support():
@@ -134,9 +134,9 @@ def site_nav() -> dict | None:
         if links:
             groups.append({"heading": heading, "links": links})
     shown = {link["endpoint"] for group in groups for link in group["links"]}
+    pending, support_pending = pending_counts(site.id, "requests.index" in shown, "support.index" in shown)
     return {"site": site, "groups": groups, "start_current": request.endpoint == "sites.start",
-            "pending": pending_count(site.id) if "requests.index" in shown else 0,
-            "support_pending": pending_support_count(site.id) if "support.index" in shown else 0}
+            "pending": pending, "support_pending": support_pending}
 
 
 def external_url(endpoint: str, **values) -> str:
