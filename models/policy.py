@@ -26,8 +26,14 @@ def may_edit(actor_membership: Membership | None, membership: Membership) -> boo
     """Tell whether the actor may change or remove this member (the Edit, Remove and bulk controls of
     its row): with Manage access = Update, never themself, never the primary. update_member,
     remove_member and bulk_change refuse the same, each with its reason."""
-    return (holds(actor_membership, MANAGE_ACCESS, UPDATE) and membership.role != PRIMARY
-            and membership.person_id != actor_membership.person_id)
+    return may_edit_rows(actor_membership)(membership)
+
+
+def may_edit_rows(actor_membership: Membership | None):
+    """Return may_edit for this actor as a function of the member, the actor's level read once (a list's rows)."""
+    allowed = holds(actor_membership, MANAGE_ACCESS, UPDATE)
+    return lambda membership: (allowed and membership.role != PRIMARY
+                               and membership.person_id != actor_membership.person_id)
 
 
 def require_manage_update(actor_membership: Membership | None) -> None:

@@ -2,8 +2,6 @@
 invitations. Access profiles are in views/profiles.py, My access in views/my_access.py."""
 from __future__ import annotations
 
-from functools import partial
-
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -16,13 +14,13 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
-from models.policy import may_edit
+from models.policy import may_edit_rows
 from models.profile import chosen_levels
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
 from .parsing import hand_set_tools, id_from, ids_from, levels_from_form, profile_choice, submitted_levels
-from .rendering import apply_rule_violation, render
+from .rendering import apply_rule_violation, render, url_pattern
 from .forms import AddMemberForm
 from .pages import paged
 
@@ -51,9 +49,9 @@ def _list_context(site, membership, message=None, errors=None, status_code=200):
     tools = catalog()
     profiles = profiles_of(site.id)
     return dict(site=site, membership=membership, page=page, rows=rows, total=total, pending=pending, state=state,
-                tools=tools, profiles=profiles, message=message, errors=errors or {},
+                tools=tools, profiles=profiles, message=message, errors=errors or {}, **_row_pieces(site),
                 can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
-                may_edit=partial(may_edit, membership), capped=total > members.COUNT_CAP,
+                may_edit=may_edit_rows(membership), capped=total > members.COUNT_CAP,
                 summary=_summaries(rows, profiles, tools))
 
 
@@ -79,14 +77,23 @@ def _list_refusal(site, membership, message):
                   **_list_context(site, membership, message=message))
 
 
+def _row_pieces(site):
+    """What every row of the User list shows alike, made once per page (templates/members/_row.html):
+    its Edit link by member id, and its fixed words in the reader's language."""
+    return {"edit_url": url_pattern("members.edit", "membership_id", site_id=site.id),
+            "row_words": {"active": _("Active"), "edit": _("Edit"),
+                          "roles": {role: str(label) for role, label in ROLE_LABELS.items()}}}
+
+
 def _summaries(rows, profiles, tools):
     summary = {}
+    everything, custom = _("Everything (primary contact)"), _("Custom")
     for row in rows:
         if row.role == members.PRIMARY:
-            summary[row.id] = _("Everything (primary contact)")
+            summary[row.id] = everything
             continue
         profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role)
-        summary[row.id] = profile.name if profile else _("Custom")
+        summary[row.id] = profile.name if profile else custom
     return summary
 
 
@@ -104,8 +111,9 @@ def _row_context(site, actor_membership, row, **extra):
     tools = catalog()
     profiles = profiles_of(site.id)
     return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
+                **_row_pieces(site),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
-                may_edit=partial(may_edit, actor_membership),
+                may_edit=may_edit_rows(actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
 
 
