@@ -70,6 +70,7 @@ def register_template_globals(app) -> None:
                 "role_in_sentence": ROLE_IN_SENTENCE, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
+    app.jinja_env.globals["url_pattern"] = url_pattern
     app.jinja_env.globals["address_form"] = address_form
     app.jinja_env.globals["postal_address"] = postal_address
     app.jinja_env.globals["time_zone_name"] = time_zone_name
