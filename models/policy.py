@@ -152,10 +152,15 @@ def profile_levels(profile, tools, role: str, actor_membership: Membership | Non
     return levels
 
 
-def matching_profile(levels: dict[int, int], profiles, tools, role: str):
-    """Return the profile whose levels equal these, if any (the user list shows its name)."""
+def matching_profile(levels: dict[int, int], profiles, tools, role: str, known: dict | None = None):
+    """Return the profile whose levels equal these, if any (the user list shows its name). `known`, a
+    dict kept by the caller across the rows of one list, holds each profile's levels per role once made."""
+    known = {} if known is None else known
     for profile in profiles:
-        if profile_levels(profile, tools, role) == levels:
+        key = (profile.id, role)
+        if key not in known:
+            known[key] = profile_levels(profile, tools, role)
+        if known[key] == levels:
             return profile
     return None
 

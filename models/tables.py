@@ -183,8 +183,10 @@ def like_pattern(query: str) -> str:
 
 
 def levels_of(membership: Membership, tools) -> dict[int, int]:
-    """Return tool id → rank held, for every tool of the catalog."""
-    return {tool.id: membership.level(tool) for tool in tools}
+    """Return tool id → rank held, for every tool of the catalog (Membership.level, the privileges read once)."""
+    ranks = {privilege.tool_id: privilege.rank for privilege in membership.privileges} \
+        if membership.role != PRIMARY else {}
+    return {tool.id: rank_held(membership.role, ranks, tool) for tool in tools}
 
 
 # --- contacts ---------------------------------------------------------------------------------

@@ -88,11 +88,12 @@ def _row_pieces(site):
 def _summaries(rows, profiles, tools):
     summary = {}
     everything, custom = _("Everything (primary contact)"), _("Custom")
+    known = {}
     for row in rows:
         if row.role == members.PRIMARY:
             summary[row.id] = everything
             continue
-        profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role)
+        profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role, known)
         summary[row.id] = profile.name if profile else custom
     return summary
 
