@@ -271,6 +271,16 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
     return rows, total or 0
 
 
+def listed_member(site_id: int, membership_id: int) -> Membership | None:
+    """Return one member of a site with what its row of the User list shows (person, grantor,
+    privileges), read in one statement; None when the site has no such member."""
+    return db.session.scalars(
+        sa.select(Membership).where(Membership.id == membership_id, Membership.site_id == site_id)
+        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges),
+                 sa.orm.joinedload(Membership.granted_by))
+        .execution_options(populate_existing=True)).unique().first()
+
+
 def _capped_count(statement) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(
         statement.with_only_columns(Membership.id).limit(COUNT_CAP + 1).subquery())) or 0

@@ -111,7 +111,7 @@ def measure(db_path: Path, requests: int = 50, profile: bool = False, endpoints=
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(requests):
-            call("list")
+            call(os.environ.get("PROFILE_ENDPOINT", "list"))
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(45)

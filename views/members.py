@@ -77,6 +77,14 @@ def _list_refusal(site, membership, message):
                   **_list_context(site, membership, message=message))
 
 
+def _listed(site, membership_id):
+    """The member of the site in the URL with what its row shows, in one statement (404 when none)."""
+    row = members.listed_member(site.id, membership_id)
+    if row is None:
+        abort(404)
+    return row
+
+
 def _row_pieces(site):
     """What every row of the User list shows alike, made once per page (templates/members/_row.html):
     its Edit link by member id, and its fixed words in the reader's language."""
@@ -121,14 +129,14 @@ def _row_context(site, actor_membership, row, **extra):
 @bp.get("/members/<int:membership_id>")
 @site_view(MANAGE_ACCESS, VIEW)
 def row(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = _listed(site, membership_id)
     return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
 @site_view(MANAGE_ACCESS, UPDATE)
 def edit(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = _listed(site, membership_id)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
     levels = members.levels_of(row, tools)
@@ -165,7 +173,8 @@ def update(site, membership, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
-    return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
+    return render("members/member_page.html", "members/_row.html",
+                  **_row_context(site, membership, _listed(site, membership_id)))
 
 
 @bp.post("/members/<int:membership_id>/remove")
