@@ -109,7 +109,7 @@ screenshots: install-test
 	$(BIN)/python scripts/screenshots.py
 
 bench: .stamp-install catalogs
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor .stamp-install .stamp-install-test

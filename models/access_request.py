@@ -14,7 +14,7 @@ from .membership import update_member
 from .outbox import queue_mail
 from .policy import (approvers_of, check_levels, holds, is_support_request, may_manage_support,
                      require_secondary_seat, support_managers_of)
-from .support import set_support_level
+from .support import pending_support_statement, set_support_level
 from .tables import (APPROVED, MEMBERSHIP, PENDING, PRIVILEGE, REJECTED, REJECTION_REASONS, SECONDARY, UPDATE, USER,
                      WITHDRAWN, AccessRequest, Site, levels_of, lock_site, membership_of)
 from .throttle import take
@@ -264,8 +264,23 @@ def _not_support():
 
 def pending_count(site_id: int) -> int:
     """Return how many requests of a site wait for the approvers' decision (support levels apart)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
-        AccessRequest.site_id == site_id, AccessRequest.status == PENDING, _not_support())) or 0
+    return db.session.scalar(_pending_statement(site_id)) or 0
+
+
+def _pending_statement(site_id: int):
+    return sa.select(sa.func.count()).select_from(AccessRequest).where(
+        AccessRequest.site_id == site_id, AccessRequest.status == PENDING, _not_support())
+
+
+def pending_counts(site_id: int, requests: bool, support: bool) -> tuple[int, int]:
+    """Return (pending_count, pending_support_count) of a site in one statement; a count not asked for is 0."""
+    counts = [(_pending_statement(site_id) if requests else None),
+              (pending_support_statement(site_id) if support else None)]
+    asked = [statement.scalar_subquery() for statement in counts if statement is not None]
+    if not asked:
+        return 0, 0
+    values = iter(db.session.execute(sa.select(*asked)).one())
+    return tuple((next(values) or 0) if statement is not None else 0 for statement in counts)
 
 
 def list_requests(site_id: int, status: str = "", kind: str = "", page: int = 1, per_page: int = 25):

@@ -342,31 +342,10 @@ def describe_access(membership: Membership, tools) -> dict:
     return _access(values, membership.role, ranks, tools)
 
 
-class CatalogTool:
-    """A tool of the catalog as plain data, read once per process: the catalog changes only by a
-    migration (models.tool), and re-reading it took two queries per API request. It answers what
-    Membership.level, describe_access and models.report.access_at ask of a tool."""
-
-    __slots__ = ("id", "key", "name", "names", "keys", "top_rank")
-
-    def __init__(self, tool: Tool):
-        self.id, self.key, self.name = tool.id, tool.key, tool.name
-        self.names = [level.name for level in tool.levels]
-        self.keys = [level.key for level in tool.levels]
-        self.top_rank = len(self.names) - 1
-
-    def level_name(self, rank: int) -> str:
-        return self.names[rank]
-
-    def level_key(self, rank: int) -> str:
-        return self.keys[rank]
-
-
-def _catalog() -> list[CatalogTool]:
-    cached = current_app.extensions.get("sitepass_api_catalog")
-    if cached is None:
-        cached = current_app.extensions["sitepass_api_catalog"] = [CatalogTool(tool) for tool in catalog()]
-    return cached
+def _catalog():
+    """The catalog as plain data, kept per catalog version (models.tool.catalog): a change of the
+    catalog shows in the next API answer, in every process."""
+    return catalog()
 
 
 # The member lookup, the API's busiest request, in two plain queries built once: the membership with

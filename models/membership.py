@@ -10,7 +10,7 @@ from .errors import RuleViolation
 from .grants import create_membership, end_membership, record_access, record_change, set_levels, snapshot
 from .invitation import invite
 from .outbox import queue_mail
-from .person import find_proven_person, normalize_email
+from .person import Person, find_proven_person, normalize_email
 from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
 from .profile import chosen_levels
 from .review import settle_review
@@ -209,6 +209,10 @@ def _search_hits(query: str):
         sa.text("membership_search MATCH :phrase").bindparams(phrase=phrase))
 
 
+# What the list shows of a person (name, email): their other columns (preferences as JSON, the sign-in
+# times) are not read for the rows, where each would be decoded once per joined privilege.
+_LISTED_PERSON = (Person.id, Person.first_name, Person.last_name, Person.email)
+
 COUNT_CAP = 1000  # a search counts its matches up to here ("1,000+"), so a common term stays cheap
 
 
@@ -227,8 +231,11 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
     query = query.strip()
     role_filter = [Membership.role == role] if role in ROLES else []
     statement = sa.select(Membership).where(Membership.site_id == site_id, *role_filter)
+    count_column = None
     if not query:
-        total = db.session.scalar(statement.with_only_columns(sa.func.count(Membership.id)))
+        # Counted in the same statement as the page's rows (an uncorrelated subquery, evaluated once).
+        total = None
+        count_column = statement.with_only_columns(sa.func.count(Membership.id)).scalar_subquery()
     else:
         hits = _search_hits(query)
         total, from_index = None, None
@@ -250,11 +257,28 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
         "role": (Membership.role, Membership.sort_name, Membership.id),
         "granted": (Membership.granted_at.desc(), Membership.id.desc()),
     }[sort if sort in MEMBER_SORTS else "name"]
-    rows = db.session.scalars(
+    # One statement for the page's rows and all they show (person, privileges, grantor): no query per row.
+    if count_column is not None:
+        statement = statement.add_columns(count_column.label("total"))
+    found = db.session.execute(
         statement.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-        .options(sa.orm.joinedload(Membership.person), sa.orm.selectinload(Membership.privileges),
-                 sa.orm.selectinload(Membership.granted_by))).all()
-    return list(rows), total or 0
+        .options(sa.orm.joinedload(Membership.person).load_only(*_LISTED_PERSON),
+                 sa.orm.joinedload(Membership.privileges),
+                 sa.orm.joinedload(Membership.granted_by).load_only(*_LISTED_PERSON))).unique().all()
+    rows = [found_row[0] for found_row in found]
+    if count_column is not None:
+        total = found[0][1] if found else db.session.scalar(count_column.element)
+    return rows, total or 0
+
+
+def listed_member(site_id: int, membership_id: int) -> Membership | None:
+    """Return one member of a site with what its row of the User list shows (person, grantor,
+    privileges), read in one statement; None when the site has no such member."""
+    return db.session.scalars(
+        sa.select(Membership).where(Membership.id == membership_id, Membership.site_id == site_id)
+        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges),
+                 sa.orm.joinedload(Membership.granted_by))
+        .execution_options(populate_existing=True)).unique().first()
 
 
 def _capped_count(statement) -> int:
@@ -269,7 +293,8 @@ def list_invitations(site_id: int, query: str = "", role: str = "", status: str 
     now = utcnow()
     statement = (sa.select(Invitation).where(Invitation.site_id == site_id, Invitation.accepted_at.is_(None),
                                              Invitation.revoked_at.is_(None))
-                 .options(sa.orm.selectinload(Invitation.invited_by)).order_by(Invitation.created_at.desc()))
+                 .options(sa.orm.joinedload(Invitation.invited_by).load_only(*_LISTED_PERSON))
+                 .order_by(Invitation.created_at.desc()))
     if role in ROLES:
         statement = statement.where(Invitation.role == role)
     if status == INVITED:

@@ -26,8 +26,14 @@ def may_edit(actor_membership: Membership | None, membership: Membership) -> boo
     """Tell whether the actor may change or remove this member (the Edit, Remove and bulk controls of
     its row): with Manage access = Update, never themself, never the primary. update_member,
     remove_member and bulk_change refuse the same, each with its reason."""
-    return (holds(actor_membership, MANAGE_ACCESS, UPDATE) and membership.role != PRIMARY
-            and membership.person_id != actor_membership.person_id)
+    return may_edit_rows(actor_membership)(membership)
+
+
+def may_edit_rows(actor_membership: Membership | None):
+    """Return may_edit for this actor as a function of the member, the actor's level read once (a list's rows)."""
+    allowed = holds(actor_membership, MANAGE_ACCESS, UPDATE)
+    return lambda membership: (allowed and membership.role != PRIMARY
+                               and membership.person_id != actor_membership.person_id)
 
 
 def require_manage_update(actor_membership: Membership | None) -> None:
@@ -146,10 +152,15 @@ def profile_levels(profile, tools, role: str, actor_membership: Membership | Non
     return levels
 
 
-def matching_profile(levels: dict[int, int], profiles, tools, role: str):
-    """Return the profile whose levels equal these, if any (the user list shows its name)."""
+def matching_profile(levels: dict[int, int], profiles, tools, role: str, known: dict | None = None):
+    """Return the profile whose levels equal these, if any (the user list shows its name). `known`, a
+    dict kept by the caller across the rows of one list, holds each profile's levels per role once made."""
+    known = {} if known is None else known
     for profile in profiles:
-        if profile_levels(profile, tools, role) == levels:
+        key = (profile.id, role)
+        if key not in known:
+            known[key] = profile_levels(profile, tools, role)
+        if known[key] == levels:
             return profile
     return None
 

@@ -73,6 +73,11 @@ def support_requests(site_id: int, pending_only: bool = False, limit: int = 100)
 
 def pending_support_count(site_id: int) -> int:
     """Return how many requests for a higher support level wait for a decision."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(AccessRequest).where(
+    return db.session.scalar(pending_support_statement(site_id)) or 0
+
+
+def pending_support_statement(site_id: int):
+    """The count of pending_support_count, as a statement (to be read together with other counts)."""
+    return sa.select(sa.func.count()).select_from(AccessRequest).where(
         AccessRequest.site_id == site_id, AccessRequest.kind == PRIVILEGE, AccessRequest.status == PENDING,
-        AccessRequest.tool_id == tool_by_key(SUPPORT).id)) or 0
+        AccessRequest.tool_id == tool_by_key(SUPPORT).id)

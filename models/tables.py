@@ -161,11 +161,12 @@ def membership_of(person, site_id: int) -> Membership | None:
 
 
 def memberships_of(person) -> list[Membership]:
-    """Return all memberships of a person with their sites, by site name."""
+    """Return all memberships of a person with their sites and privileges, by site name (one statement)."""
     return list(db.session.scalars(
         sa.select(Membership).join(Membership.site).where(Membership.person_id == person.id)
-        .options(sa.orm.contains_eager(Membership.site)).order_by(Site.name, Site.id)
-    ))
+        .options(sa.orm.contains_eager(Membership.site), sa.orm.joinedload(Membership.privileges))
+        .order_by(Site.name, Site.id)
+    ).unique())
 
 
 def primary_of(site_id: int) -> Membership | None:
@@ -182,8 +183,10 @@ def like_pattern(query: str) -> str:
 
 
 def levels_of(membership: Membership, tools) -> dict[int, int]:
-    """Return tool id → rank held, for every tool of the catalog."""
-    return {tool.id: membership.level(tool) for tool in tools}
+    """Return tool id → rank held, for every tool of the catalog (Membership.level, the privileges read once)."""
+    ranks = {privilege.tool_id: privilege.rank for privilege in membership.privileges} \
+        if membership.role != PRIMARY else {}
+    return {tool.id: rank_held(membership.role, ranks, tool) for tool in tools}
 
 
 # --- contacts ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ profiles (their commands are in models.profile)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app, g, has_request_context
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db
@@ -121,15 +122,105 @@ class AccessProfileLevel(db.Model):
     rank: Mapped[int]
 
 
-def catalog() -> list[Tool]:
-    """Return every tool with its levels, in display order."""
-    return list(db.session.scalars(sa.select(Tool).order_by(Tool.position, Tool.id)
-                                   .options(sa.orm.selectinload(Tool.levels))))
+# The catalog's version: one row, counted up by database triggers on every insert, update and delete
+# of a tool or a level (migration 0015), so a process knows without reading the catalog whether it changed.
+catalog_version = sa.Table("catalog_version", db.metadata,
+                           sa.Column("id", sa.Integer, primary_key=True),
+                           sa.Column("version", sa.Integer, nullable=False))
 
 
-def tool_by_key(key: str) -> Tool:
+class CatalogLevel:
+    """A level of a catalog tool as plain data (what ToolLevel offers a reader)."""
+
+    __slots__ = ("tool_id", "rank", "name", "key")
+
+    def __init__(self, tool_id: int, rank: int, name: str, key: str):
+        self.tool_id, self.rank, self.name, self.key = tool_id, rank, name, key
+
+    def __repr__(self) -> str:
+        return f"<CatalogLevel {self.tool_id}:{self.rank} {self.name}>"
+
+
+class CatalogTool:
+    """A tool of the catalog as plain data, read once per catalog version (catalog()): it answers what a
+    Tool answers its readers (id, key, name, position, secondary_only, levels, top_rank, level_name,
+    level_key, open_to), without the ORM's cost on every use."""
+
+    __slots__ = ("id", "key", "name", "position", "secondary_only", "levels", "top_rank")
+
+    def __init__(self, tool_id: int, key: str, name: str, position: int, secondary_only: bool):
+        self.id, self.key, self.name, self.position = tool_id, key, name, position
+        self.secondary_only = bool(secondary_only)
+        self.levels: list[CatalogLevel] = []
+        self.top_rank = -1
+
+    def __repr__(self) -> str:
+        return f"<CatalogTool {self.key}>"
+
+    def level_name(self, rank: int) -> str:
+        return self.levels[rank].name
+
+    def level_key(self, rank: int) -> str:
+        return self.levels[rank].key
+
+    def open_to(self, role: str) -> bool:
+        return Tool.open_to(self, role)
+
+
+_CATALOG_ROWS = (sa.select(Tool.id, Tool.key, Tool.name, Tool.position, Tool.secondary_only, ToolLevel.rank,
+                           ToolLevel.name.label("level"), ToolLevel.key.label("level_key"))
+                 .select_from(Tool).outerjoin(ToolLevel, ToolLevel.tool_id == Tool.id)
+                 .order_by(Tool.position, Tool.id, ToolLevel.rank))
+
+
+def _read_catalog() -> list[CatalogTool]:
+    tools: dict[int, CatalogTool] = {}
+    for row in db.session.execute(_CATALOG_ROWS):
+        tool = tools.get(row.id)
+        if tool is None:
+            tool = tools[row.id] = CatalogTool(row.id, row.key, row.name, row.position, row.secondary_only)
+        if row.rank is not None:
+            tool.levels.append(CatalogLevel(row.id, row.rank, row.level, row.level_key))
+    for tool in tools.values():
+        tool.top_rank = len(tool.levels) - 1
+    return list(tools.values())
+
+
+def catalog() -> list[CatalogTool]:
+    """Return every tool with its levels, in display order, as plain data (CatalogTool).
+
+    The one cache of the catalog: kept by the app per catalog version (the catalog_version row that
+    database triggers count up on any change of a tool or a level), and the version read once per
+    request — so a change of the catalog shows at the next request, in every process. Outside a
+    request (commands, the scheduler) the version is read on every call.
+    """
+    if has_request_context() and "catalog" in g:
+        return g.catalog
+    version = db.session.scalar(sa.select(catalog_version.c.version).where(catalog_version.c.id == 1))
+    cache = current_app.extensions.setdefault("sitepass_catalog", {})
+    key = (str(db.engine.url), version)
+    tools = cache.get(key)
+    if tools is None or version is None:
+        tools = _read_catalog()
+        cache.clear()
+        cache[key] = tools
+    if has_request_context():
+        g.catalog = tools
+    return tools
+
+
+def forget_catalog() -> None:
+    """Drop this request's copy of the catalog after changing it (the version changed with it)."""
+    if has_request_context():
+        g.pop("catalog", None)
+
+
+def tool_by_key(key: str) -> CatalogTool:
     """Return the catalog tool with this stable key."""
-    return db.session.execute(sa.select(Tool).where(Tool.key == key)).scalar_one()
+    for tool in catalog():
+        if tool.key == key:
+            return tool
+    raise LookupError(f"no tool {key!r} in the catalog")
 
 
 def create_default_profiles(site) -> None:
@@ -147,4 +238,4 @@ def profiles_of(site_id: int) -> list[AccessProfile]:
     """Return a site's access profiles in display order, with their levels."""
     return list(db.session.scalars(sa.select(AccessProfile).where(AccessProfile.site_id == site_id)
                                    .order_by(AccessProfile.position, AccessProfile.id)
-                                   .options(sa.orm.selectinload(AccessProfile.levels))))
+                                   .options(sa.orm.joinedload(AccessProfile.levels))).unique())

@@ -1,8 +1,8 @@
 """Scale benchmark (`make bench`, or `python -m tests.bench`): the user list page, the search
-fragment and an inline save, at 1,000 and at 100,000 members, served by gunicorn as in `make run`.
+fragment, the edit fragment and an inline save, at 1,000, 10,000 and 100,000 members, served by gunicorn.
 
 For each size: a fresh SQLite database in a temporary directory, migrated and filled with
-`flask seed-demo`; gunicorn with 3 sync workers on a free loopback port; sign-in as the demo
+`flask seed-demo`; gunicorn with 2 sync workers on a free loopback port; sign-in as the demo
 primary; then a load generator in a separate process (a few threads, one connection per request,
 as sync workers close it) runs each endpoint for a fixed time after a warm-up, and the search
 fragment once more from a single client. Prints requests/s, p50/p99 latency and the server's CPU
@@ -14,6 +14,13 @@ inserted straight into the database, and a yardstick: a bare Flask + SQLAlchemy 
 (tests/bench_yardstick.py) that answers one membership row as JSON from the same database file,
 under gunicorn with the same settings. The lookup is reported as a ratio to the yardstick.
 
+Issue 15: the same gunicorn settings and load (2 sync workers, 8 concurrent connections by default)
+also serve the yardstick's User list page (25 members + count from a plain template, no sign-in),
+search fragment, edit fragment and a POST that updates one row (tests/bench_yardstick.py); each
+Sitepass endpoint is printed as a ratio to its counterpart (goals: list >= 0.3x, the others >= 0.5x),
+with the SQL statements and CPU ms of one request measured in-process (tests/measure_list.py; the
+User list in at most 8 statements), and the User list's p99 < 50 ms like the search fragment's.
+
 Goals (issue 3, "Scale"): the 100,000-member figures within 2x of the 1,000-member ones, and the
 search fragment under 50 ms at p99. Issue 14: the User list in German (Accept-Language: de) within
 10 % of the English one, judged on the server's CPU time per request (the steady figure; req/s and
@@ -21,7 +28,8 @@ latencies are printed beside it). Issue 16: the member lookup at >= 0.5x the yar
 requests/s and p99 < 20 ms. Not collected by pytest (no test_ prefix).
 
 Options: --sizes 1000,100000  --duration SECONDS (per endpoint)  --warmup SECONDS  --concurrency N
-         --endpoints list,search,save,search1,api,yardstick (default: all)
+         --endpoints list,list_de,search,edit,save,search1,api,y_list,y_search,y_edit,y_save,yardstick
+           (default: all)  --workers N (gunicorn sync workers; default 2, as issue 15 measured)
          --keep (leave the temporary directories for inspection)
 """
 from __future__ import annotations
@@ -43,7 +51,9 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKERS = 3
+# Issue 15's setting: 2 sync workers, 8 concurrent connections (--workers, --concurrency change them).
+WORKERS = 2
+CONCURRENCY = 8
 SECRET_KEY = "bench-secret-key-not-for-production"
 # The seed-demo password and primary (views/demo.py); read from there so both stay in step.
 SEARCH_TERMS = ("mar", "smith", "ngu", "sofia", "kowal", "eu.demo", "oconnor", "li", "tanaka", "jos")
@@ -230,14 +240,23 @@ def run_load(spec: dict) -> dict:
                 else:
                     method, path = "GET", f"/yardstick/{spec['site_number']}/{email}"
                     headers = {}
-            elif spec["endpoint"] == "search":
+            elif spec["endpoint"] == "y_list":
+                method, path = "GET", f"/yardstick/sites/{spec['site_id']}/members"
+            elif spec["endpoint"] in ("search", "y_search"):
                 term = spec["terms"][(index + n * concurrency) % len(spec["terms"])]
-                method, path = "GET", f"/sites/{spec['site_id']}/members?q={urllib.parse.quote(term)}"
+                prefix = "/yardstick" if spec["endpoint"] == "y_search" else ""
+                method, path = "GET", f"{prefix}/sites/{spec['site_id']}/members?q={urllib.parse.quote(term)}"
+                headers["HX-Request"] = "true"
+            elif spec["endpoint"] in ("edit", "y_edit"):
+                prefix = "/yardstick" if spec["endpoint"] == "y_edit" else ""
+                method = "GET"
+                path = f"{prefix}/sites/{spec['site_id']}/members/{spec['targets'][index]}/edit"
                 headers["HX-Request"] = "true"
             else:
                 # Each thread edits its own member, alternating the level so that every save writes.
                 method = "POST"
-                path = f"/sites/{spec['site_id']}/members/{spec['targets'][index]}"
+                prefix = "/yardstick" if spec["endpoint"] == "y_save" else ""
+                path = f"{prefix}/sites/{spec['site_id']}/members/{spec['targets'][index]}"
                 body = f"role=user&tool_{spec['tool_id']}={level}".encode()
                 level = 1 - level
                 headers.update({"HX-Request": "true", "X-CSRFToken": spec["csrf"],
@@ -251,7 +270,7 @@ def run_load(spec: dict) -> dict:
             elapsed = time.perf_counter() - began
             if status != 200:
                 errors.append(f"{method} {path} -> {status}: {data[:200]!r}")
-            elif spec["endpoint"] == "save" and b"member-" not in data:
+            elif spec["endpoint"] in ("save", "y_save") and b"member-" not in data:
                 errors.append(f"{method} {path} -> 200 without the row")
             elif spec["endpoint"] == "list_de" and b'<html lang="de"' not in data:
                 errors.append(f"{method} {path} -> 200 not in German")
@@ -352,7 +371,7 @@ def bench_size(size: int, args, email: str, password: str) -> dict:
     results = {}
     server = None
     try:
-        app_endpoints = [endpoint for endpoint in args.endpoints if endpoint != "yardstick"]
+        app_endpoints = [endpoint for endpoint in args.endpoints if endpoint not in YARDSTICKS]
         if app_endpoints:
             server = start_gunicorn(env, port, workdir / "gunicorn.log")
             cookie, csrf = sign_in(port, email, password, known["site_id"])
@@ -363,14 +382,20 @@ def bench_size(size: int, args, email: str, password: str) -> dict:
                     "terms": SEARCH_TERMS, "concurrency": concurrency, "warmup": args.warmup,
                     "duration": args.duration / 2 if endpoint == "search1" else args.duration, **known}
             results[endpoint] = measure(server, spec, endpoint, size)
-        if "yardstick" in args.endpoints:
+        yardsticks = [endpoint for endpoint in args.endpoints if endpoint in YARDSTICKS]
+        if yardsticks:
             # The same database file, gunicorn settings and load, served by the bare app.
             if server is not None:
                 stop(server)
             server = start_gunicorn(env, port, workdir / "yardstick.log", "tests.bench_yardstick:create_app()")
-            spec = {"port": port, "endpoint": "yardstick", "cookie": "", "csrf": "", "terms": SEARCH_TERMS,
-                    "concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration, **known}
-            results["yardstick"] = measure(server, spec, "yardstick", size)
+            for endpoint in yardsticks:
+                spec = {"port": port, "endpoint": endpoint, "cookie": "", "csrf": "", "terms": SEARCH_TERMS,
+                        "concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration, **known}
+                results[endpoint] = measure(server, spec, endpoint, size)
+            stop(server)
+            server = None
+        # One request's SQL statements and CPU ms, in-process (tests/measure_list.py), after the load.
+        results["in_process"] = in_process(db_path)
     finally:
         if server is not None:
             stop(server)
@@ -379,14 +404,35 @@ def bench_size(size: int, args, email: str, password: str) -> dict:
     return results
 
 
-ENDPOINTS = ("list", "list_de", "search", "save", "search1", "api", "yardstick")
+ENDPOINTS = ("list", "list_de", "search", "edit", "save", "search1", "api",
+             "y_list", "y_search", "y_edit", "y_save", "yardstick")
+YARDSTICKS = ("y_list", "y_search", "y_edit", "y_save", "yardstick")
+# Each Sitepass endpoint's counterpart in the bare app (tests/bench_yardstick.py), for the ratios.
+COUNTERPART = {"list": "y_list", "list_de": "y_list", "search": "y_search", "edit": "y_edit", "save": "y_save",
+               "api": "yardstick"}
+GOAL_YARDSTICK_RATIO = {"list": 0.3, "list_de": 0.3, "search": 0.5, "edit": 0.5, "save": 0.5, "api": 0.5}
+GOAL_LIST_STATEMENTS = 8
 LABELS = {"list": "User list page   GET /sites/<id>/members",
           "list_de": "User list page in German (Accept-Language)",
           "search": "Search fragment  GET …/members?q= (HX)",
+          "edit": "Edit fragment    GET …/<mid>/edit (HX)",
           "save": "Inline save      POST …/members/<mid> (HX)",
           "search1": "Search fragment, one client alone",
           "api": "API member lookup GET /api/v1/…/members/<e>",
+          "y_list": "Yardstick: list page, 25 + count",
+          "y_search": "Yardstick: search fragment (LIKE scan)",
+          "y_edit": "Yardstick: edit fragment",
+          "y_save": "Yardstick: POST updating one row",
           "yardstick": "Yardstick: bare Flask+SQLAlchemy row"}
+
+
+def in_process(db_path: Path) -> dict:
+    """SQL statements and CPU ms of one request per member endpoint, in-process (tests/measure_list.py)."""
+    result = subprocess.run([sys.executable, "-m", "tests.measure_list", "--db", str(db_path), "--json",
+                             "--requests", "30"], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"in-process measurement failed:\n{result.stderr}")
+    return json.loads(result.stdout)
 
 
 def report(all_results: dict[int, dict], args) -> bool:
@@ -399,7 +445,9 @@ def report(all_results: dict[int, dict], args) -> bool:
     print("-" * len(header))
     for size in sizes:
         for endpoint in args.endpoints:
-            r = all_results[size][endpoint]
+            r = all_results[size].get(endpoint)
+            if r is None:
+                continue
             print(f"{size:>8,}  {LABELS[endpoint]:<42} {r['rps']:8.1f} {r['p50']:8.1f} {r['p99']:8.1f} "
                   f"{r['cpu']:11.1f} {r['load']:5.1f}")
     ok = True
@@ -408,13 +456,40 @@ def report(all_results: dict[int, dict], args) -> bool:
               f"{small // 1000}k/{large // 1000}k so that higher is worse everywhere)")
         print(f"{'':>8}  {'endpoint':<42} {'req/s':>8} {'p50':>8} {'p99':>8} {'CPU/req':>11}")
         for endpoint in args.endpoints:
-            a, b = all_results[small][endpoint], all_results[large][endpoint]
+            a, b = all_results[small].get(endpoint), all_results[large].get(endpoint)
+            if a is None or b is None:
+                continue
             ratios = (a["rps"] / b["rps"], b["p50"] / a["p50"], b["p99"] / a["p99"], b["cpu"] / max(a["cpu"], 1e-9))
             missed = any(r > GOAL_RATIO for r in ratios[:3])
             ok &= not missed
             print(f"{'':>8}  {LABELS[endpoint]:<42} {ratios[0]:7.2f}x {ratios[1]:7.2f}x {ratios[2]:7.2f}x "
                   f"{ratios[3]:10.2f}x  {'MISSED' if missed else 'ok'}")
-    busiest = max(r["load"] for per_size in all_results.values() for r in per_size.values())
+    print("\nratio to the yardstick (req/s of Sitepass / req/s of its bare Flask + SQLAlchemy counterpart, same "
+          "run, same gunicorn settings and load), and one request in-process")
+    print("(the CPU ratio is the yardstick's server CPU ms per request over Sitepass's: steadier when other processes load "
+          "the machine)")
+    print(f"{'size':>8}  {'endpoint':<42} {'ratio':>7} {'goal':>6} {'CPU ratio':>9} {'p99 ms':>8} {'SQL':>5} {'CPU ms':>7}")
+    for size in sizes:
+        inproc = all_results[size].get("in_process", {})
+        for endpoint, counterpart in COUNTERPART.items():
+            r, y = all_results[size].get(endpoint), all_results[size].get(counterpart)
+            if r is None or y is None:
+                continue
+            ratio = r["rps"] / y["rps"]
+            met = ratio >= GOAL_YARDSTICK_RATIO[endpoint]
+            ok &= met
+            figures = inproc.get(endpoint, {})
+            sql = f"{figures['sql']:5d}" if figures else f"{'':>5}"
+            cpu = f"{figures['cpu_ms']:7.1f}" if figures else f"{'':>7}"
+            cpu_ratio = y["cpu"] / max(r["cpu"], 1e-9)
+            print(f"{size:>8,}  {LABELS[endpoint]:<42} {ratio:6.2f}x {GOAL_YARDSTICK_RATIO[endpoint]:5.1f}x "
+                  f"{cpu_ratio:8.2f}x {r['p99']:8.1f} {sql} {cpu}  {'ok' if met else 'MISSED'}")
+        if "list" in inproc:
+            met = inproc["list"]["sql"] <= GOAL_LIST_STATEMENTS
+            ok &= met
+            print(f"User list at {size:,} members: {inproc['list']['sql']} SQL statements (goal <= "
+                  f"{GOAL_LIST_STATEMENTS}): {'ok' if met else 'MISSED'}")
+    busiest = max(r["load"] for per_size in all_results.values() for r in per_size.values() if "load" in r)
     if busiest > (os.cpu_count() or 1):
         print(f"\nwarning: the load average reached {busiest:.1f} on {os.cpu_count()} CPUs: other processes competed "
               f"for the CPU, so latencies and req/s are inflated; CPU ms/req is the steadier figure")
@@ -431,14 +506,15 @@ def report(all_results: dict[int, dict], args) -> bool:
               f"p50 {de['p50'] / en['p50']:.2f}x, req/s {de['rps'] / en['rps']:.2f}x "
               f"(de {de['cpu']:.1f} ms/req, en {en['cpu']:.1f} ms/req)")
     for size in sizes:
-        for endpoint, how in (("search", f"{args.concurrency} concurrent clients"), ("search1", "one client")):
+        for endpoint, how in (("list", f"User list p99 at {size:,} members, {args.concurrency} concurrent clients"),
+                              ("search", f"search fragment p99 at {size:,} members, {args.concurrency} concurrent clients"),
+                              ("search1", f"search fragment p99 at {size:,} members, one client")):
             if endpoint not in args.endpoints:
                 continue
             p99 = all_results[size][endpoint]["p99"]
             met = p99 < GOAL_SEARCH_P99_MS
             ok &= met
-            print(f"search fragment p99 at {size:,} members, {how}: {p99:.1f} ms (goal < {GOAL_SEARCH_P99_MS:g} ms): "
-                  f"{'ok' if met else 'MISSED'}")
+            print(f"{how}: {p99:.1f} ms (goal < {GOAL_SEARCH_P99_MS:g} ms): {'ok' if met else 'MISSED'}")
     for size in sizes:
         api, yardstick = all_results[size].get("api"), all_results[size].get("yardstick")
         if api is None:
@@ -459,10 +535,11 @@ def report(all_results: dict[int, dict], args) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=WORKERS)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--load", help=argparse.SUPPRESS)
@@ -471,6 +548,7 @@ def main(argv=None) -> int:
         json.dump(run_load(json.loads(args.load)), sys.stdout)
         return 0
     args.endpoints = [name for name in args.endpoints.split(",") if name in ENDPOINTS]
+    globals()["WORKERS"] = args.workers  # start_gunicorn and report read it
     email, password = demo_credentials()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     all_results = {size: bench_size(size, args, email, password) for size in sizes}

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required, login_user
 from htmx_flask import make_response as htmx_response
 
 from models import Person, Site, db
-from models.membership import PRIMARY, VIEW, Membership, holds, membership_of
+from models.membership import PRIMARY, VIEW, Membership, holds, memberships_of
 from models.support import may_manage_support
 
 from .extensions import SESSION_LANGUAGE, login_manager
@@ -46,15 +46,31 @@ def may_open(endpoint: str, membership: Membership | None) -> bool:
 
 # --- the site in the URL ------------------------------------------------------------------------
 
+def my_memberships() -> list[Membership]:
+    """The signed-in person's memberships with their sites and privileges (models memberships_of), read
+    from the database once per request: what the site in the URL is checked against (_site_access) and
+    what the top bar's site switcher lists. A request that changes things (not GET/HEAD) reads them
+    again when asked after the change, so the page it answers with shows the change."""
+    if not current_user.is_authenticated:
+        return []
+    cached = g.get("my_memberships")
+    if cached is None or (request.method not in ("GET", "HEAD") and g.get("my_memberships_used")):
+        cached = g.my_memberships = memberships_of(current_user)
+    g.my_memberships_used = True
+    return cached
+
+
 def _site_access(site_id: int) -> tuple[Site, Membership | None]:
-    """Return the site in the URL and the signed-in person's membership of it, read afresh.
+    """Return the site in the URL and the signed-in person's membership of it, read afresh (this request).
 
     Someone who is neither a member nor an operator gets 404: a site's existence is not told.
     """
-    site = db.session.get(Site, site_id)
+    g.pop("my_memberships", None)
+    membership = next((m for m in my_memberships() if m.site_id == site_id), None)
+    g.my_memberships_used = False
+    site = membership.site if membership is not None else db.session.get(Site, site_id)
     if site is None:
         abort(404)
-    membership = membership_of(current_user, site.id)
     if membership is None and not current_user.is_operator:
         abort(404)
     return site, membership

@@ -2,8 +2,6 @@
 invitations. Access profiles are in views/profiles.py, My access in views/my_access.py."""
 from __future__ import annotations
 
-from functools import partial
-
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -16,13 +14,13 @@ from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
 from models.person import find_proven_person, normalize_email
-from models.policy import may_edit
+from models.policy import may_edit_rows
 from models.profile import chosen_levels
 from models.tool import MANAGE_ACCESS, catalog, profiles_of
 
 from .access import of_site, site_view
 from .parsing import hand_set_tools, id_from, ids_from, levels_from_form, profile_choice, submitted_levels
-from .rendering import apply_rule_violation, render
+from .rendering import apply_rule_violation, render, url_pattern
 from .forms import AddMemberForm
 from .pages import paged
 
@@ -51,9 +49,9 @@ def _list_context(site, membership, message=None, errors=None, status_code=200):
     tools = catalog()
     profiles = profiles_of(site.id)
     return dict(site=site, membership=membership, page=page, rows=rows, total=total, pending=pending, state=state,
-                tools=tools, profiles=profiles, message=message, errors=errors or {},
+                tools=tools, profiles=profiles, message=message, errors=errors or {}, **_row_pieces(site),
                 can_update=members.holds(membership, MANAGE_ACCESS, UPDATE),
-                may_edit=partial(may_edit, membership), capped=total > members.COUNT_CAP,
+                may_edit=may_edit_rows(membership), capped=total > members.COUNT_CAP,
                 summary=_summaries(rows, profiles, tools))
 
 
@@ -79,14 +77,32 @@ def _list_refusal(site, membership, message):
                   **_list_context(site, membership, message=message))
 
 
+def _listed(site, membership_id):
+    """The member of the site in the URL with what its row shows, in one statement (404 when none)."""
+    row = members.listed_member(site.id, membership_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _row_pieces(site):
+    """What every row of the User list shows alike, made once per page (templates/members/_row.html):
+    its Edit link by member id, and its fixed words in the reader's language."""
+    return {"edit_url": url_pattern("members.edit", "membership_id", site_id=site.id),
+            "row_words": {"active": _("Active"), "edit": _("Edit"),
+                          "roles": {role: str(label) for role, label in ROLE_LABELS.items()}}}
+
+
 def _summaries(rows, profiles, tools):
     summary = {}
+    everything, custom = _("Everything (primary contact)"), _("Custom")
+    known = {}
     for row in rows:
         if row.role == members.PRIMARY:
-            summary[row.id] = _("Everything (primary contact)")
+            summary[row.id] = everything
             continue
-        profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role)
-        summary[row.id] = profile.name if profile else _("Custom")
+        profile = members.matching_profile(members.levels_of(row, tools), profiles, tools, row.role, known)
+        summary[row.id] = profile.name if profile else custom
     return summary
 
 
@@ -104,22 +120,23 @@ def _row_context(site, actor_membership, row, **extra):
     tools = catalog()
     profiles = profiles_of(site.id)
     return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
+                **_row_pieces(site),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
-                may_edit=partial(may_edit, actor_membership),
+                may_edit=may_edit_rows(actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
 
 
 @bp.get("/members/<int:membership_id>")
 @site_view(MANAGE_ACCESS, VIEW)
 def row(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = _listed(site, membership_id)
     return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
 
 
 @bp.get("/members/<int:membership_id>/edit")
 @site_view(MANAGE_ACCESS, UPDATE)
 def edit(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = _listed(site, membership_id)
     tools = catalog()
     role = request.args.get("role") if request.args.get("role") in (SECONDARY, USER) else row.role
     levels = members.levels_of(row, tools)
@@ -156,7 +173,8 @@ def update(site, membership, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
-    return render("members/member_page.html", "members/_row.html", **_row_context(site, membership, row))
+    return render("members/member_page.html", "members/_row.html",
+                  **_row_context(site, membership, _listed(site, membership_id)))
 
 
 @bp.post("/members/<int:membership_id>/remove")

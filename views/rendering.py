@@ -16,14 +16,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import RuleViolation
-from models.access_request import pending_count
+from models.access_request import pending_counts
 from models.contact import address_form, postal_address
 from models.invitation import STATE_LABELS
-from models.membership import ROLE_LABELS, memberships_of
+from models.membership import ROLE_LABELS
 from models.roles import ROLE_IN_SENTENCE
-from models.support import may_manage_support, pending_support_count
+from models.support import may_manage_support
 
-from .access import may_open
+from .access import may_open, my_memberships as memberships_of_reader
 
 
 def render(page_template: str, fragment: str | None = None, status: int = 200, **context):
@@ -33,6 +33,14 @@ def render(page_template: str, fragment: str | None = None, status: int = 200, *
     response = current_app.make_response((render_template(template, **context), status))
     response.vary.add("HX-Request")
     return response
+
+
+def url_pattern(endpoint: str, name: str, **values):
+    """Return a function id -> url_for(endpoint, **values, <name>=id) that builds the URL once: a list's
+    rows link by id without a url_for (route matching, converters, quoting) per row."""
+    sentinel = 918273645
+    head, _found, tail = url_for(endpoint, **values, **{name: sentinel}).partition(str(sentinel))
+    return lambda value: f"{head}{int(value)}{tail}"
 
 
 def apply_rule_violation(form, violation: RuleViolation) -> None:
@@ -51,7 +59,7 @@ def register_template_globals(app) -> None:
     def navigation():
         def my_memberships():
             signed_in = has_request_context() and current_user.is_authenticated
-            return memberships_of(current_user) if signed_in else []
+            return memberships_of_reader() if signed_in else []
 
         # Functions, not values: only the full page's navigation calls them, never an htmx fragment.
         def sets_support():
@@ -62,6 +70,7 @@ def register_template_globals(app) -> None:
                 "role_in_sentence": ROLE_IN_SENTENCE, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
     app.jinja_env.globals["external_url"] = external_url
+    app.jinja_env.globals["url_pattern"] = url_pattern
     app.jinja_env.globals["address_form"] = address_form
     app.jinja_env.globals["postal_address"] = postal_address
     app.jinja_env.globals["time_zone_name"] = time_zone_name
@@ -93,12 +102,21 @@ def format_moment(value, seconds: bool = False, zone: bool = False) -> str:
 
 
 def format_day(value) -> str:
-    """A stored time's day (in the reader's time zone) or a date, in the reader's language."""
+    """A stored time's day (in the reader's time zone) or a date, in the reader's language; each day is
+    written once per request and language (a list shows the same few days on many rows)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = _local(value, get_timezone())
-    return dates.format_date(value, "medium", locale=get_locale())
+        value = _local(value, get_timezone()).date()
+    locale = get_locale()
+    if not has_request_context():
+        return dates.format_date(value, "medium", locale=locale)
+    days = g.setdefault("formatted_days", {})
+    key = (value, str(locale))
+    text = days.get(key)
+    if text is None:
+        text = days[key] = dates.format_date(value, "medium", locale=locale)
+    return text
 
 
 def _local(value: datetime, tz) -> datetime:
@@ -134,9 +152,9 @@ def site_nav() -> dict | None:
         if links:
             groups.append({"heading": heading, "links": links})
     shown = {link["endpoint"] for group in groups for link in group["links"]}
+    pending, support_pending = pending_counts(site.id, "requests.index" in shown, "support.index" in shown)
     return {"site": site, "groups": groups, "start_current": request.endpoint == "sites.start",
-            "pending": pending_count(site.id) if "requests.index" in shown else 0,
-            "support_pending": pending_support_count(site.id) if "support.index" in shown else 0}
+            "pending": pending, "support_pending": support_pending}
 
 
 def external_url(endpoint: str, **values) -> str:
