@@ -11,6 +11,7 @@ from tests.helpers.browser import launch_options
 from tests.helpers.client import Auth, Client
 from tests.helpers.databases import Databases, close_database
 from tests.helpers.servers import LiveServer, SMTPServer, free_port
+from tests.helpers.webhooks import Receiver
 from tests.helpers.world import World
 
 
@@ -95,3 +96,11 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback (tests/helpers/webhooks.py), for the deliveries a test makes."""
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()

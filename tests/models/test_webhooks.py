@@ -13,14 +13,6 @@ from examples.webhook_receiver import verify_signature
 from models import Membership, RuleViolation, Site, db, utcnow
 from models import api, webhook
 from models.person import find_person
-from tests.helpers.webhooks import Receiver
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -12,14 +12,6 @@ from examples.webhook_receiver import verify_signature
 from models import AuditEvent, Membership, db
 from models import api, webhook
 from models.person import find_person
-from tests.helpers.webhooks import Receiver
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
