@@ -278,9 +278,8 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
 def listed_member(site_id: int, membership_id: int) -> ListedMember | None:
     """Return one member of a site as its row of the User list shows it (person, grantor, privileges),
     read in one statement; None when the site has no such member."""
-    one = (sa.select(*_LISTED_MEMBER).where(Membership.id == membership_id, Membership.site_id == site_id)
-           .subquery("page"))
-    found = _read_listed(one, [], [])
+    table = Membership.__table__
+    found = _read_listed(table, [], [], table.c.id == membership_id, table.c.site_id == site_id)
     return found[0][0] if found else None
 
 
@@ -327,10 +326,10 @@ _GRANTOR_TABLE = Person.__table__.alias("grantor")
 _PRIVILEGE_TABLE = Privilege.__table__
 
 
-def _read_listed(page_rows, order, extra) -> list[tuple[ListedMember, tuple]]:
-    """Read the members of a subquery of memberships (_LISTED_MEMBER's columns) with their person,
-    grantor and privileges in one statement (one result row per privilege), in `order`; each with the
-    values of the `extra` columns of its first result row."""
+def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tuple]]:
+    """Read the members of a subquery of memberships (_LISTED_MEMBER's columns; or the table itself
+    with `where`) with their person, grantor and privileges in one statement (one result row per
+    privilege), in `order`; each with the values of the `extra` columns of its first result row."""
     person, grantor, privilege = _LISTED_PERSON_TABLE.c, _GRANTOR_TABLE.c, _PRIVILEGE_TABLE.c
     statement = (
         sa.select(page_rows.c.id, page_rows.c.person_id, page_rows.c.role, page_rows.c.granted_at,
@@ -340,7 +339,7 @@ def _read_listed(page_rows, order, extra) -> list[tuple[ListedMember, tuple]]:
         .select_from(page_rows.join(_LISTED_PERSON_TABLE, person.id == page_rows.c.person_id)
                      .outerjoin(_GRANTOR_TABLE, grantor.id == page_rows.c.granted_by_id)
                      .outerjoin(_PRIVILEGE_TABLE, privilege.membership_id == page_rows.c.id))
-        .order_by(*order, page_rows.c.id))
+        .where(*where).order_by(*order, page_rows.c.id))
     grouped: dict[int, list] = {}
     for result_row in db.session.execute(statement):
         (member_id, person_id, role, granted_at, email, first_name, last_name,
