@@ -2,6 +2,10 @@
 and the user list."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
@@ -10,13 +14,13 @@ from .errors import RuleViolation
 from .grants import create_membership, end_membership, record_access, record_change, set_levels, snapshot
 from .invitation import invite
 from .outbox import queue_mail
-from .person import Person, find_proven_person, normalize_email
+from .person import Person, display_name, find_proven_person, normalize_email
 from .policy import check_levels, require_manage_update, require_secondaries_within_cap, require_secondary_seat
 from .profile import chosen_levels
 from .review import settle_review
 from .tables import ROLE_LABELS  # noqa: F401 (the views name the roles through this module)
-from .tables import (PRIMARY, ROLES, SECONDARY, USER, Invitation, Membership,
-                     levels_of, like_pattern, lock_site, membership_of)
+from .tables import (PRIMARY, ROLES, SECONDARY, USER, Invitation, Membership, Privilege,
+                     levels_of, like_pattern, lock_site, membership_of, rank_held)
 from .tool import catalog
 
 # The names of the lower layers this module's callers (views, tests) have always found here.
@@ -250,35 +254,107 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
             # Many matches, or no trigram index: walking the sorted index finds a page quickly.
             statement = statement.where(Membership.search_text.like(like_pattern(query), escape="\\"))
             total = total if total is not None else _capped_count(statement)
-    order = {
-        "name": (Membership.sort_name, Membership.id),
-        "email": (Membership.sort_email, Membership.id),
+    keys, descending = {
+        "name": ((Membership.sort_name, Membership.id), False),
+        "email": ((Membership.sort_email, Membership.id), False),
         # Alphabetical happens to be the rank: primary, secondary, user.
-        "role": (Membership.role, Membership.sort_name, Membership.id),
-        "granted": (Membership.granted_at.desc(), Membership.id.desc()),
+        "role": ((Membership.role, Membership.sort_name, Membership.id), False),
+        "granted": ((Membership.granted_at, Membership.id), True),
     }[sort if sort in MEMBER_SORTS else "name"]
-    # One statement for the page's rows and all they show (person, privileges, grantor): no query per row.
+    columns = [*_LISTED_MEMBER, *(key for key in keys if not any(key is listed for listed in _LISTED_MEMBER))]
     if count_column is not None:
-        statement = statement.add_columns(count_column.label("total"))
-    found = db.session.execute(
-        statement.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-        .options(sa.orm.joinedload(Membership.person).load_only(*_LISTED_PERSON),
-                 sa.orm.joinedload(Membership.privileges),
-                 sa.orm.joinedload(Membership.granted_by).load_only(*_LISTED_PERSON))).unique().all()
-    rows = [found_row[0] for found_row in found]
+        columns.append(count_column.label("total"))
+    page_rows = (statement.with_only_columns(*columns)
+                 .order_by(*(key.desc() if descending else key for key in keys))
+                 .limit(per_page).offset((page - 1) * per_page).subquery("page"))
+    order = [page_rows.c[key.key].desc() if descending else page_rows.c[key.key] for key in keys]
+    extra = [page_rows.c.total] if count_column is not None else []
+    found = _read_listed(page_rows, order, extra)
     if count_column is not None:
-        total = found[0][1] if found else db.session.scalar(count_column.element)
-    return rows, total or 0
+        total = found[0][1][0] if found else db.session.scalar(count_column.element)
+    return [row for row, _extra in found], total or 0
 
 
-def listed_member(site_id: int, membership_id: int) -> Membership | None:
-    """Return one member of a site with what its row of the User list shows (person, grantor,
-    privileges), read in one statement; None when the site has no such member."""
-    return db.session.scalars(
-        sa.select(Membership).where(Membership.id == membership_id, Membership.site_id == site_id)
-        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges),
-                 sa.orm.joinedload(Membership.granted_by))
-        .execution_options(populate_existing=True)).unique().first()
+def listed_member(site_id: int, membership_id: int) -> ListedMember | None:
+    """Return one member of a site as its row of the User list shows it (person, grantor, privileges),
+    read in one statement; None when the site has no such member."""
+    table = Membership.__table__
+    found = _read_listed(table, [], [], table.c.id == membership_id, table.c.site_id == site_id)
+    return found[0][0] if found else None
+
+
+class ListedPerson(NamedTuple):
+    """What the User list shows of a person (the member, or who granted the access)."""
+    id: int
+    email: str
+    display_name: str
+
+
+class ListedPrivilege(NamedTuple):
+    tool_id: int
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMember:
+    """A member as the User list (and the support levels' list) shows it: plain values read in one
+    statement, not ORM objects (issue 15: the rows cost a third of the page's CPU as entities).
+    Reads like a Membership for levels_of, may_edit and the templates (person, granted_by, privileges)."""
+    id: int
+    person_id: int
+    role: str
+    granted_at: datetime
+    person: ListedPerson
+    granted_by: ListedPerson | None
+    privileges: tuple[ListedPrivilege, ...]
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS[self.role])
+
+    def level(self, tool) -> int:
+        """Return the rank this member holds on a tool (rank_held)."""
+        return rank_held(self.role, {privilege.tool_id: privilege.rank for privilege in self.privileges}, tool)
+
+
+# The membership's columns a listed row reads; the subquery of the page's rows carries them.
+_LISTED_MEMBER = (Membership.id, Membership.person_id, Membership.role, Membership.granted_at,
+                  Membership.granted_by_id)
+# The tables a listed row joins, made once (Core aliases: an ORM alias per call costs more than the rows).
+_LISTED_PERSON_TABLE = Person.__table__.alias("listed_person")
+_GRANTOR_TABLE = Person.__table__.alias("grantor")
+_PRIVILEGE_TABLE = Privilege.__table__
+
+
+def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tuple]]:
+    """Read the members of a subquery of memberships (_LISTED_MEMBER's columns; or the table itself
+    with `where`) with their person, grantor and privileges in one statement (one result row per
+    privilege), in `order`; each with the values of the `extra` columns of its first result row."""
+    person, grantor, privilege = _LISTED_PERSON_TABLE.c, _GRANTOR_TABLE.c, _PRIVILEGE_TABLE.c
+    statement = (
+        sa.select(page_rows.c.id, page_rows.c.person_id, page_rows.c.role, page_rows.c.granted_at,
+                  person.email, person.first_name, person.last_name,
+                  grantor.id, grantor.email, grantor.first_name, grantor.last_name,
+                  privilege.tool_id, privilege.rank, *extra)
+        .select_from(page_rows.join(_LISTED_PERSON_TABLE, person.id == page_rows.c.person_id)
+                     .outerjoin(_GRANTOR_TABLE, grantor.id == page_rows.c.granted_by_id)
+                     .outerjoin(_PRIVILEGE_TABLE, privilege.membership_id == page_rows.c.id))
+        .where(*where).order_by(*order, page_rows.c.id))
+    grouped: dict[int, list] = {}
+    for result_row in db.session.execute(statement):
+        (member_id, person_id, role, granted_at, email, first_name, last_name,
+         grantor_id, grantor_email, grantor_first, grantor_last, tool_id, rank, *values) = result_row
+        entry = grouped.get(member_id)
+        if entry is None:
+            entry = grouped[member_id] = [
+                (member_id, person_id, role, granted_at, ListedPerson(person_id, email,
+                                                                      display_name(first_name, last_name, email)),
+                 ListedPerson(grantor_id, grantor_email, display_name(grantor_first, grantor_last, grantor_email))
+                 if grantor_id is not None else None),
+                [], tuple(values)]
+        if tool_id is not None:
+            entry[1].append(ListedPrivilege(tool_id, rank))
+    return [(ListedMember(*fields, tuple(privileges)), values) for fields, privileges, values in grouped.values()]
 
 
 def _capped_count(statement) -> int:

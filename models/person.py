@@ -54,6 +54,13 @@ def _load_common_passwords() -> frozenset[str]:
 COMMON_PASSWORDS = _load_common_passwords()
 
 
+def display_name(first_name: str | None, last_name: str | None, email: str) -> str:
+    """Return how a person is named on screen and in mail: their first and last name, else their email
+    (Person.display_name, and the User list's plain rows that read these three columns)."""
+    name = f"{first_name or ''} {last_name or ''}".strip()
+    return name or email
+
+
 class Person(db.Model):
     __tablename__ = "person"
     __table_args__ = (sa.Index("uq_person_email_lower", sa.func.lower(sa.text("email")), unique=True),)
@@ -84,8 +91,7 @@ class Person(db.Model):
 
     @property
     def display_name(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email
+        return display_name(self.first_name, self.last_name, self.email)
 
     @property
     def is_verified(self) -> bool:

@@ -3,13 +3,15 @@ the Flask test client, signed in as the demo primary, against a seeded SQLite fi
 by `flask seed-demo`, or --db an existing one). For each endpoint — the User list, the search fragment,
 the edit fragment, the inline save — prints the SQL statements one request runs (counted by a
 SQLAlchemy before_cursor_execute listener on the engine) and the CPU ms per request (process time over
---requests requests, after a warm-up). --profile prints cProfile's top functions of the User list.
+--requests requests, after a warm-up; like a gunicorn worker (gunicorn.conf.py) the app's start-up objects are
+frozen out of the garbage collector's walks). --profile prints cProfile's top functions of the User list.
 tests/bench.py prints these figures beside its gunicorn load. Not collected by pytest (no test_ prefix).
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -96,6 +98,8 @@ def measure(db_path: Path, requests: int = 50, profile: bool = False, endpoints=
         return client.post(f"/sites/{site_id}/members/{target}", data={"role": "user", f"tool_{tool_id}": level[0]},
                            headers={"HX-Request": "true", "X-CSRFToken": csrf})
 
+    gc.collect()
+    gc.freeze()  # as gunicorn.conf.py's post_worker_init does in each worker
     results = {}
     for endpoint in endpoints:
         for _ in range(5):

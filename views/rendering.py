@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 
 from flask import current_app, g, has_request_context, render_template, request, url_for
 from babel import dates
-from flask_babel import get_locale, get_timezone
+from flask_babel import get_locale, get_timezone, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -69,13 +71,14 @@ def register_template_globals(app) -> None:
                 "html_lang": str(get_locale() or "en").replace("_", "-"), "role_labels": ROLE_LABELS,
                 "role_in_sentence": ROLE_IN_SENTENCE, "invitation_states": STATE_LABELS, "site_nav": site_nav}
 
+    app.context_processor(reader_language)
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["url_pattern"] = url_pattern
     app.jinja_env.globals["address_form"] = address_form
     app.jinja_env.globals["postal_address"] = postal_address
     app.jinja_env.globals["time_zone_name"] = time_zone_name
     app.jinja_env.filters["datetime"] = format_moment
-    app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["date"] = format_day_in_template
 
 
 # --- times as the reader sees them: the one place that formats them ---------------------------------
@@ -101,14 +104,49 @@ def format_moment(value, seconds: bool = False, zone: bool = False) -> str:
     return f"{text} {tz}" if zone else text
 
 
+def reader_language() -> dict:
+    """The reader's catalog and date format bound once per template rendered (issue 15): a template's
+    `_`, gettext, ngettext and |date use them instead of finding the locale through Flask-Babel's
+    request context at every call. The same catalog and zone as Flask-Babel's (get_translations,
+    get_timezone: a mail's forced ones while it renders); the same new-style formatting as jinja2.ext
+    (`%(name)s` placeholders, escaped under autoescape). Templates imported without context keep
+    Flask-Babel's callables, which answer the same."""
+    catalog = get_translations()
+    translate, translate_plural = catalog.ugettext, catalog.ungettext
+
+    @pass_context
+    def gettext(context, string, **variables):
+        text = translate(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        text = translate_plural(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    locale, tz = get_locale(), get_timezone()
+    return {"gettext": gettext, "ngettext": ngettext, "reader_day": lambda value: _day(value, locale, tz)}
+
+
+@pass_context
+def format_day_in_template(context, value) -> str:
+    """The |date filter: format_day with the reader's locale and zone bound for this template (reader_language)."""
+    day = context.get("reader_day")
+    return day(value) if day is not None else format_day(value)
+
+
 def format_day(value) -> str:
     """A stored time's day (in the reader's time zone) or a date, in the reader's language; each day is
     written once per request and language (a list shows the same few days on many rows)."""
+    return _day(value, get_locale(), get_timezone())
+
+
+def _day(value, locale, tz) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = _local(value, get_timezone()).date()
-    locale = get_locale()
+        value = _local(value, tz).date()
     if not has_request_context():
         return dates.format_date(value, "medium", locale=locale)
     days = g.setdefault("formatted_days", {})
