@@ -227,7 +227,7 @@ def take_request(key: CallerKey) -> int | None:
     pending = _pending()
     with pending.lock:
         waiting = [moment for moment in pending.moments.get(key.id, []) if moment > now - window]
-        if count_events(THROTTLE_KIND, str(key.id), window) + len(waiting) >= most:
+        if count_events(THROTTLE_KIND, str(key.id), window, most) + len(waiting) >= most:
             return _retry_after(key.id, waiting, now)
         waiting.append(now)
         due = (len(waiting) >= COUNT_BATCH or waiting[0] <= now - COUNT_DELAY

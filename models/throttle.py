@@ -39,15 +39,26 @@ _COUNT = (sa.select(sa.func.count()).select_from(ThrottleEvent)
                  ThrottleEvent.created_at > sa.bindparam("since")))
 
 
-def count_events(kind: str, key: str, window: timedelta) -> int:
-    """Return how many events of this kind were noted for a key within the window."""
-    return db.session.connection().execute(
-        _COUNT, {"kind": kind, "key": _key(key), "since": utcnow() - window}).scalar() or 0
+# The same, counting no further than a limit: the cost of a check stays bounded by the limit, however
+# many events a busy key has within the window.
+_COUNT_UP_TO = sa.select(sa.func.count()).select_from(
+    sa.select(sa.literal(1)).where(ThrottleEvent.kind == sa.bindparam("kind"), ThrottleEvent.key == sa.bindparam("key"),
+                                   ThrottleEvent.created_at > sa.bindparam("since"))
+    .limit(sa.bindparam("most")).subquery())
+
+
+def count_events(kind: str, key: str, window: timedelta, most: int | None = None) -> int:
+    """Return how many events of this kind were noted for a key within the window — no more than
+    `most` when given (enough to tell whether a limit of `most` is reached)."""
+    values = {"kind": kind, "key": _key(key), "since": utcnow() - window}
+    if most is None:
+        return db.session.connection().execute(_COUNT, values).scalar() or 0
+    return db.session.connection().execute(_COUNT_UP_TO, {**values, "most": most}).scalar() or 0
 
 
 def within_limits(kind: str, key: str, limits: list[Limit]) -> bool:
     """Tell whether one more event for this key stays within every limit (nothing is noted)."""
-    return all(count_events(kind, key, window) < most for most, window in limits)
+    return all(count_events(kind, key, window, most) < most for most, window in limits)
 
 
 def note_event(kind: str, key: str) -> None:
