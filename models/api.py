@@ -199,11 +199,22 @@ def authenticate(authorization: str | None) -> CallerKey | None:
 
 class _PendingRequests:
     """The requests this process let through and has not written to the database yet: key id → their
-    moments (one per app, in app.extensions; a lock, for servers with threads)."""
+    moments, and the oldest of them all (one per app, in app.extensions; a lock, for servers with threads)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.moments: dict[int, list[datetime]] = {}
+        self.oldest: datetime | None = None
+
+    def take(self, key_ids=None) -> dict[int, list[datetime]]:
+        """Remove and return the waiting moments of these keys (every key when None)."""
+        taken = {key_id: moments for key_id, moments in self.moments.items()
+                 if moments and (key_ids is None or key_id in key_ids)}
+        for key_id in taken:
+            self.moments[key_id] = []
+        firsts = [moments[0] for moments in self.moments.values() if moments]
+        self.oldest = min(firsts) if firsts else None
+        return taken
 
 
 def _pending() -> _PendingRequests:
@@ -216,11 +227,13 @@ def take_request(key: CallerKey) -> int | None:
 
     Writing every request would take SQLite's write lock (and an fsync) per API GET. Instead the
     request is counted against the events in the database plus those this process has let through
-    and not yet written, and this process writes them in one short transaction every COUNT_BATCH
-    requests, or when the oldest waits COUNT_DELAY, or when the key's last use is older than
-    LAST_USED_EVERY (so last_used_at is written at most once a minute). One process alone is exact;
-    with P processes a key gets at most REQUEST_LIMIT + (COUNT_BATCH - 1) × (P - 1) requests within
-    the window, and a process that dies forgets at most COUNT_BATCH - 1 of them.
+    and not yet written, and this process writes them in one short transaction: a key's every
+    COUNT_BATCH requests, or when its last use is older than LAST_USED_EVERY (so last_used_at is
+    written at most once a minute) — and every key's together when the oldest of them all waited
+    COUNT_DELAY, so that many keys making a request now and then cost one write a second, not one
+    each. One process alone is exact; with P processes a key gets at most REQUEST_LIMIT +
+    (COUNT_BATCH - 1) × (P - 1) requests within the window, and a process that dies forgets at most
+    the requests of its last COUNT_DELAY (fewer than COUNT_BATCH per key).
     """
     most, window = request_limit()
     now = utcnow()
@@ -230,11 +243,18 @@ def take_request(key: CallerKey) -> int | None:
         if count_events(THROTTLE_KIND, str(key.id), window, most) + len(waiting) >= most:
             return _retry_after(key.id, waiting, now)
         waiting.append(now)
-        due = (len(waiting) >= COUNT_BATCH or waiting[0] <= now - COUNT_DELAY
-               or key.last_used_at is None or key.last_used_at <= now - LAST_USED_EVERY)
-        pending.moments[key.id] = [] if due else waiting
+        pending.moments[key.id] = waiting
+        if pending.oldest is None:
+            pending.oldest = now
+        if pending.oldest <= now - COUNT_DELAY:
+            due = pending.take()
+        elif (len(waiting) >= COUNT_BATCH or key.last_used_at is None
+              or key.last_used_at <= now - LAST_USED_EVERY):
+            due = pending.take({key.id})
+        else:
+            due = {}
     if due:
-        _write_requests(key.id, waiting, now)
+        _write_requests(due, now)
     return None
 
 
@@ -258,19 +278,22 @@ def _retry_after(key_id: int, waiting: list[datetime], now: datetime) -> int:
     return max(1, math.ceil((newest[most - 1] + window - now).total_seconds()))
 
 
-def _write_requests(key_id: int, moments: list[datetime], now: datetime) -> None:
-    """Write a key's waiting requests and its last use in one write transaction of their own (the
-    API request itself only reads: views.security begins it without the write lock)."""
+def _write_requests(due: dict[int, list[datetime]], now: datetime) -> None:
+    """Write the waiting requests of these keys and their last use in one write transaction of its own
+    (the API request itself only reads: views.security begins it without the write lock)."""
     db.session.rollback()  # nothing was written: end the read transaction
     token = write_intent.set(True)
+    keys = [str(key_id) for key_id in due]
     try:
         db.session.execute(sa.delete(ThrottleEvent).where(
-            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key == str(key_id),
+            ThrottleEvent.kind == THROTTLE_KIND, ThrottleEvent.key.in_(keys),
             ThrottleEvent.created_at < now - HORIZON))
         db.session.execute(sa.insert(ThrottleEvent), [
-            {"kind": THROTTLE_KIND, "key": str(key_id), "created_at": moment} for moment in moments])
+            {"kind": THROTTLE_KIND, "key": str(key_id), "created_at": moment}
+            for key_id, moments in due.items() for moment in moments])
         db.session.execute(sa.update(ApiKey).where(
-            ApiKey.id == key_id, sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY))
+            ApiKey.id.in_(list(due)),
+            sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY))
             .values(last_used_at=now))
         db.session.commit()
     finally:
@@ -281,11 +304,9 @@ def flush_request_counts() -> None:
     """Write every request this process has counted and not yet written (tests; a worker's exit)."""
     pending = _pending()
     with pending.lock:
-        waiting = {key_id: moments for key_id, moments in pending.moments.items() if moments}
-        pending.moments.clear()
-    now = utcnow()
-    for key_id, moments in waiting.items():
-        _write_requests(key_id, moments, now)
+        due = pending.take()
+    if due:
+        _write_requests(due, utcnow())
 
 
 def site_in_scope(key: CallerKey, site: Site) -> bool:
