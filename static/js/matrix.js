@@ -89,11 +89,23 @@
     }
   });
 
-  // A matrix shown with a locked row knows it from its markup.
+  // A matrix shown with a locked row knows it from its markup. A choice made while this (deferred)
+  // script was still loading fired its change event before anyone listened: catch up with it here, or a
+  // quick person's profile would be posted as the old levels set by hand.
   function init(root) {
     root.querySelectorAll("tr[data-secondary-only]").forEach(function (row) {
       var note = row.querySelector("[data-lock-note]");
       row.setAttribute("data-locked", note && !note.hidden ? "true" : "false");
+    });
+    root.querySelectorAll("input[name=role]:checked").forEach(function (radio) {
+      if (!radio.defaultChecked) { matricesFor(radio).forEach(function (each) { setRole(each, radio.value); }); }
+    });
+    root.querySelectorAll("select[data-fills]").forEach(function (select) {
+      var option = select.options[select.selectedIndex];
+      var filled = document.getElementById(select.dataset.fills);
+      if (filled && option && !option.defaultSelected && option.dataset.levels) {
+        fill(filled, JSON.parse(option.dataset.levels));
+      }
     });
   }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
