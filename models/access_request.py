@@ -1,6 +1,7 @@
 """Access requests: self-nomination, and members asking for a higher level (SPEC §5, §7)."""
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from .membership import update_member
 from .outbox import queue_mail
 from .policy import (approvers_of, check_levels, holds, is_support_request, may_manage_support,
                      require_secondary_seat, support_managers_of)
-from .support import pending_support_statement, set_support_level
+from .support import pending_support_statement, pending_support_values, set_support_level
 from .tables import (APPROVED, MEMBERSHIP, PENDING, PRIVILEGE, REJECTED, REJECTION_REASONS, SECONDARY, UPDATE, USER,
                      WITHDRAWN, AccessRequest, Site, levels_of, lock_site, membership_of)
 from .throttle import take
@@ -264,23 +265,30 @@ def _not_support():
 
 def pending_count(site_id: int) -> int:
     """Return how many requests of a site wait for the approvers' decision (support levels apart)."""
-    return db.session.scalar(_pending_statement(site_id)) or 0
+    return db.session.scalar(_pending_statement(), pending_support_values(site_id)) or 0
 
 
-def _pending_statement(site_id: int):
+@functools.cache
+def _pending_statement():
+    # Built once (it runs on every page of the sidebar); run with pending_support_values' site and tool.
     return sa.select(sa.func.count()).select_from(AccessRequest).where(
-        AccessRequest.site_id == site_id, AccessRequest.status == PENDING, _not_support())
+        AccessRequest.site_id == sa.bindparam("site_id"), AccessRequest.status == PENDING,
+        sa.or_(AccessRequest.tool_id.is_(None), AccessRequest.tool_id != sa.bindparam("support_tool_id")))
+
+
+@functools.cache
+def _pending_counts_statement(requests: bool, support: bool):
+    return sa.select(*(statement.scalar_subquery() for statement, asked in
+                       ((_pending_statement(), requests), (pending_support_statement(), support)) if asked))
 
 
 def pending_counts(site_id: int, requests: bool, support: bool) -> tuple[int, int]:
     """Return (pending_count, pending_support_count) of a site in one statement; a count not asked for is 0."""
-    counts = [(_pending_statement(site_id) if requests else None),
-              (pending_support_statement(site_id) if support else None)]
-    asked = [statement.scalar_subquery() for statement in counts if statement is not None]
-    if not asked:
+    if not (requests or support):
         return 0, 0
-    values = iter(db.session.execute(sa.select(*asked)).one())
-    return tuple((next(values) or 0) if statement is not None else 0 for statement in counts)
+    values = iter(db.session.execute(_pending_counts_statement(requests, support),
+                                     pending_support_values(site_id)).one())
+    return (next(values) or 0) if requests else 0, (next(values) or 0) if support else 0
 
 
 def list_requests(site_id: int, status: str = "", kind: str = "", page: int = 1, per_page: int = 25):

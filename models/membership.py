@@ -2,6 +2,7 @@
 and the user list."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -366,20 +367,34 @@ def list_invitations(site_id: int, query: str = "", role: str = "", status: str 
     """Return a site's invitations still waiting (open or expired, not accepted nor revoked)."""
     if status == ACTIVE:
         return []
-    now = utcnow()
-    statement = (sa.select(Invitation).where(Invitation.site_id == site_id, Invitation.accepted_at.is_(None),
-                                             Invitation.revoked_at.is_(None))
+    query = query.strip()
+    status = status if status in (INVITED, EXPIRED) else ""
+    values = {"site_id": site_id}
+    if role in ROLES:
+        values["role"] = role
+    if status:
+        values["now"] = utcnow()
+    if query:
+        values["pattern"] = like_pattern(query)
+    return list(db.session.scalars(_invitations_statement(role in ROLES, status, bool(query)), values))
+
+
+@functools.cache
+def _invitations_statement(by_role: bool, status: str, search: bool):
+    # Built once per shape (the User list runs it on every first page); the values are bound at each call.
+    statement = (sa.select(Invitation).where(Invitation.site_id == sa.bindparam("site_id"),
+                                             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
                  .options(sa.orm.joinedload(Invitation.invited_by).load_only(*_LISTED_PERSON))
                  .order_by(Invitation.created_at.desc()))
-    if role in ROLES:
-        statement = statement.where(Invitation.role == role)
+    if by_role:
+        statement = statement.where(Invitation.role == sa.bindparam("role"))
     if status == INVITED:
-        statement = statement.where(Invitation.expires_at > now)
+        statement = statement.where(Invitation.expires_at > sa.bindparam("now"))
     elif status == EXPIRED:
-        statement = statement.where(Invitation.expires_at <= now)
-    if query:
-        statement = statement.where(sa.func.lower(Invitation.email).like(like_pattern(query.strip()), escape="\\"))
-    return list(db.session.scalars(statement.limit(200)))
+        statement = statement.where(Invitation.expires_at <= sa.bindparam("now"))
+    if search:
+        statement = statement.where(sa.func.lower(Invitation.email).like(sa.bindparam("pattern"), escape="\\"))
+    return statement.limit(200)
 
 
 def leave_site(site, person) -> None:

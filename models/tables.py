@@ -4,6 +4,7 @@ The layer every rule stands on: it imports only the base pieces, and nothing abo
 """
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 
@@ -162,11 +163,15 @@ def membership_of(person, site_id: int) -> Membership | None:
 
 def memberships_of(person) -> list[Membership]:
     """Return all memberships of a person with their sites and privileges, by site name (one statement)."""
-    return list(db.session.scalars(
-        sa.select(Membership).join(Membership.site).where(Membership.person_id == person.id)
-        .options(sa.orm.contains_eager(Membership.site), sa.orm.joinedload(Membership.privileges))
-        .order_by(Site.name, Site.id)
-    ).unique())
+    return list(db.session.scalars(_memberships_statement(), {"person_id": person.id}).unique())
+
+
+@functools.cache
+def _memberships_statement():
+    # Built once: every signed-in page runs it, and building the statement cost more than running it.
+    return (sa.select(Membership).join(Membership.site).where(Membership.person_id == sa.bindparam("person_id"))
+            .options(sa.orm.contains_eager(Membership.site), sa.orm.joinedload(Membership.privileges))
+            .order_by(Site.name, Site.id))
 
 
 def primary_of(site_id: int) -> Membership | None:

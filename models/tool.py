@@ -2,6 +2,8 @@
 profiles (their commands are in models.profile)."""
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -186,6 +188,9 @@ def _read_catalog() -> list[CatalogTool]:
     return list(tools.values())
 
 
+_VERSION_STATEMENT = sa.select(catalog_version.c.version).where(catalog_version.c.id == 1)
+
+
 def catalog() -> list[CatalogTool]:
     """Return every tool with its levels, in display order, as plain data (CatalogTool).
 
@@ -196,7 +201,7 @@ def catalog() -> list[CatalogTool]:
     """
     if has_request_context() and "catalog" in g:
         return g.catalog
-    version = db.session.scalar(sa.select(catalog_version.c.version).where(catalog_version.c.id == 1))
+    version = db.session.scalar(_VERSION_STATEMENT)
     cache = current_app.extensions.setdefault("sitepass_catalog", {})
     key = (str(db.engine.url), version)
     tools = cache.get(key)
@@ -236,6 +241,11 @@ def create_default_profiles(site) -> None:
 
 def profiles_of(site_id: int) -> list[AccessProfile]:
     """Return a site's access profiles in display order, with their levels."""
-    return list(db.session.scalars(sa.select(AccessProfile).where(AccessProfile.site_id == site_id)
-                                   .order_by(AccessProfile.position, AccessProfile.id)
-                                   .options(sa.orm.joinedload(AccessProfile.levels))).unique())
+    return list(db.session.scalars(_profiles_statement(), {"site_id": site_id}).unique())
+
+
+@functools.cache
+def _profiles_statement():
+    # Built once: the User list and every member form run it.
+    return (sa.select(AccessProfile).where(AccessProfile.site_id == sa.bindparam("site_id"))
+            .order_by(AccessProfile.position, AccessProfile.id).options(sa.orm.joinedload(AccessProfile.levels)))
