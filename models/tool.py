@@ -239,13 +239,40 @@ def create_default_profiles(site) -> None:
         db.session.add(profile)
 
 
-def profiles_of(site_id: int) -> list[AccessProfile]:
-    """Return a site's access profiles in display order, with their levels."""
-    return list(db.session.scalars(_profiles_statement(), {"site_id": site_id}).unique())
+class SiteProfile:
+    """An access profile as plain data (what the member pages read of one: id, site_id, name, ranks())."""
+
+    __slots__ = ("id", "site_id", "name", "_ranks")
+
+    def __init__(self, profile_id: int, site_id: int, name: str):
+        self.id, self.site_id, self.name, self._ranks = profile_id, site_id, name, {}
+
+    def __repr__(self) -> str:
+        return f"<SiteProfile {self.site_id} {self.name}>"
+
+    def ranks(self) -> dict[int, int]:
+        """Return tool id → rank for the tools this profile names (AccessProfile.ranks)."""
+        return dict(self._ranks)
+
+
+def profiles_of(site_id: int) -> list[SiteProfile]:
+    """Return a site's access profiles in display order, with their levels, as plain data read in one
+    statement (the User list and every member form read them: ORM entities cost more than the query)."""
+    profiles: dict[int, SiteProfile] = {}
+    for profile_id, name, tool_id, rank in db.session.execute(_profiles_statement(), {"site_id": site_id}):
+        profile = profiles.get(profile_id)
+        if profile is None:
+            profile = profiles[profile_id] = SiteProfile(profile_id, site_id, name)
+        if tool_id is not None:
+            profile._ranks[tool_id] = rank
+    return list(profiles.values())
 
 
 @functools.cache
 def _profiles_statement():
-    # Built once: the User list and every member form run it.
-    return (sa.select(AccessProfile).where(AccessProfile.site_id == sa.bindparam("site_id"))
-            .order_by(AccessProfile.position, AccessProfile.id).options(sa.orm.joinedload(AccessProfile.levels)))
+    # Built once per process; ORM columns, so that the session flushes a profile changed in this request first.
+    level = AccessProfileLevel
+    return (sa.select(AccessProfile.id, AccessProfile.name, level.tool_id, level.rank)
+            .outerjoin(level, level.profile_id == AccessProfile.id)
+            .where(AccessProfile.site_id == sa.bindparam("site_id"))
+            .order_by(AccessProfile.position, AccessProfile.id))
