@@ -56,6 +56,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_ABSOLUTE_HOURS=12,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # The cookie is written when the session changes (views/security.py moves its last activity on
+        # at most once a minute), not re-signed and sent with every answer.
+        SESSION_REFRESH_EACH_REQUEST=False,
         # The CSRF token lives as long as the session, so a page left open does not fail on its next click.
         WTF_CSRF_TIME_LIMIT=None,
         # Babel's catalogs: English is the source language; add a catalog to add a language.

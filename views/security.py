@@ -15,6 +15,9 @@ from .access import OPEN_TO_UNVERIFIED, unconfirmed_refusal
 from .extensions import login_manager
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The session's last activity moves on at most once in this many seconds: the cookie is then rewritten
+# once a minute rather than on every request, and the idle limit ends a session at most that much early.
+SEEN_AT_STEP = 60
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -100,7 +103,8 @@ def register_security(app) -> None:
             session.clear()
             session["expired"] = True
             return login_manager.unauthorized()
-        session["seen_at"] = now
+        if now - seen_at >= SEEN_AT_STEP:
+            session["seen_at"] = now
         if not current_user.is_verified and request.blueprint not in OPEN_TO_UNVERIFIED \
                 and request.endpoint not in OPEN_TO_UNVERIFIED:
             return unconfirmed_refusal()

@@ -136,6 +136,36 @@ def test_activity_keeps_the_session_alive(client, world, auth):
     assert client.get("/").status_code == 200
 
 
+def test_activity_moves_the_idle_limit_on(client, world, auth):
+    world.operator()
+    world.person("pat@example.com")
+    auth.sign_in("pat@example.com")
+    for _ in range(2):
+        # 29 minutes idle, then a request: the session lives 30 minutes from this request on.
+        with client.session_transaction() as session:
+            session["seen_at"] -= 29 * 60
+            session["signed_in_at"] -= 29 * 60
+        assert client.get("/").status_code == 200
+    with client.session_transaction() as session:
+        session["seen_at"] -= 31 * 60
+    assert client.get("/").status_code == 302
+
+
+def test_a_request_within_the_minute_leaves_the_session_cookie_alone(client, world, auth):
+    # The last activity moves on once a minute: an answer within it sends no new session cookie.
+    world.operator()
+    world.person("pat@example.com")
+    auth.sign_in("pat@example.com")
+    assert client.get("/").status_code == 200
+    response = client.get("/")
+    assert response.status_code == 200
+    assert not any(header.startswith("session=") for header in response.headers.getlist("Set-Cookie"))
+    with client.session_transaction() as session:
+        session["seen_at"] -= 61
+    response = client.get("/")
+    assert any(header.startswith("session=") for header in response.headers.getlist("Set-Cookie"))
+
+
 def test_absolute_timeout_is_enforced_by_the_server(client, world, auth):
     world.person("pat@example.com")
     auth.sign_in("pat@example.com")
