@@ -204,14 +204,9 @@ ACTIVE, INVITED, EXPIRED = "active", "invited", "expired"
 MEMBER_STATUSES = (ACTIVE, INVITED, EXPIRED)
 
 
-def _search_hits(query: str):
-    """Membership ids whose search text contains the query, from SQLite's trigram index (migration
-    0003) — or None where there is none (PostgreSQL, or fewer than 3 characters to match)."""
-    if db.session.get_bind().dialect.name != "sqlite" or len(query) < 3:
-        return None
-    phrase = '"' + query.lower().replace('"', '""') + '"'
-    return sa.select(sa.column("rowid")).select_from(sa.table("membership_search")).where(
-        sa.text("membership_search MATCH :phrase").bindparams(phrase=phrase))
+def _trigram_index() -> bool:
+    """Whether the trigram index of migration 0003 serves searches (SQLite's FTS5 table membership_search)."""
+    return db.session.get_bind().dialect.name == "sqlite"
 
 
 # What the list shows of a person (name, email): their other columns (preferences as JSON, the sign-in
@@ -219,6 +214,10 @@ def _search_hits(query: str):
 _LISTED_PERSON = (Person.id, Person.first_name, Person.last_name, Person.email)
 
 COUNT_CAP = 1000  # a search counts its matches up to here ("1,000+"), so a common term stays cheap
+
+# How a page of members is found: every member of the site, the hits of the trigram index, or a LIKE
+# over the search text walking the site's sorted index.
+_ALL, _HITS, _LIKE = "all", "hits", "like"
 
 
 def list_members(site_id: int, query: str = "", role: str = "", status: str = "", sort: str = "name",
@@ -229,59 +228,98 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
 
     Sorting and searching read the membership's own key columns (kept by triggers) through the
     site's indexes, and a search with few matches takes them from the trigram index, so the cost of
-    a page does not grow with the size of the site.
+    a page does not grow with the size of the site. The statements are built once per shape
+    (_page_statement, _count_statement) and run with this call's values.
     """
     if status in (INVITED, EXPIRED):
         return [], 0
     query = query.strip()
-    role_filter = [Membership.role == role] if role in ROLES else []
-    statement = sa.select(Membership).where(Membership.site_id == site_id, *role_filter)
-    count_column = None
+    by_role = role in ROLES
+    sort = sort if sort in MEMBER_SORTS else "name"
+    values = {"site_id": site_id, "limit": per_page, "offset": (page - 1) * per_page}
+    if by_role:
+        values["role"] = role
     if not query:
         # Counted in the same statement as the page's rows (an uncorrelated subquery, evaluated once).
-        total = None
-        count_column = statement.with_only_columns(sa.func.count(Membership.id)).scalar_subquery()
-    else:
-        hits = _search_hits(query)
-        total, from_index = None, None
-        if hits is not None:
-            # "+site_id" keeps SQLite from walking the whole site to probe the few hits.
-            from_index = sa.select(Membership).where(sa.literal_column("+membership.site_id") == site_id,
-                                                     Membership.id.in_(hits), *role_filter)
-            total = _capped_count(from_index)
-        if total is not None and total <= COUNT_CAP:
-            statement = from_index
-        else:
-            # Many matches, or no trigram index: walking the sorted index finds a page quickly.
-            statement = statement.where(Membership.search_text.like(like_pattern(query), escape="\\"))
-            total = total if total is not None else _capped_count(statement)
-    keys, descending = {
-        "name": ((Membership.sort_name, Membership.id), False),
-        "email": ((Membership.sort_email, Membership.id), False),
-        # Alphabetical happens to be the rank: primary, secondary, user.
-        "role": ((Membership.role, Membership.sort_name, Membership.id), False),
-        "granted": ((Membership.granted_at, Membership.id), True),
-    }[sort if sort in MEMBER_SORTS else "name"]
+        found = _read_listed(_page_statement(_ALL, by_role, sort), values)
+        total = found[0][1][0] if found else db.session.scalar(_count_statement(_ALL, by_role), values)
+        return [row for row, _extra in found], total or 0
+    total, how = None, _LIKE
+    if _trigram_index() and len(query) >= 3:
+        values["phrase"] = '"' + query.lower().replace('"', '""') + '"'
+        total = db.session.scalar(_count_statement(_HITS, by_role), values) or 0
+        how = _HITS if total <= COUNT_CAP else _LIKE
+    if how == _LIKE:
+        # Many matches, or no trigram index: walking the sorted index finds a page quickly.
+        values["pattern"] = like_pattern(query)
+        if total is None:
+            total = db.session.scalar(_count_statement(_LIKE, by_role), values) or 0
+    found = _read_listed(_page_statement(how, by_role, sort), values)
+    return [row for row, _extra in found], total
+
+
+def _members_found(how: str, by_role: bool):
+    """The memberships of the site (bound :site_id) found this way, of the bound :role when by_role."""
+    role_filter = [Membership.role == sa.bindparam("role")] if by_role else []
+    if how == _HITS:
+        hits = sa.select(sa.column("rowid")).select_from(sa.table("membership_search")).where(
+            sa.text("membership_search MATCH :phrase"))
+        # "+site_id" keeps SQLite from walking the whole site to probe the few hits.
+        return sa.select(Membership).where(sa.literal_column("+membership.site_id") == sa.bindparam("site_id"),
+                                           Membership.id.in_(hits), *role_filter)
+    statement = sa.select(Membership).where(Membership.site_id == sa.bindparam("site_id"), *role_filter)
+    if how == _LIKE:
+        statement = statement.where(Membership.search_text.like(sa.bindparam("pattern"), escape="\\"))
+    return statement
+
+
+@functools.cache
+def _count_statement(how: str, by_role: bool):
+    """How many members are found (a search up to COUNT_CAP + 1), built once per shape."""
+    found = _members_found(how, by_role)
+    if how == _ALL:
+        return found.with_only_columns(sa.func.count(Membership.id))
+    return sa.select(sa.func.count()).select_from(
+        found.with_only_columns(Membership.id).limit(COUNT_CAP + 1).subquery())
+
+
+_SORT_KEYS = {
+    "name": ((Membership.sort_name, Membership.id), False),
+    "email": ((Membership.sort_email, Membership.id), False),
+    # Alphabetical happens to be the rank: primary, secondary, user.
+    "role": ((Membership.role, Membership.sort_name, Membership.id), False),
+    "granted": ((Membership.granted_at, Membership.id), True),
+}
+
+
+@functools.cache
+def _page_statement(how: str, by_role: bool, sort: str):
+    """The statement of one page of members found this way (bound :limit and :offset), with what
+    _read_listed reads of each, built once per shape; the whole list counts its members beside."""
+    keys, descending = _SORT_KEYS[sort]
     columns = [*_LISTED_MEMBER, *(key for key in keys if not any(key is listed for listed in _LISTED_MEMBER))]
-    if count_column is not None:
-        columns.append(count_column.label("total"))
-    page_rows = (statement.with_only_columns(*columns)
+    if how == _ALL:
+        columns.append(_count_statement(_ALL, by_role).scalar_subquery().label("total"))
+    page_rows = (_members_found(how, by_role).with_only_columns(*columns)
                  .order_by(*(key.desc() if descending else key for key in keys))
-                 .limit(per_page).offset((page - 1) * per_page).subquery("page"))
+                 .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page"))
     order = [page_rows.c[key.key].desc() if descending else page_rows.c[key.key] for key in keys]
-    extra = [page_rows.c.total] if count_column is not None else []
-    found = _read_listed(page_rows, order, extra)
-    if count_column is not None:
-        total = found[0][1][0] if found else db.session.scalar(count_column.element)
-    return [row for row, _extra in found], total or 0
+    extra = [page_rows.c.total] if how == _ALL else []
+    return _listed_statement(page_rows, order, extra)
 
 
 def listed_member(site_id: int, membership_id: int) -> ListedMember | None:
     """Return one member of a site as its row of the User list shows it (person, grantor, privileges),
     read in one statement; None when the site has no such member."""
-    table = Membership.__table__
-    found = _read_listed(table, [], [], table.c.id == membership_id, table.c.site_id == site_id)
+    found = _read_listed(_one_listed_statement(), {"membership_id": membership_id, "site_id": site_id})
     return found[0][0] if found else None
+
+
+@functools.cache
+def _one_listed_statement():
+    table = Membership.__table__
+    return _listed_statement(table, [], [], table.c.id == sa.bindparam("membership_id"),
+                             table.c.site_id == sa.bindparam("site_id"))
 
 
 class ListedPerson(NamedTuple):
@@ -327,12 +365,12 @@ _GRANTOR_TABLE = Person.__table__.alias("grantor")
 _PRIVILEGE_TABLE = Privilege.__table__
 
 
-def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tuple]]:
-    """Read the members of a subquery of memberships (_LISTED_MEMBER's columns; or the table itself
-    with `where`) with their person, grantor and privileges in one statement (one result row per
-    privilege), in `order`; each with the values of the `extra` columns of its first result row."""
+def _listed_statement(page_rows, order, extra, *where):
+    """The statement _read_listed reads: the members of a subquery of memberships (_LISTED_MEMBER's
+    columns; or the table itself with `where`) with their person, grantor and privileges (one result
+    row per privilege), in `order`, with the `extra` columns after them."""
     person, grantor, privilege = _LISTED_PERSON_TABLE.c, _GRANTOR_TABLE.c, _PRIVILEGE_TABLE.c
-    statement = (
+    return (
         sa.select(page_rows.c.id, page_rows.c.person_id, page_rows.c.role, page_rows.c.granted_at,
                   person.email, person.first_name, person.last_name,
                   grantor.id, grantor.email, grantor.first_name, grantor.last_name,
@@ -341,10 +379,15 @@ def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tu
                      .outerjoin(_GRANTOR_TABLE, grantor.id == page_rows.c.granted_by_id)
                      .outerjoin(_PRIVILEGE_TABLE, privilege.membership_id == page_rows.c.id))
         .where(*where).order_by(*order, page_rows.c.id))
+
+
+def _read_listed(statement, values: dict) -> list[tuple[ListedMember, tuple]]:
+    """Run a _listed_statement: the members it finds, each with the values of the extra columns of its
+    first result row."""
     grouped: dict[int, list] = {}
-    for result_row in db.session.execute(statement):
+    for result_row in db.session.execute(statement, values):
         (member_id, person_id, role, granted_at, email, first_name, last_name,
-         grantor_id, grantor_email, grantor_first, grantor_last, tool_id, rank, *values) = result_row
+         grantor_id, grantor_email, grantor_first, grantor_last, tool_id, rank, *extra) = result_row
         entry = grouped.get(member_id)
         if entry is None:
             entry = grouped[member_id] = [
@@ -352,15 +395,10 @@ def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tu
                                                                       display_name(first_name, last_name, email)),
                  ListedPerson(grantor_id, grantor_email, display_name(grantor_first, grantor_last, grantor_email))
                  if grantor_id is not None else None),
-                [], tuple(values)]
+                [], tuple(extra)]
         if tool_id is not None:
             entry[1].append(ListedPrivilege(tool_id, rank))
-    return [(ListedMember(*fields, tuple(privileges)), values) for fields, privileges, values in grouped.values()]
-
-
-def _capped_count(statement) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(
-        statement.with_only_columns(Membership.id).limit(COUNT_CAP + 1).subquery())) or 0
+    return [(ListedMember(*fields, tuple(privileges)), extra) for fields, privileges, extra in grouped.values()]
 
 
 def list_invitations(site_id: int, query: str = "", role: str = "", status: str = ""):
