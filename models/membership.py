@@ -209,10 +209,6 @@ def _trigram_index() -> bool:
     return db.session.get_bind().dialect.name == "sqlite"
 
 
-# What the list shows of a person (name, email): their other columns (preferences as JSON, the sign-in
-# times) are not read for the rows, where each would be decoded once per joined privilege.
-_LISTED_PERSON = (Person.id, Person.first_name, Person.last_name, Person.email)
-
 COUNT_CAP = 1000  # a search counts its matches up to here ("1,000+"), so a common term stays cheap
 
 # How a page of members is found: every member of the site, the hits of the trigram index, or a LIKE
@@ -362,6 +358,7 @@ _LISTED_MEMBER = (Membership.id, Membership.person_id, Membership.role, Membersh
 # The tables a listed row joins, made once (Core aliases: an ORM alias per call costs more than the rows).
 _LISTED_PERSON_TABLE = Person.__table__.alias("listed_person")
 _GRANTOR_TABLE = Person.__table__.alias("grantor")
+_INVITER_TABLE = Person.__table__.alias("inviter")
 _PRIVILEGE_TABLE = Privilege.__table__
 
 
@@ -401,29 +398,46 @@ def _read_listed(statement, values: dict) -> list[tuple[ListedMember, tuple]]:
     return [(ListedMember(*fields, tuple(privileges)), extra) for fields, privileges, extra in grouped.values()]
 
 
-def list_invitations(site_id: int, query: str = "", role: str = "", status: str = ""):
-    """Return a site's invitations still waiting (open or expired, not accepted nor revoked)."""
+@dataclass(frozen=True, slots=True)
+class ListedInvitation:
+    """An invitation still waiting, as the User list shows it: plain values read in one statement."""
+    id: int
+    email: str
+    role: str
+    created_at: datetime
+    expired: bool
+    invited_by: ListedPerson | None
+
+
+def list_invitations(site_id: int, query: str = "", role: str = "", status: str = "") -> list[ListedInvitation]:
+    """Return a site's invitations still waiting (open or expired, not accepted nor revoked), newest first."""
     if status == ACTIVE:
         return []
     query = query.strip()
     status = status if status in (INVITED, EXPIRED) else ""
-    values = {"site_id": site_id}
+    now = utcnow()
+    values = {"site_id": site_id, "now": now}
     if role in ROLES:
         values["role"] = role
-    if status:
-        values["now"] = utcnow()
     if query:
         values["pattern"] = like_pattern(query)
-    return list(db.session.scalars(_invitations_statement(role in ROLES, status, bool(query)), values))
+    return [ListedInvitation(invitation_id, email, invited_role, created_at, now >= expires_at,
+                             ListedPerson(person_id, person_email, display_name(first_name, last_name, person_email))
+                             if person_id is not None else None)
+            for (invitation_id, email, invited_role, created_at, expires_at, person_id, person_email, first_name,
+                 last_name) in db.session.execute(_invitations_statement(role in ROLES, status, bool(query)), values)]
 
 
 @functools.cache
 def _invitations_statement(by_role: bool, status: str, search: bool):
     # Built once per shape (the User list runs it on every first page); the values are bound at each call.
-    statement = (sa.select(Invitation).where(Invitation.site_id == sa.bindparam("site_id"),
-                                             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
-                 .options(sa.orm.joinedload(Invitation.invited_by).load_only(*_LISTED_PERSON))
-                 .order_by(Invitation.created_at.desc()))
+    inviter = _INVITER_TABLE.c
+    statement = (sa.select(Invitation.id, Invitation.email, Invitation.role, Invitation.created_at,
+                           Invitation.expires_at, inviter.id, inviter.email, inviter.first_name, inviter.last_name)
+                 .outerjoin(_INVITER_TABLE, inviter.id == Invitation.invited_by_id)
+                 .where(Invitation.site_id == sa.bindparam("site_id"), Invitation.accepted_at.is_(None),
+                        Invitation.revoked_at.is_(None))
+                 .order_by(Invitation.created_at.desc(), Invitation.id.desc()))
     if by_role:
         statement = statement.where(Invitation.role == sa.bindparam("role"))
     if status == INVITED:
