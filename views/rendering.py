@@ -7,6 +7,7 @@ swaps what it changes itself (out of band where it shows elsewhere), and the req
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 from flask import current_app, g, has_request_context, render_template, request, url_for
@@ -14,7 +15,6 @@ from babel import dates
 from flask_babel import get_locale, get_timezone, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import RuleViolation
@@ -38,11 +38,20 @@ def render(page_template: str, fragment: str | None = None, status: int = 200, *
 
 
 def url_pattern(endpoint: str, name: str, **values):
-    """Return a function id -> url_for(endpoint, **values, <name>=id) that builds the URL once: a list's
-    rows link by id without a url_for (route matching, converters, quoting) per row."""
-    sentinel = 918273645
-    head, _found, tail = url_for(endpoint, **values, **{name: sentinel}).partition(str(sentinel))
+    """Return a function id -> url_for(endpoint, **values, <name>=id) that builds the URL without a
+    url_for (route matching, converters, quoting) per call: a list's rows link by id, the sidebar links
+    its pages by site. The URL's shape is kept per process (it depends only on the routes)."""
+    head, tail = _url_shape(endpoint, name, tuple(sorted(values.items())), request.script_root)
     return lambda value: f"{head}{int(value)}{tail}"
+
+
+_SENTINEL = 918273645
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_shape(endpoint: str, name: str, values: tuple, _script_root: str) -> tuple[str, str]:
+    head, _found, tail = url_for(endpoint, **dict(values), **{name: _SENTINEL}).partition(str(_SENTINEL))
+    return head, tail
 
 
 def apply_rule_violation(form, violation: RuleViolation) -> None:
@@ -162,16 +171,21 @@ def _local(value: datetime, tz) -> datetime:
     return aware.astimezone(tz)
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction (one of Babel's default keywords) that is translated when shown."""
+    return message
+
+
 # The site sidebar, grouped by what people do there: (group heading or None, ((endpoint, page name), …)).
 SITE_PAGES = (
-    (_l("People"), (("members.index", _l("User list")), ("members.new", _l("Add new user")),
-                    ("requests.index", _l("Requests")), ("profiles.index", _l("Access profiles")),
-                    ("review.index", _l("Access review")))),
-    (_l("Contacts"), (("contacts.index", _l("Site contacts")), ("contacts.manage", _l("Contact updates")))),
-    (_l("Records"), (("reports.audit", _l("Audit log")), ("reports.access", _l("Reports")),
-                     ("documents.index", _l("Documents")))),
-    (None, (("support.index", _l("Support access")), ("my_access.show", _l("My access")))),
-    (_l("Operator"), (("operator.site", _l("Recovery, invitations and coverage")),)),
+    (N_("People"), (("members.index", N_("User list")), ("members.new", N_("Add new user")),
+                    ("requests.index", N_("Requests")), ("profiles.index", N_("Access profiles")),
+                    ("review.index", N_("Access review")))),
+    (N_("Contacts"), (("contacts.index", N_("Site contacts")), ("contacts.manage", N_("Contact updates")))),
+    (N_("Records"), (("reports.audit", N_("Audit log")), ("reports.access", N_("Reports")),
+                     ("documents.index", N_("Documents")))),
+    (None, (("support.index", N_("Support access")), ("my_access.show", N_("My access")))),
+    (N_("Operator"), (("operator.site", N_("Recovery, invitations and coverage")),)),
 )
 
 
@@ -182,13 +196,15 @@ def site_nav() -> dict | None:
     if not has_request_context() or "site" not in g:
         return None
     site, membership = g.site, g.membership
+    # The reader's catalog once, not Flask-Babel's lookups once per name (17 of them on every page).
+    translate = get_translations().ugettext
     groups = []
     for heading, pages in SITE_PAGES:
-        links = [{"endpoint": endpoint, "name": name, "url": url_for(endpoint, site_id=site.id),
+        links = [{"endpoint": endpoint, "name": translate(name), "url": url_pattern(endpoint, "site_id")(site.id),
                   "current": request.endpoint == endpoint}
                  for endpoint, name in pages if may_open(endpoint, membership)]
         if links:
-            groups.append({"heading": heading, "links": links})
+            groups.append({"heading": translate(heading) if heading else None, "links": links})
     shown = {link["endpoint"] for group in groups for link in group["links"]}
     pending, support_pending = pending_counts(site.id, "requests.index" in shown, "support.index" in shown)
     return {"site": site, "groups": groups, "start_current": request.endpoint == "sites.start",
