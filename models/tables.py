@@ -152,6 +152,17 @@ class Privilege(db.Model):
         return f"<Privilege m={self.membership_id} tool={self.tool_id} rank={self.rank}>"
 
 
+# Each site's number of members per role, kept exact by database triggers on membership (migration
+# 0016) in the transaction that changes a membership: the User list reads its count from here.
+site_member_count = sa.Table(
+    "site_member_count", db.metadata,
+    sa.Column("site_id", sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(16), primary_key=True),
+    sa.Column("members", sa.Integer, nullable=False),
+    sa.CheckConstraint("members >= 0", name="members_not_negative"),
+)
+
+
 def membership_of(person, site_id: int) -> Membership | None:
     """Return the person's membership in a site, read fresh from the database."""
     if person is None or not getattr(person, "id", None):
