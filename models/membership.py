@@ -240,17 +240,20 @@ def list_members(site_id: int, query: str = "", role: str = "", status: str = ""
         found = _read_listed(_page_statement(_ALL, by_role, sort), values)
         total = found[0][1][0] if found else db.session.scalar(_count_statement(_ALL, by_role), values)
         return [row for row, _extra in found], total or 0
-    total, how = None, _LIKE
+    values["cap"] = COUNT_CAP + 1
+    total = None
     if _trigram_index() and len(query) >= 3:
+        # The page and the count of its hits (up to the cap) in one statement, the index searched once.
         values["phrase"] = '"' + query.lower().replace('"', '""') + '"'
-        total = db.session.scalar(_count_statement(_HITS, by_role), values) or 0
-        how = _HITS if total <= COUNT_CAP else _LIKE
-    if how == _LIKE:
-        # Many matches, or no trigram index: walking the sorted index finds a page quickly.
-        values["pattern"] = like_pattern(query)
-        if total is None:
-            total = db.session.scalar(_count_statement(_LIKE, by_role), values) or 0
-    found = _read_listed(_page_statement(how, by_role, sort), values)
+        found = _read_listed(_page_statement(_HITS, by_role, sort), values)
+        total = found[0][1][0] if found else db.session.scalar(_count_statement(_HITS, by_role), values) or 0
+        if total <= COUNT_CAP:
+            return [row for row, _extra in found], total
+    # Many matches, or no trigram index: walking the sorted index finds a page quickly.
+    values["pattern"] = like_pattern(query)
+    if total is None:
+        total = db.session.scalar(_count_statement(_LIKE, by_role), values) or 0
+    found = _read_listed(_page_statement(_LIKE, by_role, sort), values)
     return [row for row, _extra in found], total
 
 
@@ -278,9 +281,12 @@ def _count_statement(how: str, by_role: bool):
         return sa.select(sa.func.coalesce(sa.func.sum(counted.members), 0)).where(
             counted.site_id == sa.bindparam("site_id"),
             *([counted.role == sa.bindparam("role")] if by_role else []))
-    found = _members_found(how, by_role)
-    return sa.select(sa.func.count()).select_from(
-        found.with_only_columns(Membership.id).limit(COUNT_CAP + 1).subquery())
+    return sa.select(sa.func.count()).select_from(_capped(how, by_role).subquery())
+
+
+def _capped(how: str, by_role: bool):
+    """The ids of the members found, up to the bound :cap (COUNT_CAP + 1)."""
+    return _members_found(how, by_role).with_only_columns(Membership.id).limit(sa.bindparam("cap"))
 
 
 _SORT_KEYS = {
@@ -298,13 +304,20 @@ def _page_statement(how: str, by_role: bool, sort: str):
     _read_listed reads of each, built once per shape; the whole list counts its members beside."""
     keys, descending = _SORT_KEYS[sort]
     columns = [*_LISTED_MEMBER, *(key for key in keys if not any(key is listed for listed in _LISTED_MEMBER))]
+    found = _members_found(how, by_role)
     if how == _ALL:
         columns.append(_count_statement(_ALL, by_role).scalar_subquery().label("total"))
-    page_rows = (_members_found(how, by_role).with_only_columns(*columns)
+    elif how == _HITS:
+        # The hits searched once (materialized), counted beside the page and sorted into it: at most
+        # the cap of them, and a page is only shown when there are no more than COUNT_CAP.
+        hits = _capped(_HITS, by_role).cte("hits").prefix_with("MATERIALIZED")
+        found = sa.select(Membership).where(Membership.id.in_(sa.select(hits.c.id)))
+        columns.append(sa.select(sa.func.count()).select_from(hits).scalar_subquery().label("total"))
+    page_rows = (found.with_only_columns(*columns)
                  .order_by(*(key.desc() if descending else key for key in keys))
                  .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page"))
     order = [page_rows.c[key.key].desc() if descending else page_rows.c[key.key] for key in keys]
-    extra = [page_rows.c.total] if how == _ALL else []
+    extra = [page_rows.c.total] if how in (_ALL, _HITS) else []
     return _listed_statement(page_rows, order, extra)
 
 
