@@ -140,6 +140,8 @@ class Privilege(db.Model):
     __tablename__ = "privilege"
     __table_args__ = (
         sa.ForeignKeyConstraint(["tool_id", "rank"], ["tool_level.tool_id", "tool_level.rank"]),
+        # Who holds a level on a tool (support_managers_of), found without probing every member.
+        sa.Index("ix_privilege_tool_rank", "tool_id", "rank", "membership_id"),
     )
 
     membership_id: Mapped[int] = mapped_column(sa.ForeignKey("membership.id", ondelete="CASCADE"), primary_key=True)
