@@ -56,7 +56,7 @@ def record_change(site, actor, membership: Membership, before: dict, tools, noti
     """Audit a changed membership against its snapshot from before, and mail the member when their
     preferences ask for it; return False (nothing recorded) when nothing changed."""
     db.session.flush()
-    db.session.expire(membership, ["privileges"])
+    # set_levels changed the privileges through the collection, so it holds what was just written.
     after = snapshot(membership, tools)
     if before == after:
         return False

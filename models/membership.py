@@ -90,6 +90,15 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     return record_change(site, actor, membership, before, tools, notify)
 
 
+def member_to_change(site_id: int, membership_id: int) -> Membership | None:
+    """Return a member of a site with their person and privileges read in the same statement (what
+    update_member reads: the levels, the audit event's target, the mail); None when the site has no such member."""
+    return db.session.scalars(
+        sa.select(Membership).where(Membership.id == membership_id, Membership.site_id == site_id)
+        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges))
+    ).unique().one_or_none()
+
+
 def remove_member(site, actor, membership: Membership) -> None:
     """Take a member off a site; never the primary (transfer first), never oneself (leave instead)."""
     actor_membership = membership_of(actor, site.id)

@@ -10,6 +10,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from models import AccessProfile, Invitation, Membership, RuleViolation, db
+from models.base import commit_keeping_loaded
 from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
@@ -153,7 +154,9 @@ def edit(site, membership, membership_id):
 @bp.post("/members/<int:membership_id>")
 @site_view(MANAGE_ACCESS, UPDATE)
 def update(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = members.member_to_change(site.id, membership_id)
+    if row is None:
+        abort(404)
     tools = catalog()
     role = request.form.get("role", "")
     try:
@@ -168,11 +171,12 @@ def update(site, membership, membership_id):
                       **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
                                         levels=submitted, profile_id=None),
                          "errors": {violation.field or "form": violation.message}})
-    db.session.commit()
     if not request.htmx:
+        db.session.commit()
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
+    commit_keeping_loaded()  # the row is read afresh below; the site, the reader and their membership stay as read
     return render("members/member_page.html", "members/_row.html",
                   **_row_context(site, membership, _listed(site, membership_id)))
 

@@ -101,3 +101,37 @@ def test_permissions_are_read_at_every_request(app, client, auth, world):
                                    "ON p.id = m.person_id WHERE p.email = :email)"), {"email": MANAGER})
         db.session.commit()
     assert client.get(f"/sites/{site_id}/members").status_code == 403
+
+
+# The inline save (issue 15): the signed-in person and their memberships, the catalog's version, the
+# member changed (with person and privileges), the privilege written, the webhook endpoints, the audit
+# event, the mail, then the row and the profiles for the answer. Nothing read twice, nothing reloaded
+# after the commit.
+SAVE_STATEMENTS = 10
+
+
+@pytest.mark.parametrize("reader", [PRIMARY, MANAGER])
+def test_the_inline_save_runs_in_at_most_10_sql_statements(app, client, auth, world, reader):
+    site_id = site_with(world, 3)
+    auth.sign_in(reader)
+    with app.app_context():
+        member_id, tool_id = db.session.execute(sa.text(
+            "SELECT m.id, t.id FROM membership m JOIN person p ON p.id = m.person_id, tool t "
+            "WHERE p.email = 'user002@example.com' AND t.key = 'reporting'")).one()
+    url = f"/sites/{site_id}/members/{member_id}"
+    headers = {"HX-Request": "true", "X-CSRFToken": client.csrf_token()}
+    client.htmx_get(f"{url}/edit")  # the first request of a process reads the catalog itself
+    statements, response = statements_of(app, lambda: client.post(
+        url, data={"role": "user", f"tool_{tool_id}": "1"}, headers=headers))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.startswith(f'<tr id="member-{member_id}"') and "user002@example.com" in page_text(response)
+    with app.app_context():
+        held = db.session.scalar(sa.text("SELECT rank FROM privilege WHERE membership_id = :m AND tool_id = :t"),
+                                 {"m": member_id, "t": tool_id})
+        audited = db.session.scalar(sa.text("SELECT count(*) FROM audit_event WHERE action = 'membership.changed' "
+                                            "AND target_label = 'user002@example.com'"))
+        mailed = db.session.scalar(sa.text("SELECT count(*) FROM outbox_mail WHERE recipient = 'user002@example.com' "
+                                           "AND template = 'privilege_changed'"))
+    assert (held, audited, mailed) == (1, 1, 1)
+    assert len(statements) <= SAVE_STATEMENTS, "\n".join(statements)
