@@ -2,6 +2,7 @@
 and the user list."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -93,10 +94,16 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
 def member_to_change(site_id: int, membership_id: int) -> Membership | None:
     """Return a member of a site with their person and privileges read in the same statement (what
     update_member reads: the levels, the audit event's target, the mail); None when the site has no such member."""
-    return db.session.scalars(
-        sa.select(Membership).where(Membership.id == membership_id, Membership.site_id == site_id)
-        .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges))
-    ).unique().one_or_none()
+    return db.session.scalars(_member_to_change_statement(),
+                              {"site_id": site_id, "membership_id": membership_id}).unique().one_or_none()
+
+
+@functools.cache
+def _member_to_change_statement():
+    # Built once (building it cost more than running it); the values are bound at each call.
+    return (sa.select(Membership)
+            .where(Membership.id == sa.bindparam("membership_id"), Membership.site_id == sa.bindparam("site_id"))
+            .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges)))
 
 
 def remove_member(site, actor, membership: Membership) -> None:
