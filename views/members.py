@@ -117,6 +117,13 @@ def index(site, membership):
 
 # --- one row: display, click to edit, save, remove ----------------------------------------------
 
+def _edit_context(site, row, role, levels, profile_id, errors=None):
+    """What a member's edit form shows (templates/members/_edit.html): not the row's words nor its summary."""
+    tools = catalog()
+    return dict(site=site, row=row, tools=tools, profiles=profiles_of(site.id), current=members.levels_of(row, tools),
+                role=role, levels=levels, profile_id=profile_id, errors=errors or {})
+
+
 def _row_context(site, actor_membership, row, **extra):
     tools = catalog()
     profiles = profiles_of(site.id)
@@ -148,7 +155,7 @@ def edit(site, membership, membership_id):
             abort(404)
         levels = {**levels, **members.profile_levels(profile, tools, role, membership)}
     return render("members/member_page.html", "members/_edit.html",
-                  **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
+                  **_edit_context(site, row, role, levels, profile_id))
 
 
 @bp.post("/members/<int:membership_id>")
@@ -168,9 +175,8 @@ def update(site, membership, membership_id):
         row = of_site(Membership, membership_id, site)
         submitted = submitted_levels(request.form, tools)
         return render("members/member_page.html", "members/_edit.html", status=422,
-                      **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
-                                        levels=submitted, profile_id=None),
-                         "errors": {violation.field or "form": violation.message}})
+                      **_edit_context(site, row, role if role in (SECONDARY, USER) else row.role, submitted, None,
+                                      {violation.field or "form": violation.message}))
     if not request.htmx:
         db.session.commit()
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),

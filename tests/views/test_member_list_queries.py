@@ -135,3 +135,22 @@ def test_the_inline_save_runs_in_at_most_10_sql_statements(app, client, auth, wo
                                            "AND template = 'privilege_changed'"))
     assert (held, audited, mailed) == (1, 1, 1)
     assert len(statements) <= SAVE_STATEMENTS, "\n".join(statements)
+
+
+def test_the_edit_fragment_names_each_cell_in_the_readers_language_with_the_names_escaped(app, client, auth, world):
+    # The matrix translates its words once per render (templates/macros/matrix.html): each radio's label is
+    # still "Tool: Level" as the reader's catalog writes it (French puts a space before the colon), the
+    # catalog's names escaped in it.
+    site_id = site_with(world, 3)
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE tool SET name = 'R&D <Reports>' WHERE key = 'reporting'"))
+        db.session.execute(sa.text("UPDATE person SET language = 'fr' WHERE email = :email"), {"email": PRIMARY})
+        member_id = db.session.scalar(sa.text("SELECT m.id FROM membership m JOIN person p ON p.id = m.person_id "
+                                              "WHERE p.email = 'user000@example.com'"))
+        db.session.commit()
+    auth.sign_in(PRIMARY)
+    fragment = client.htmx_get(f"/sites/{site_id}/members/{member_id}/edit").get_data(as_text=True)
+    labels = re.findall(r'aria-label="([^"]*)"', fragment)
+    assert "R&amp;D &lt;Reports&gt;\xa0: View" in labels, labels  # French: a no-break space before the colon
+    assert all(label.count("\xa0: ") == 1 and "%(" not in label for label in labels if ": " in label), labels
+    assert "<Reports>" not in fragment
