@@ -92,8 +92,9 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
 
 
 def member_to_change(site_id: int, membership_id: int) -> Membership | None:
-    """Return a member of a site with their person and privileges read in the same statement (what
-    update_member reads: the levels, the audit event's target, the mail); None when the site has no such member."""
+    """Return a member of a site with their person, grantor and privileges read in the same statement (what
+    update_member reads: the levels, the audit event's target, the mail; and what the row shows after it,
+    listed()); None when the site has no such member."""
     return db.session.scalars(_member_to_change_statement(),
                               {"site_id": site_id, "membership_id": membership_id}).unique().one_or_none()
 
@@ -103,7 +104,8 @@ def _member_to_change_statement():
     # Built once (building it cost more than running it); the values are bound at each call.
     return (sa.select(Membership)
             .where(Membership.id == sa.bindparam("membership_id"), Membership.site_id == sa.bindparam("site_id"))
-            .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.privileges)))
+            .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.granted_by),
+                     sa.orm.joinedload(Membership.privileges)))
 
 
 def remove_member(site, actor, membership: Membership) -> None:
@@ -340,6 +342,17 @@ _LISTED_MEMBER = (Membership.id, Membership.person_id, Membership.role, Membersh
 _LISTED_PERSON_TABLE = Person.__table__.alias("listed_person")
 _GRANTOR_TABLE = Person.__table__.alias("grantor")
 _PRIVILEGE_TABLE = Privilege.__table__
+
+
+def listed(membership: Membership) -> ListedMember:
+    """Return a membership loaded with its person, grantor and privileges (member_to_change) as its row of
+    the User list shows it, without reading it again: what an inline save answers with."""
+    person, grantor = membership.person, membership.granted_by
+    return ListedMember(
+        membership.id, membership.person_id, membership.role, membership.granted_at,
+        ListedPerson(person.id, person.email, person.display_name),
+        ListedPerson(grantor.id, grantor.email, grantor.display_name) if grantor is not None else None,
+        tuple(ListedPrivilege(privilege.tool_id, privilege.rank) for privilege in membership.privileges))
 
 
 def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tuple]]:

@@ -182,9 +182,11 @@ def update(site, membership, membership_id):
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
-    commit_keeping_loaded()  # the row is read afresh below; the site, the reader and their membership stay as read
+    # The row answers with the member as this transaction wrote it, and the site, the reader and their
+    # membership as it read them: nothing of it is read again after the commit.
+    commit_keeping_loaded()
     return render("members/member_page.html", "members/_row.html",
-                  **_row_context(site, membership, _listed(site, membership_id)))
+                  **_row_context(site, membership, members.listed(row)))
 
 
 @bp.post("/members/<int:membership_id>/remove")
