@@ -61,14 +61,17 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
 
 def update_member(site, actor, membership: Membership, role: str, levels: dict[int, int],
                   *, _tools=None, _check_cap: bool = True,
-                  notify: bool = True) -> bool:
+                  notify: bool = True, actor_membership: Membership | None = None) -> bool:
     """Change a member's role and levels; return whether anything changed.
 
     Nobody edits themself; the primary's membership changes only by transfer; a secondary demoted
     to user loses the levels reserved to secondary contacts; at most four secondaries. The member is
-    mailed the change when their preferences ask for it (and `notify` is left on).
+    mailed the change when their preferences ask for it (and `notify` is left on). `actor_membership`:
+    the actor's membership of the site as the caller read it in this transaction (the view's site
+    check, bulk_change's), so that it is not read twice; read here when not given.
     """
-    actor_membership = membership_of(actor, site.id)
+    if actor_membership is None or actor_membership.person_id != actor.id or actor_membership.site_id != site.id:
+        actor_membership = membership_of(actor, site.id)
     require_manage_update(actor_membership)
     if membership.site_id != site.id:
         raise RuleViolation(_l("No such member on this site."))
@@ -154,7 +157,8 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
             role = change.get("role") or membership.role
             levels = levels_of(membership, tools) if membership.role != PRIMARY else {}
             levels = chosen_levels(site, actor_membership, role, change.get("profile_id") or None, {}, base=levels)
-            if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False):
+            if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False,
+                             actor_membership=actor_membership):
                 changed += 1
         except RuleViolation as violation:
             errors[membership_id] = str(violation.message)

@@ -152,21 +152,10 @@ class Privilege(db.Model):
 
 
 def membership_of(person, site_id: int) -> Membership | None:
-    """Return the person's membership in a site as this transaction reads it: the one it already loaded
-    (the site in the URL's check read the signed-in person's; a commit or rollback expires it, so it is
-    never one of an earlier transaction), else read from the database."""
+    """Return the person's membership in a site, read fresh from the database."""
     if person is None or not getattr(person, "id", None):
         return None
-    session = db.session()
-    for held in session.identity_map.values():
-        if isinstance(held, Membership):
-            state = sa.inspect(held)
-            loaded = state.dict
-            if (not state.expired_attributes and not state.deleted and not state.was_deleted
-                    and loaded.get("site_id") == site_id and loaded.get("person_id") == person.id
-                    and held not in session.deleted):
-                return held
-    return session.scalar(
+    return db.session.scalar(
         sa.select(Membership).where(Membership.site_id == site_id, Membership.person_id == person.id)
     )
 

@@ -169,7 +169,7 @@ def update(site, membership, membership_id):
     try:
         levels = chosen_levels(site, membership, role, profile_choice(request.form.get("profile_id")),
                                levels_from_form(request.form, tools), hand_set_tools(request.form))
-        changed = members.update_member(site, current_user, row, role, levels)
+        changed = members.update_member(site, current_user, row, role, levels, actor_membership=membership)
     except RuleViolation as violation:
         db.session.rollback()
         row = of_site(Membership, membership_id, site)
