@@ -125,10 +125,10 @@ def _edit_context(site, row, role, levels, profile_id, errors=None):
 
 
 def _row_context(site, actor_membership, row, **extra):
+    """What a member's row shows (templates/members/_row.html): its words, its summary, whether it may be edited."""
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
-                **_row_pieces(site),
+    return dict(site=site, row=row, tools=tools, profiles=profiles, **_row_pieces(site),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
                 may_edit=may_edit_rows(actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
