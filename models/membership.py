@@ -111,6 +111,17 @@ def _member_to_change_statement():
                      sa.orm.joinedload(Membership.privileges)))
 
 
+def listed(membership: Membership) -> ListedMember:
+    """Return a membership loaded with its person, grantor and privileges (member_to_change) as its row of
+    the User list shows it, without reading it again: what an inline save answers with."""
+    person, grantor = membership.person, membership.granted_by
+    return ListedMember(
+        membership.id, membership.person_id, membership.role, membership.granted_at,
+        ListedPerson(person.id, person.email, person.display_name),
+        ListedPerson(grantor.id, grantor.email, grantor.display_name) if grantor is not None else None,
+        tuple(ListedPrivilege(privilege.tool_id, privilege.rank) for privilege in membership.privileges))
+
+
 def remove_member(site, actor, membership: Membership) -> None:
     """Take a member off a site; never the primary (transfer first), never oneself (leave instead)."""
     actor_membership = membership_of(actor, site.id)
@@ -346,17 +357,6 @@ _LISTED_MEMBER = (Membership.id, Membership.person_id, Membership.role, Membersh
 _LISTED_PERSON_TABLE = Person.__table__.alias("listed_person")
 _GRANTOR_TABLE = Person.__table__.alias("grantor")
 _PRIVILEGE_TABLE = Privilege.__table__
-
-
-def listed(membership: Membership) -> ListedMember:
-    """Return a membership loaded with its person, grantor and privileges (member_to_change) as its row of
-    the User list shows it, without reading it again: what an inline save answers with."""
-    person, grantor = membership.person, membership.granted_by
-    return ListedMember(
-        membership.id, membership.person_id, membership.role, membership.granted_at,
-        ListedPerson(person.id, person.email, person.display_name),
-        ListedPerson(grantor.id, grantor.email, grantor.display_name) if grantor is not None else None,
-        tuple(ListedPrivilege(privilege.tool_id, privilege.rank) for privilege in membership.privileges))
 
 
 def _read_listed(page_rows, order, extra, *where) -> list[tuple[ListedMember, tuple]]:
