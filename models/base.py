@@ -35,6 +35,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def commit_keeping_loaded() -> None:
+    """Commit the session's transaction without expiring the objects it loaded: a request that answers
+    with what it just changed renders from them (and from fresh reads) instead of reading the signed-in
+    person, the site and their membership again in a new transaction. Only for what this request read
+    in the transaction it commits: nothing else can have changed them before the answer is rendered
+    that it would not show a moment later anyway."""
+    session = db.session()
+    before, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = before
+
+
 # The time zones a person may choose: the IANA names in everyday use, as Babel (through pytz) knows them.
 TIME_ZONES = frozenset(pytz.common_timezones)
 

@@ -54,9 +54,9 @@ def record_access(actor, action: str, site, membership: Membership, before=None)
 
 def record_change(site, actor, membership: Membership, before: dict, tools, notify: bool) -> bool:
     """Audit a changed membership against its snapshot from before, and mail the member when their
-    preferences ask for it; return False (nothing recorded) when nothing changed."""
-    db.session.flush()
-    db.session.expire(membership, ["privileges"])
+    preferences ask for it; return False (nothing recorded) when nothing changed. The change, its audit
+    event and its mail are written together by the next flush (the commit's, or a query's)."""
+    # set_levels changes the privileges through the collection: it holds what will be written.
     after = snapshot(membership, tools)
     if before == after:
         return False

@@ -61,14 +61,17 @@ def add_member(site, actor, email: str, role: str, justification: str, levels: d
 
 def update_member(site, actor, membership: Membership, role: str, levels: dict[int, int],
                   *, _tools=None, _check_cap: bool = True,
-                  notify: bool = True) -> bool:
+                  notify: bool = True, actor_membership: Membership | None = None) -> bool:
     """Change a member's role and levels; return whether anything changed.
 
     Nobody edits themself; the primary's membership changes only by transfer; a secondary demoted
     to user loses the levels reserved to secondary contacts; at most four secondaries. The member is
-    mailed the change when their preferences ask for it (and `notify` is left on).
+    mailed the change when their preferences ask for it (and `notify` is left on). `actor_membership`:
+    the actor's membership of the site as the caller read it in this transaction (the view's site
+    check, bulk_change's), so that it is not read twice; read here when not given.
     """
-    actor_membership = membership_of(actor, site.id)
+    if actor_membership is None or actor_membership.person_id != actor.id or actor_membership.site_id != site.id:
+        actor_membership = membership_of(actor, site.id)
     require_manage_update(actor_membership)
     if membership.site_id != site.id:
         raise RuleViolation(_l("No such member on this site."))
@@ -89,6 +92,34 @@ def update_member(site, actor, membership: Membership, role: str, levels: dict[i
     membership.role = role
     set_levels(membership, granted)
     return record_change(site, actor, membership, before, tools, notify)
+
+
+def member_to_change(site_id: int, membership_id: int) -> Membership | None:
+    """Return a member of a site with their person, grantor and privileges read in the same statement (what
+    update_member reads: the levels, the audit event's target, the mail; and what the row shows after it,
+    listed()); None when the site has no such member."""
+    return db.session.scalars(_member_to_change_statement(),
+                              {"site_id": site_id, "membership_id": membership_id}).unique().one_or_none()
+
+
+@functools.cache
+def _member_to_change_statement():
+    # Built once (building it cost more than running it); the values are bound at each call.
+    return (sa.select(Membership)
+            .where(Membership.id == sa.bindparam("membership_id"), Membership.site_id == sa.bindparam("site_id"))
+            .options(sa.orm.joinedload(Membership.person), sa.orm.joinedload(Membership.granted_by),
+                     sa.orm.joinedload(Membership.privileges)))
+
+
+def listed(membership: Membership) -> ListedMember:
+    """Return a membership loaded with its person, grantor and privileges (member_to_change) as its row of
+    the User list shows it, without reading it again: what an inline save answers with."""
+    person, grantor = membership.person, membership.granted_by
+    return ListedMember(
+        membership.id, membership.person_id, membership.role, membership.granted_at,
+        ListedPerson(person.id, person.email, person.display_name),
+        ListedPerson(grantor.id, grantor.email, grantor.display_name) if grantor is not None else None,
+        tuple(ListedPrivilege(privilege.tool_id, privilege.rank) for privilege in membership.privileges))
 
 
 def remove_member(site, actor, membership: Membership) -> None:
@@ -137,7 +168,8 @@ def bulk_change(site, actor, changes: dict[int, dict]) -> int:
             role = change.get("role") or membership.role
             levels = levels_of(membership, tools) if membership.role != PRIMARY else {}
             levels = chosen_levels(site, actor_membership, role, change.get("profile_id") or None, {}, base=levels)
-            if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False):
+            if update_member(site, actor, membership, role, levels, _tools=tools, _check_cap=False,
+                             actor_membership=actor_membership):
                 changed += 1
         except RuleViolation as violation:
             errors[membership_id] = str(violation.message)

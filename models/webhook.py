@@ -26,6 +26,7 @@ like an API key; an operator who lost it deletes the endpoint and adds it again.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -250,11 +251,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _endpoints_for(event_type: str, site: Site | None) -> list[WebhookEndpoint]:
-    now = utcnow()
-    candidates = db.session.scalars(
-        sa.select(WebhookEndpoint).join(ApiKey, WebhookEndpoint.api_key_id == ApiKey.id)
-        .where(ApiKey.revoked_at.is_(None), sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
-        .order_by(WebhookEndpoint.id))
+    candidates = db.session.scalars(_usable_endpoints_statement(), {"now": utcnow()})
     chosen = []
     for endpoint in candidates:
         key = endpoint.api_key
@@ -264,6 +261,15 @@ def _endpoints_for(event_type: str, site: Site | None) -> list[WebhookEndpoint]:
             continue
         chosen.append(endpoint)
     return chosen
+
+
+@functools.cache
+def _usable_endpoints_statement():
+    # Built once (every change of access runs it; building it cost more than running it), run with "now".
+    return (sa.select(WebhookEndpoint).join(ApiKey, WebhookEndpoint.api_key_id == ApiKey.id)
+            .where(ApiKey.revoked_at.is_(None),
+                   sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > sa.bindparam("now")))
+            .order_by(WebhookEndpoint.id))
 
 
 def event_body(event_id: str, event_type: str, audit: AuditEvent, site: Site | None) -> str:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from models import AccessProfile, Invitation, Membership, RuleViolation, db
+from models.base import commit_keeping_loaded
 from models import invitation as invitations
 from models import membership as members
 from models.membership import ROLE_LABELS, SECONDARY, USER
@@ -116,11 +117,18 @@ def index(site, membership):
 
 # --- one row: display, click to edit, save, remove ----------------------------------------------
 
+def _edit_context(site, row, role, levels, profile_id, errors=None):
+    """What a member's edit form shows (templates/members/_edit.html): not the row's words nor its summary."""
+    tools = catalog()
+    return dict(site=site, row=row, tools=tools, profiles=profiles_of(site.id), current=members.levels_of(row, tools),
+                role=role, levels=levels, profile_id=profile_id, errors=errors or {})
+
+
 def _row_context(site, actor_membership, row, **extra):
+    """What a member's row shows (templates/members/_row.html): its words, its summary, whether it may be edited."""
     tools = catalog()
     profiles = profiles_of(site.id)
-    return dict(site=site, row=row, tools=tools, profiles=profiles, current=members.levels_of(row, tools),
-                **_row_pieces(site),
+    return dict(site=site, row=row, tools=tools, profiles=profiles, **_row_pieces(site),
                 can_update=members.holds(actor_membership, MANAGE_ACCESS, UPDATE),
                 may_edit=may_edit_rows(actor_membership),
                 summary=_summaries([row], profiles, tools), errors={}, **extra)
@@ -147,34 +155,38 @@ def edit(site, membership, membership_id):
             abort(404)
         levels = {**levels, **members.profile_levels(profile, tools, role, membership)}
     return render("members/member_page.html", "members/_edit.html",
-                  **_row_context(site, membership, row, role=role, levels=levels, profile_id=profile_id))
+                  **_edit_context(site, row, role, levels, profile_id))
 
 
 @bp.post("/members/<int:membership_id>")
 @site_view(MANAGE_ACCESS, UPDATE)
 def update(site, membership, membership_id):
-    row = of_site(Membership, membership_id, site)
+    row = members.member_to_change(site.id, membership_id)
+    if row is None:
+        abort(404)
     tools = catalog()
     role = request.form.get("role", "")
     try:
         levels = chosen_levels(site, membership, role, profile_choice(request.form.get("profile_id")),
                                levels_from_form(request.form, tools), hand_set_tools(request.form))
-        changed = members.update_member(site, current_user, row, role, levels)
+        changed = members.update_member(site, current_user, row, role, levels, actor_membership=membership)
     except RuleViolation as violation:
         db.session.rollback()
         row = of_site(Membership, membership_id, site)
         submitted = submitted_levels(request.form, tools)
         return render("members/member_page.html", "members/_edit.html", status=422,
-                      **{**_row_context(site, membership, row, role=role if role in (SECONDARY, USER) else row.role,
-                                        levels=submitted, profile_id=None),
-                         "errors": {violation.field or "form": violation.message}})
-    db.session.commit()
+                      **_edit_context(site, row, role if role in (SECONDARY, USER) else row.role, submitted, None,
+                                      {violation.field or "form": violation.message}))
     if not request.htmx:
+        db.session.commit()
         flash(_("Changes saved for %(name)s.", name=row.person.display_name) if changed else _("Nothing changed."),
               "success")
         return redirect(url_for("members.index", site_id=site.id), 303)
+    # The row answers with the member as this transaction wrote it, and the site, the reader and their
+    # membership as it read them: nothing of it is read again after the commit.
+    commit_keeping_loaded()
     return render("members/member_page.html", "members/_row.html",
-                  **_row_context(site, membership, _listed(site, membership_id)))
+                  **_row_context(site, membership, members.listed(row)))
 
 
 @bp.post("/members/<int:membership_id>/remove")

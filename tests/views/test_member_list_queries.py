@@ -101,3 +101,61 @@ def test_permissions_are_read_at_every_request(app, client, auth, world):
                                    "ON p.id = m.person_id WHERE p.email = :email)"), {"email": MANAGER})
         db.session.commit()
     assert client.get(f"/sites/{site_id}/members").status_code == 403
+
+
+# The inline save (issue 15): the signed-in person and their memberships, the catalog's version, the
+# member changed (with person, grantor and privileges), the privilege written, the webhook endpoints,
+# the audit event, the mail, then the profiles for the answer's summary. Nothing read twice, nothing
+# reloaded after the commit, the row answered with as written.
+SAVE_STATEMENTS = 9
+
+
+@pytest.mark.parametrize("reader", [PRIMARY, MANAGER])
+def test_the_inline_save_runs_in_at_most_9_sql_statements(app, client, auth, world, reader):
+    site_id = site_with(world, 3)
+    auth.sign_in(reader)
+    with app.app_context():
+        member_id, tool_id = db.session.execute(sa.text(
+            "SELECT m.id, t.id FROM membership m JOIN person p ON p.id = m.person_id, tool t "
+            "WHERE p.email = 'user002@example.com' AND t.key = 'reporting'")).one()
+        db.session.execute(sa.text("UPDATE membership SET granted_by_id = (SELECT id FROM person WHERE email = :by) "
+                                   "WHERE id = :m"), {"by": MANAGER, "m": member_id})
+        db.session.commit()
+    url = f"/sites/{site_id}/members/{member_id}"
+    headers = {"HX-Request": "true", "X-CSRFToken": client.csrf_token()}
+    client.htmx_get(f"{url}/edit")  # the first request of a process reads the catalog itself
+    statements, response = statements_of(app, lambda: client.post(
+        url, data={"role": "user", f"tool_{tool_id}": "1"}, headers=headers))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.startswith(f'<tr id="member-{member_id}"') and "user002@example.com" in page_text(response)
+    assert "Active Manager Tester," in page_text(response), "who granted the access"
+    with app.app_context():
+        held = db.session.scalar(sa.text("SELECT rank FROM privilege WHERE membership_id = :m AND tool_id = :t"),
+                                 {"m": member_id, "t": tool_id})
+        audited = db.session.scalar(sa.text("SELECT count(*) FROM audit_event WHERE action = 'membership.changed' "
+                                            "AND target_label = 'user002@example.com'"))
+        mailed = db.session.scalar(sa.text("SELECT count(*) FROM outbox_mail WHERE recipient = 'user002@example.com' "
+                                           "AND template = 'privilege_changed'"))
+    assert (held, audited, mailed) == (1, 1, 1)
+    assert len(statements) <= SAVE_STATEMENTS, "\n".join(statements)
+    assert html == client.htmx_get(url).get_data(as_text=True), "the answer is the row as read afresh"
+
+
+def test_the_edit_fragment_names_each_cell_in_the_readers_language_with_the_names_escaped(app, client, auth, world):
+    # The matrix translates its words once per render (templates/macros/matrix.html): each radio's label is
+    # still "Tool: Level" as the reader's catalog writes it (French puts a space before the colon), the
+    # catalog's names escaped in it.
+    site_id = site_with(world, 3)
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE tool SET name = 'R&D <Reports>' WHERE key = 'reporting'"))
+        db.session.execute(sa.text("UPDATE person SET language = 'fr' WHERE email = :email"), {"email": PRIMARY})
+        member_id = db.session.scalar(sa.text("SELECT m.id FROM membership m JOIN person p ON p.id = m.person_id "
+                                              "WHERE p.email = 'user000@example.com'"))
+        db.session.commit()
+    auth.sign_in(PRIMARY)
+    fragment = client.htmx_get(f"/sites/{site_id}/members/{member_id}/edit").get_data(as_text=True)
+    labels = re.findall(r'aria-label="([^"]*)"', fragment)
+    assert "R&amp;D &lt;Reports&gt;\xa0: View" in labels, labels  # French: a no-break space before the colon
+    assert all(label.count("\xa0: ") == 1 and "%(" not in label for label in labels if ": " in label), labels
+    assert "<Reports>" not in fragment
