@@ -147,8 +147,7 @@ def format_day_in_template(context, value) -> str:
 
 
 def format_day(value) -> str:
-    """A stored time's day (in the reader's time zone) or a date, in the reader's language; each day is
-    written once per request and language (a list shows the same few days on many rows)."""
+    """A stored time's day (in the reader's time zone) or a date, in the reader's language."""
     return _day(value, get_locale(), get_timezone())
 
 
@@ -157,14 +156,13 @@ def _day(value, locale, tz) -> str:
         return ""
     if isinstance(value, datetime):
         value = _local(value, tz).date()
-    if not has_request_context():
-        return dates.format_date(value, "medium", locale=locale)
-    days = g.setdefault("formatted_days", {})
-    key = (value, str(locale))
-    text = days.get(key)
-    if text is None:
-        text = days[key] = dates.format_date(value, "medium", locale=locale)
-    return text
+    return _written_day(value, locale)
+
+
+@functools.lru_cache(maxsize=8192)
+def _written_day(day, locale) -> str:
+    # A day is written the same way in a language every time: kept per process (a list shows many).
+    return dates.format_date(day, "medium", locale=locale)
 
 
 def _local(value: datetime, tz) -> datetime:
